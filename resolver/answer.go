@@ -66,7 +66,12 @@ func NewAnswer(m *dns.Msg) (*Answer, error) {
 		if opt, ok := rr.(*dns.OPT); ok {
 			for _, o := range opt.Option {
 				if ede, ok := o.(*dns.EDNS0_EDE); ok && a.EDE == nil {
-					a.EDE = &dns.EDNS0_EDE{InfoCode: ede.InfoCode, ExtraText: ede.ExtraText}
+					// Upstream text is hostile input: keep it short and valid.
+					text := strings.ToValidUTF8(ede.ExtraText, "?")
+					if len(text) > maxEDEText {
+						text = strings.ToValidUTF8(text[:maxEDEText], "")
+					}
+					a.EDE = &dns.EDNS0_EDE{InfoCode: ede.InfoCode, ExtraText: text}
 				}
 			}
 			continue
@@ -116,6 +121,9 @@ func NewAnswer(m *dns.Msg) (*Answer, error) {
 	}
 	return a, nil
 }
+
+// maxEDEText bounds the EDE text we pass on from upstream.
+const maxEDEText = 200
 
 func minTTL(a, b uint32) uint32 {
 	if b < a {
@@ -244,7 +252,7 @@ func (a *Answer) AppendReply(dst []byte, o *ReplyOptions) []byte {
 		clear(out[6:12])
 	}
 	if o.EDNS {
-		dst = appendOPT(dst, start, o, ede)
+		dst = appendOPT(dst, start, o.BufSize, o.DO, 0, ede)
 	}
 	return dst
 }
@@ -261,18 +269,19 @@ func optLen(o *ReplyOptions, ede *dns.EDNS0_EDE) int {
 }
 
 // appendOPT appends our OPT record to the message that starts at dst[start]
-// and bumps its ARCOUNT.
-func appendOPT(dst []byte, start int, o *ReplyOptions, ede *dns.EDNS0_EDE) []byte {
+// and bumps its ARCOUNT. extRcode is the upper 8 bits of a 12-bit rcode
+// (RFC 6891 6.1.3); do echoes the client's DO bit (RFC 3225).
+func appendOPT(dst []byte, start int, bufSize uint16, do bool, extRcode uint8, ede *dns.EDNS0_EDE) []byte {
 	var flags uint16
-	if o.DO {
+	if do {
 		flags = optDO
 	}
 	rdlen := 0
 	if ede != nil {
 		rdlen = 6 + len(ede.ExtraText)
 	}
-	dst = append(dst, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), byte(o.BufSize>>8), byte(o.BufSize),
-		0, 0, byte(flags>>8), byte(flags), byte(rdlen>>8), byte(rdlen))
+	dst = append(dst, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), byte(bufSize>>8), byte(bufSize),
+		extRcode, 0, byte(flags>>8), byte(flags), byte(rdlen>>8), byte(rdlen))
 	if ede != nil {
 		l := 2 + len(ede.ExtraText)
 		dst = append(dst, 0, dns.EDNS0EDE, byte(l>>8), byte(l), byte(ede.InfoCode>>8), byte(ede.InfoCode))
