@@ -62,7 +62,7 @@ type Transport struct {
 	bufSize uint16
 	log     *slog.Logger
 	dialer  net.Dialer
-	bufs    sync.Pool // *[]byte of dns.MaxMsgSize: read buffers
+	bufs    sync.Pool // *[]byte of udpBufLen(bufSize): read buffers
 
 	mu     sync.Mutex
 	idle   map[tlsKey][]*idleConn // idle DoT connections, most recent last
@@ -101,11 +101,19 @@ func NewTransport(cfg TransportConfig) *Transport {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
+	n := udpBufLen(t.bufSize)
 	t.bufs.New = func() any {
-		b := make([]byte, dns.MaxMsgSize)
+		b := make([]byte, n)
 		return &b
 	}
 	return t
+}
+
+// udpBufLen is the read buffer size for a Transport advertising bufSize:
+// one byte more than any reply we invited, so that a larger one (which the
+// kernel truncates to the buffer) is noticed and retried over TCP.
+func udpBufLen(bufSize uint16) int {
+	return max(int(bufSize), dns.MinMsgSize) + 1
 }
 
 // Close closes idle DoT connections. Exchanges still work afterwards, but
@@ -263,7 +271,9 @@ func (t *Transport) exchangeUDP(ctx context.Context, q *dns.Msg, wire []byte, se
 		if err != nil {
 			return nil, exchangeErr(parent, "udp", server, err)
 		}
-		r, tc, why := parseReply(q, buf[:n])
+		// A datagram filling the buffer is bigger than we invited and
+		// was cut short: treat it as truncated.
+		r, tc, why := parseReply(q, buf[:n], n == len(buf))
 		switch {
 		case why != "":
 			t.log.Debug("ignoring reply", "server", server, "proto", "udp", "reason", why)
@@ -310,20 +320,27 @@ func (t *Transport) roundTrip(ctx context.Context, conn net.Conn, q *dns.Msg, wi
 	bp := t.bufs.Get().(*[]byte)
 	defer t.bufs.Put(bp)
 	buf := *bp
-	frame := append(buf[:0], byte(len(wire)>>8), byte(len(wire)))
-	frame = append(frame, wire...)
+	frame := make([]byte, 2+len(wire)) // one write: one TLS record, one segment
+	binary.BigEndian.PutUint16(frame, uint16(len(wire)))
+	copy(frame[2:], wire)
 	if _, err := conn.Write(frame); err != nil {
 		return nil, false, streamErr(err)
 	}
 	for {
-		if _, err := io.ReadFull(conn, buf[:2]); err != nil {
+		var hdr [2]byte
+		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 			return nil, false, streamErr(err)
 		}
-		n := int(binary.BigEndian.Uint16(buf))
-		if _, err := io.ReadFull(conn, buf[:n]); err != nil {
+		msg := buf
+		if n := int(binary.BigEndian.Uint16(hdr[:])); n <= len(buf) {
+			msg = buf[:n]
+		} else {
+			msg = make([]byte, n) // a large reply: TCP carries up to 64 KiB
+		}
+		if _, err := io.ReadFull(conn, msg); err != nil {
 			return nil, false, streamErr(err)
 		}
-		r, _, why := parseReply(q, buf[:n])
+		r, _, why := parseReply(q, msg, false)
 		if why != "" {
 			t.log.Debug("ignoring reply", "server", server, "proto", "stream", "reason", why)
 			continue
@@ -367,9 +384,9 @@ func exchangeErr(parent context.Context, proto string, server netip.AddrPort, er
 
 // parseReply checks that pkt answers q: same ID, QR set, and the same
 // question (name compared case-insensitively). Only then is the rest
-// unpacked. It returns the reply, or tc when the reply is truncated (and not
-// unpacked), or a non-empty reason to ignore the packet.
-func parseReply(q *dns.Msg, pkt []byte) (r *dns.Msg, tc bool, why string) {
+// unpacked. It returns the reply, or tc when the reply is truncated or cut
+// (and not unpacked), or a non-empty reason to ignore the packet.
+func parseReply(q *dns.Msg, pkt []byte, cut bool) (r *dns.Msg, tc bool, why string) {
 	if len(pkt) < headerLen {
 		return nil, false, "short packet"
 	}
@@ -393,7 +410,7 @@ func parseReply(q *dns.Msg, pkt []byte) (r *dns.Msg, tc bool, why string) {
 		binary.BigEndian.Uint16(pkt[off+2:]) != want.Qclass {
 		return nil, false, "question mismatch"
 	}
-	if flags&flagTC != 0 {
+	if flags&flagTC != 0 || cut {
 		return nil, true, ""
 	}
 	r = new(dns.Msg)

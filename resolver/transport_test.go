@@ -165,6 +165,37 @@ func TestTransport_Exchange_truncatedRetriesTCP(t *testing.T) {
 	}
 }
 
+func TestTransport_Exchange_oversizedRetriesTCP(t *testing.T) {
+	// A server that ignores our advertised size and sends a large reply
+	// over UDP: the datagram is cut at our buffer, so the transport must
+	// notice and fetch the whole answer over TCP (larger than its buffer).
+	var s seen
+	addr := dnstest.NewServer(t, recording(&s, dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		for i := range 200 {
+			m.Answer = append(m.Answer, &dns.A{
+				Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+				A:   net.IPv4(10, 0, byte(i>>8), byte(i)),
+			})
+		}
+		_ = w.WriteMsg(m)
+	})))
+	tr := NewTransport(TransportConfig{})
+	m := dnstest.Msg(t, "www.example.org.", dns.TypeA)
+	m.SetEdns0(DefaultBufSize, false)
+	r, err := tr.Exchange(t.Context(), m, addr)
+	if err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	if len(r.Answer) != 200 {
+		t.Errorf("reply has %d answers, want all 200", len(r.Answer))
+	}
+	if nets := s.get().nets; len(nets) != 2 || nets[0] != "udp" || nets[1] != "tcp" {
+		t.Errorf("server saw queries over %v, want [udp tcp]", nets)
+	}
+}
+
 func TestTransport_ExchangeTCP(t *testing.T) {
 	var s seen
 	addr := dnstest.NewServer(t, recording(&s, dnstest.NewZone(t, transportZone)))
@@ -411,7 +442,7 @@ func FuzzParseReply(f *testing.F) {
 	f.Add(b[:20])
 	f.Add([]byte{0x12, 0x34, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c})
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		r, tc, why := parseReply(q, pkt)
+		r, tc, why := parseReply(q, pkt, false)
 		if why != "" {
 			if r != nil || tc {
 				t.Fatalf("ignored packet (%s) returned a reply or TC", why)
@@ -429,4 +460,33 @@ func FuzzParseReply(f *testing.F) {
 			t.Fatalf("accepted a reply that does not match the query: %v", r)
 		}
 	})
+}
+
+func BenchmarkTransportExchange(b *testing.B) {
+	addr := dnstest.NewServer(b, dnstest.NewZone(b, transportZone))
+	tr := NewTransport(TransportConfig{})
+	m := dnstest.Msg(b, "www.example.org.", dns.TypeA)
+	m.SetEdns0(DefaultBufSize, false)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tr.Exchange(ctx, m, addr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTransportExchangeTLS(b *testing.B) {
+	addr, pool, name := dnstest.NewTLSServer(b, dnstest.NewZone(b, transportZone))
+	tr := NewTransport(TransportConfig{})
+	b.Cleanup(func() { tr.Close() })
+	conf := &tls.Config{RootCAs: pool, ServerName: name}
+	m := dnstest.Msg(b, "www.example.org.", dns.TypeA)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tr.ExchangeTLS(ctx, m, addr, conf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
