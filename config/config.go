@@ -1,0 +1,405 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the decoded version 1 configuration. Parse fills every field:
+// absent keys take their defaults and derived values (ports, burst, default
+// group, domain spelling) are normalised, so consumers never re-apply
+// defaults.
+//
+// Struct tags drive the decoder and Marshal: `yaml:"key"` names the key,
+// `yaml:"key,required"` makes it mandatory, and `default:"..."` holds the
+// default as YAML text, decoded exactly like a value in the file. The tags
+// are the single place where defaults are written.
+type Config struct {
+	// Version is the schema version; only 1 exists.
+	Version      int      `yaml:"version,required"`
+	Log          Log      `yaml:"log"`
+	Listen       Listen   `yaml:"listen"`
+	Server       Server   `yaml:"server"`
+	Access       Access   `yaml:"access"`
+	Resolver     Resolver `yaml:"resolver"`
+	Cache        Cache    `yaml:"cache"`
+	Groups       []Group  `yaml:"groups,required"`
+	DefaultGroup string   `yaml:"default_group"` // defaults to the first group
+}
+
+// Log configures application logging (not the query log).
+type Log struct {
+	Level  slog.Level `yaml:"level" default:"info"` // debug, info, warn or error
+	Format LogFormat  `yaml:"format" default:"text"`
+}
+
+// Listen holds the addresses Gatehouse serves on.
+type Listen struct {
+	// DNS addresses are served over UDP and TCP. A bare IP gets port 53.
+	DNS []ListenAddr `yaml:"dns" default:"[127.0.0.1:5353]"`
+	// HTTP serves metrics (later the dashboard); nil when disabled by "".
+	// A bare IP gets port 8053.
+	HTTP *ListenAddr `yaml:"http" default:"127.0.0.1:8053"`
+}
+
+// Server tunes the DNS listeners.
+type Server struct {
+	UDPSockets     int           `yaml:"udp_sockets" default:"0"` // SO_REUSEPORT sockets per address; 0 = one per CPU
+	EDNSBufferSize int           `yaml:"edns_buffer_size" default:"1232"`
+	QueryTimeout   time.Duration `yaml:"query_timeout" default:"5s"` // whole-query deadline
+	TCP            TCP           `yaml:"tcp"`
+}
+
+// TCP tunes DNS over TCP (RFC 7766).
+type TCP struct {
+	MaxConnections int           `yaml:"max_connections" default:"256"`
+	IdleTimeout    time.Duration `yaml:"idle_timeout" default:"10s"`
+	ReadTimeout    time.Duration `yaml:"read_timeout" default:"2s"` // a started message must complete within this
+}
+
+// Access decides who may query. Clients outside Allow get REFUSED.
+type Access struct {
+	Allow     []netip.Prefix `yaml:"allow" default:"[127.0.0.0/8, '::1/128', 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, 'fe80::/10', 'fc00::/7']"`
+	AllowAny  bool           `yaml:"allow_any"` // acknowledges 0.0.0.0/0 or ::/0 in Allow (an open resolver)
+	RateLimit RateLimit      `yaml:"rate_limit"`
+}
+
+// RateLimit is a per-client-address token bucket.
+type RateLimit struct {
+	QueriesPerSecond int            `yaml:"queries_per_second" default:"0"` // 0 = off
+	Burst            int            `yaml:"burst" default:"0"`              // 0 in the file = 2 x QueriesPerSecond
+	Exempt           []netip.Prefix `yaml:"exempt" default:"[127.0.0.0/8, '::1/128']"`
+}
+
+// Resolver says where answers come from.
+type Resolver struct {
+	Mode        Mode          `yaml:"mode" default:"forward"`
+	Timeout     time.Duration `yaml:"timeout" default:"2s"` // per upstream exchange
+	Upstreams   []Upstream    `yaml:"upstreams"`            // required in forward mode
+	Conditional []Conditional `yaml:"conditional"`
+}
+
+// Upstream is one server to forward to. Address always carries a port after
+// Parse: 53, or 853 for TLS, when the file gave a bare IP.
+type Upstream struct {
+	Address       netip.AddrPort `yaml:"address,required"`
+	Protocol      Protocol       `yaml:"protocol" default:"udp"`
+	TLSServerName string         `yaml:"tls_server_name"` // required for TLS
+}
+
+// Conditional forwards queries for Domains (and their subdomains) to its own
+// Upstreams. Domains are lower-case and fully qualified ("school.internal.").
+type Conditional struct {
+	Domains   []string   `yaml:"domains,required"`
+	Upstreams []Upstream `yaml:"upstreams,required"`
+}
+
+// Cache configures the answer cache. TTL bounds are whole seconds.
+type Cache struct {
+	Size           int           `yaml:"size" default:"100000"` // entries; 0 disables caching
+	MinTTL         time.Duration `yaml:"min_ttl" default:"0s"`
+	MaxTTL         time.Duration `yaml:"max_ttl" default:"24h"`
+	NegativeMaxTTL time.Duration `yaml:"negative_max_ttl" default:"1h"` // RFC 2308
+	ServfailTTL    time.Duration `yaml:"servfail_ttl" default:"5s"`     // 0 = do not cache SERVFAIL
+	ServeStale     bool          `yaml:"serve_stale" default:"true"`    // RFC 8767
+	StaleMaxAge    time.Duration `yaml:"stale_max_age" default:"24h"`
+	Prefetch       bool          `yaml:"prefetch" default:"true"`
+}
+
+// Group is a set of clients sharing one filtering policy.
+type Group struct {
+	Name        string `yaml:"name,required"` // ^[a-z0-9][a-z0-9_-]{0,62}$
+	Description string `yaml:"description"`
+}
+
+// LogFormat is the application log encoding.
+type LogFormat string
+
+// Log formats.
+const (
+	LogText LogFormat = "text"
+	LogJSON LogFormat = "json"
+)
+
+func (f LogFormat) String() string { return string(f) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (f LogFormat) MarshalText() ([]byte, error) { return []byte(f), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler; it accepts "text" and
+// "json".
+func (f *LogFormat) UnmarshalText(b []byte) error {
+	return parseEnum(f, string(b), LogText, LogJSON)
+}
+
+// Mode is how the resolver finds answers.
+type Mode string
+
+// Resolver modes. ModeRecursive is understood but rejected by validation
+// until recursion lands.
+const (
+	ModeForward   Mode = "forward"
+	ModeRecursive Mode = "recursive"
+)
+
+func (m Mode) String() string { return string(m) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *Mode) UnmarshalText(b []byte) error {
+	return parseEnum(m, string(b), ModeForward, ModeRecursive)
+}
+
+// Protocol is the transport to an upstream.
+type Protocol string
+
+// Upstream protocols.
+const (
+	ProtocolUDP Protocol = "udp" // UDP, retried over TCP when truncated
+	ProtocolTCP Protocol = "tcp"
+	ProtocolTLS Protocol = "tls" // DNS over TLS (RFC 7858)
+)
+
+func (p Protocol) String() string { return string(p) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (p Protocol) MarshalText() ([]byte, error) { return []byte(p), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *Protocol) UnmarshalText(b []byte) error {
+	return parseEnum(p, string(b), ProtocolUDP, ProtocolTCP, ProtocolTLS)
+}
+
+// DefaultPort is the port an upstream gets when the file gives a bare IP.
+func (p Protocol) DefaultPort() uint16 {
+	if p == ProtocolTLS {
+		return 853
+	}
+	return 53
+}
+
+func parseEnum[T ~string](dst *T, s string, known ...T) error {
+	for _, k := range known {
+		if string(k) == s {
+			*dst = k
+			return nil
+		}
+	}
+	quoted := make([]string, len(known))
+	for i, k := range known {
+		quoted[i] = strconv.Quote(string(k))
+	}
+	return fmt.Errorf("expected one of %s, got %q", strings.Join(quoted, ", "), s)
+}
+
+// ListenAddr is an address to listen on. The zero Addr means every local
+// address, IPv4 and IPv6 (written ":53"). Port 0 means "not given" and only
+// appears before Parse fills in the default port; Parse never returns it.
+type ListenAddr struct {
+	Addr netip.Addr
+	Port uint16
+}
+
+// String returns the form net.Listen accepts: ":53", "127.0.0.1:5353",
+// "[::1]:53". With port 0 it is the bare IP, the form UnmarshalText reads
+// back as "no port given".
+func (l ListenAddr) String() string {
+	switch {
+	case l.Port == 0:
+		if !l.Addr.IsValid() {
+			return ""
+		}
+		return l.Addr.String()
+	case !l.Addr.IsValid():
+		return ":" + strconv.Itoa(int(l.Port))
+	default:
+		return netip.AddrPortFrom(l.Addr, l.Port).String()
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (l ListenAddr) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler. It accepts ":port",
+// "ip:port", "[ipv6]:port" and a bare IP (which leaves Port 0).
+func (l *ListenAddr) UnmarshalText(b []byte) error {
+	s := string(b)
+	const want = `want "host:port" with an IP address, like "127.0.0.1:53", "[::1]:53" or ":53" for all addresses`
+	if s == "" {
+		return fmt.Errorf("empty address; %s", want)
+	}
+	if strings.HasPrefix(s, ":") {
+		port, err := parsePort(s[1:])
+		if err != nil {
+			return fmt.Errorf("%q is not a valid address: %w", s, err)
+		}
+		*l = ListenAddr{Port: port}
+		return nil
+	}
+	if a, err := parseIP(trimBrackets(s)); err == nil {
+		*l = ListenAddr{Addr: a}
+		return nil
+	}
+	ap, err := parseHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%w; %s", err, want)
+	}
+	*l = ListenAddr{Addr: ap.Addr(), Port: ap.Port()}
+	return nil
+}
+
+// FormatDuration writes d in the shortest form Parse reads back: "0s",
+// "500ms", "5s", "90m" is written "1h30m", "24h".
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// ParseDuration reads a Go duration ("5s", "90m", "1h30m") optionally
+// preceded by whole days ("7d", "1d12h"). Negative durations are rejected.
+func ParseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf(`expected a duration like "5s", "90m" or "7d", got %q`, s)
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("expected a duration that is not negative, got %q", s)
+	}
+	var days time.Duration
+	rest := s
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		if i == 0 || s[0] == '+' {
+			return 0, bad
+		}
+		n, err := strconv.ParseUint(s[:i], 10, 64)
+		if err != nil {
+			return 0, bad
+		}
+		if n > uint64(maxDuration/(24*time.Hour)) {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
+		days = time.Duration(n) * 24 * time.Hour
+		rest = s[i+1:]
+		if rest == "" {
+			return days, nil
+		}
+		if rest[0] == '-' || rest[0] == '+' {
+			return 0, bad
+		}
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil || d < 0 {
+		return 0, bad
+	}
+	if d > maxDuration-days {
+		return 0, fmt.Errorf("duration %q is too long", s)
+	}
+	return days + d, nil
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
+
+// ParsePrefix reads a CIDR ("10.0.0.0/8") or a bare IP (a single-host
+// prefix) and returns it masked, with IPv4-mapped IPv6 unmapped.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := parseIP(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf(`expected an IP address or CIDR prefix like "10.0.0.0/8", got %q`, s)
+		}
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf(`expected an IP address or CIDR prefix like "10.0.0.0/8", got %q`, s)
+	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// ParseUpstreamAddr reads an upstream address: an IP literal with an
+// optional port ("9.9.9.9", "9.9.9.9:53", "2620:fe::fe", "[2620:fe::fe]:853").
+// Without a port the result has port 0, which Parse replaces by the
+// protocol's default. Host names are rejected: a resolver cannot look up the
+// name of the server it needs to look names up.
+func ParseUpstreamAddr(s string) (netip.AddrPort, error) {
+	if a, err := parseIP(trimBrackets(s)); err == nil {
+		return netip.AddrPortFrom(a, 0), nil
+	}
+	return parseHostPort(s)
+}
+
+// trimBrackets turns "[::1]" into "::1".
+func trimBrackets(s string) string {
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// parseIP parses an IP literal, unmapping IPv4-mapped IPv6.
+func parseIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return a.Unmap(), nil
+}
+
+// parseHostPort parses "ip:port" and "[ipv6]:port", explaining what is wrong.
+func parseHostPort(s string) (netip.AddrPort, error) {
+	host, portStr, ok := cutHostPort(s)
+	if !ok {
+		if isHostName(s) {
+			return netip.AddrPort{}, fmt.Errorf("%q is a host name, not an IP address; write the server's IP address", s)
+		}
+		return netip.AddrPort{}, fmt.Errorf("%q is not a valid address", s)
+	}
+	a, err := parseIP(host)
+	if err != nil {
+		if isHostName(host) {
+			return netip.AddrPort{}, fmt.Errorf("%q is a host name, not an IP address; write the server's IP address", s)
+		}
+		return netip.AddrPort{}, fmt.Errorf("%q is not a valid address", s)
+	}
+	port, err := parsePort(portStr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q is not a valid address: %w", s, err)
+	}
+	return netip.AddrPortFrom(a, port), nil
+}
+
+// cutHostPort splits "host:port" or "[host]:port" without resolving.
+func cutHostPort(s string) (host, port string, ok bool) {
+	if strings.HasPrefix(s, "[") {
+		end := strings.Index(s, "]:")
+		if end < 0 {
+			return "", "", false
+		}
+		return s[1:end], s[end+2:], true
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || strings.IndexByte(s[:i], ':') >= 0 {
+		return "", "", false // no port, or an unbracketed IPv6 address
+	}
+	return s[:i], s[i+1:], true
+}
+
+func parsePort(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 || s[0] == '+' {
+		return 0, fmt.Errorf("port must be a number from 1 to 65535")
+	}
+	return uint16(n), nil
+}
