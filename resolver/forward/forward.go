@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/miekg/dns"
@@ -66,14 +67,15 @@ func New(cfg Config) (*Forwarder, error) {
 				continue
 			}
 			if s, ok := seen[u]; ok {
-				out = append(out, s)
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
 				continue
 			}
 			s := &upstream{cfg: u, label: u.String(), m: metrics.forUpstream(u.String())}
 			if u.Protocol == ProtoTLS {
 				s.tls = &tls.Config{ServerName: u.TLSServerName, RootCAs: cfg.TLSRoots, MinVersion: tls.VersionTLS12}
 			}
-			s.m.healthy.Set(1)
 			seen[u] = s
 			f.upstreams = append(f.upstreams, s)
 			out = append(out, s)
@@ -102,6 +104,9 @@ func New(cfg Config) (*Forwarder, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("configuring forwarder: %w", err)
+	}
+	for _, u := range f.upstreams {
+		u.m.healthy.Set(1)
 	}
 	return f, nil
 }

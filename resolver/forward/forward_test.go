@@ -611,7 +611,7 @@ func TestNew_sharedUpstreams(t *testing.T) {
 	f, _, _ := newTestForwarder(t, newFakeNet(), Config{
 		Upstreams: []Upstream{{Addr: addrA}, {Addr: addrA, Protocol: ProtoTLS}},
 		Conditional: []Rule{
-			{Domains: []string{"lan."}, Upstreams: []Upstream{{Addr: addrA, Protocol: ProtoUDP}, {Addr: addrB}}},
+			{Domains: []string{"lan."}, Upstreams: []Upstream{{Addr: addrA, Protocol: ProtoUDP}, {Addr: addrB}, {Addr: addrA}}},
 		},
 	})
 	h := f.Health()
@@ -620,6 +620,9 @@ func TestNew_sharedUpstreams(t *testing.T) {
 	}
 	if h[1].Protocol != ProtoTLS || h[1].TLSServerName != addrA.Addr().String() {
 		t.Errorf("tls upstream without a name = %+v, want its IP address as the name", h[1])
+	}
+	if got := len(f.route("x.lan.")); got != 2 {
+		t.Errorf("a rule naming %d upstreams (one twice) tries %d, want 2", 3, got)
 	}
 	if f.defaults[0] != f.rules["lan."][0] {
 		t.Errorf("the same upstream in two places has two health states, want one")
