@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"gatehouse/config"
+	"gatehouse/internal/dnstest"
+)
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freePort finds a loopback port free for both UDP and TCP.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// upstream is a loopback authoritative server for example.org that counts
+// the queries it answers.
+func upstream(t *testing.T) (netip.AddrPort, *atomic.Int64) {
+	z := dnstest.NewZone(t, `
+$ORIGIN example.org.
+@    3600 IN SOA ns.example.org. host.example.org. 1 7200 3600 1209600 300
+@    3600 IN NS  ns.example.org.
+ns   3600 IN A   127.0.0.1
+www   300 IN A   192.0.2.80
+`)
+	var n atomic.Int64
+	addr := dnstest.NewServer(t, dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		n.Add(1)
+		z.ServeDNS(w, r)
+	}))
+	return addr, &n
+}
+
+type instance struct {
+	dns, http string
+	path      string
+	logs      *syncBuffer
+	done      chan error
+}
+
+func siteConfig(dnsPort, httpPort int, up netip.AddrPort, allow string) string {
+	return fmt.Sprintf(`version: 1
+log:
+  level: debug
+listen:
+  dns: ["127.0.0.1:%d"]
+  http: "127.0.0.1:%d"
+server:
+  udp_sockets: 2
+access:
+  allow: [%s]
+resolver:
+  mode: forward
+  timeout: 1s
+  upstreams:
+    - address: %s
+groups:
+  - name: pupils
+`, dnsPort, httpPort, allow, up)
+}
+
+// start runs `gatehouse serve` with cfg until the test ends.
+func start(t *testing.T, cfg func(dnsPort, httpPort int) string) *instance {
+	t.Helper()
+	dnsPort, httpPort := freePort(t), freePort(t)
+	in := &instance{
+		dns:  fmt.Sprintf("127.0.0.1:%d", dnsPort),
+		http: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		path: filepath.Join(t.TempDir(), "gatehouse.yaml"),
+		logs: &syncBuffer{},
+		done: make(chan error, 1),
+	}
+	if err := os.WriteFile(in.path, []byte(cfg(dnsPort, httpPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { in.done <- run(ctx, []string{"gatehouse", "serve", "--config", in.path}, io.Discard, in.logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-in.done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+		if t.Failed() {
+			t.Logf("logs:\n%s", in.logs.String())
+		}
+	})
+	waitFor(t, "the server to answer", func() bool {
+		resp, err := http.Get(in.http + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return in
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func query(t *testing.T, network, addr, name string) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	m.SetEdns0(1232, false)
+	r, _, err := (&dns.Client{Net: network, Timeout: 3 * time.Second}).Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("%s query %s: %v", network, name, err)
+	}
+	return r
+}
+
+func metrics(t *testing.T, in *instance) string {
+	t.Helper()
+	resp, err := http.Get(in.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func metricValue(t *testing.T, in *instance, series string) string {
+	t.Helper()
+	for _, line := range strings.Split(metrics(t, in), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			return rest
+		}
+	}
+	return ""
+}
+
+func TestServe_resolvesCachesAndCounts(t *testing.T) {
+	up, n := upstream(t)
+	in := start(t, func(d, h int) string { return siteConfig(d, h, up, "127.0.0.0/8") })
+	for _, network := range []string{"udp", "tcp", "udp"} {
+		r := query(t, network, in.dns, "WWW.example.org.")
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.80" {
+			t.Fatalf("%s: %v", network, r)
+		}
+	}
+	if n.Load() != 1 {
+		t.Errorf("upstream saw %d queries, want 1 (the rest from cache)", n.Load())
+	}
+	r := query(t, "udp", in.dns, "nope.example.org.")
+	if r.Rcode != dns.RcodeNameError {
+		t.Errorf("nope.example.org: %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+	}
+	if got := metricValue(t, in, `gatehouse_server_queries_total{proto="tcp",type="A"}`); got != "1" {
+		t.Errorf("tcp A queries = %q, want 1", got)
+	}
+	if got := metricValue(t, in, `gatehouse_cache_hits_total`); got != "2" {
+		t.Errorf("cache hits = %q, want 2", got)
+	}
+	if got := metricValue(t, in, `gatehouse_server_responses_total{rcode="NXDOMAIN"}`); got != "1" {
+		t.Errorf("NXDOMAIN responses = %q, want 1", got)
+	}
+}
+
+func TestServe_reloadsOnFileChangeAndKeepsGoodConfig(t *testing.T) {
+	up, _ := upstream(t)
+	var dnsPort, httpPort int
+	in := start(t, func(d, h int) string { dnsPort, httpPort = d, h; return siteConfig(d, h, up, "127.0.0.0/8") })
+	write := func(s string) {
+		// Write aside and rename over, as editors and config tools do.
+		tmp := in.path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, in.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(siteConfig(dnsPort, httpPort, up, "10.0.0.0/8"))
+	waitFor(t, "REFUSED after narrowing access", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeRefused
+	})
+	if got := metricValue(t, in, "gatehouse_config_generation"); got != "2" {
+		t.Errorf("generation = %q, want 2", got)
+	}
+
+	write("version: 1\nresolver:\n  mode: forwrd\n") // broken: must not replace the config in force
+	waitFor(t, "the failed reload to be counted", func() bool {
+		return metricValue(t, in, `gatehouse_config_reloads_total{result="failure"}`) == "1"
+	})
+	if r := query(t, "udp", in.dns, "www.example.org."); r.Rcode != dns.RcodeRefused {
+		t.Errorf("after a bad config: %s, want the previous config's REFUSED", dns.RcodeToString[r.Rcode])
+	}
+	if !strings.Contains(in.logs.String(), in.path+":3:9") {
+		t.Errorf("logs do not name file:line:col of the bad value:\n%s", in.logs.String())
+	}
+
+	write(siteConfig(dnsPort, httpPort, up, "127.0.0.0/8"))
+	waitFor(t, "answers after restoring access", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeSuccess
+	})
+}
+
+func TestServe_sighupReloadsAndNoQueryFails(t *testing.T) {
+	up, _ := upstream(t)
+	in := start(t, func(d, h int) string { return siteConfig(d, h, up, "127.0.0.0/8") })
+
+	stop := make(chan struct{})
+	var sent, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.org.", dns.TypeA)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				sent.Add(1)
+				r, _, err := c.Exchange(m, in.dns)
+				if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	for gen := 2; gen <= 6; gen++ {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("generation %d", gen), func() bool {
+			return metricValue(t, in, "gatehouse_config_generation") == fmt.Sprint(gen)
+		})
+	}
+	close(stop)
+	wg.Wait()
+	if sent.Load() == 0 || failed.Load() != 0 {
+		t.Errorf("%d of %d queries failed across 5 reloads, want none", failed.Load(), sent.Load())
+	}
+}
+
+func TestServe_rejectsBadConfigAtStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(path, []byte("version: 1\nlisten:\n  dsn: [\"127.0.0.1:53\"]\ngroups: [{name: a}]\n"), 0o644)
+	var stderr bytes.Buffer
+	err := run(context.Background(), []string{"gatehouse", "serve", "--config", path}, io.Discard, &stderr)
+	if !errors.Is(err, errReported) {
+		t.Fatalf("serve = %v, want errReported", err)
+	}
+	if !strings.Contains(stderr.String(), path+":3:3:") {
+		t.Errorf("stderr = %q, want the unknown key's file:line:col", stderr.String())
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("version: 1\ngroups: [{name: staff}]\nresolver:\n  upstreams: [{address: 192.0.2.53}]\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "check-config", "--config", good}, &stdout, &stderr); err != nil {
+		t.Fatalf("check-config good: %v (%s)", err, stderr.String())
+	}
+	if _, err := config.Parse("normalised", stdout.Bytes()); err != nil {
+		t.Errorf("normalised output does not parse: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "192.0.2.53:53") {
+		t.Errorf("normalised output lacks the defaulted port:\n%s", stdout.String())
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\ncache:\n  size: -5\n  max_ttl: soon\ngroups: [{name: staff}]\nresolver:\n  upstreams: [{address: 192.0.2.53}]\n"), 0o644)
+	stdout.Reset()
+	stderr.Reset()
+	err := run(context.Background(), []string{"gatehouse", "check-config", "--config", bad}, &stdout, &stderr)
+	if !errors.Is(err, errReported) {
+		t.Fatalf("check-config bad = %v, want errReported", err)
+	}
+	for _, want := range []string{bad + ":3:9:", bad + ":4:12:"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+func TestCheckConfig_packagedExample(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "check-config", "--config", "../../packaging/gatehouse.yaml"}, &stdout, &stderr); err != nil {
+		t.Fatalf("packaging/gatehouse.yaml: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "version"}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stdout.String(), "gatehouse ") {
+		t.Errorf("version = %q", stdout.String())
+	}
+}
+
+func TestMetricsLint(t *testing.T) {
+	s, err := newSite("", config.Default(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.GatherAndLint(s.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric %s: %s", p.Metric, p.Text)
+	}
+}

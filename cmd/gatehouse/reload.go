@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse/config"
+	"gatehouse/policy"
+)
+
+// reloadDebounce lets editors and config-management tools finish writing
+// (write, rename, chmod...) before we read the file.
+const reloadDebounce = 300 * time.Millisecond
+
+type reloadMetrics struct {
+	total       *prometheus.CounterVec
+	generation  prometheus.Gauge
+	lastSuccess prometheus.Gauge
+}
+
+func newReloadMetrics(reg prometheus.Registerer) (*reloadMetrics, error) {
+	m := &reloadMetrics{
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatehouse", Subsystem: "config", Name: "reloads_total",
+			Help: "Configuration reloads, by result (success, failure, unchanged).",
+		}, []string{"result"}),
+		generation: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "gatehouse", Subsystem: "config", Name: "generation",
+			Help: "Generation of the policy in force; it grows by one with every successful reload.",
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "gatehouse", Subsystem: "config", Name: "last_reload_success_timestamp_seconds",
+			Help: "When the configuration in force was loaded.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.total, m.generation, m.lastSuccess} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range []string{"success", "failure", "unchanged"} {
+		m.total.WithLabelValues(r)
+	}
+	m.lastSuccess.SetToCurrentTime()
+	return m, nil
+}
+
+// reloadLoop is the single writer of reloadable state. SIGHUP reloads at
+// once; a change to the config file reloads after reloadDebounce, and only
+// if the content changed. It returns when ctx ends.
+func (s *site) reloadLoop(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
+	if s.path != "" {
+		// Watch the directory, not the file: editors and tools replace the
+		// file by renaming a new one over it, which ends a watch on the file.
+		w, err := fsnotify.NewWatcher()
+		if err == nil {
+			err = w.Add(filepath.Dir(s.path))
+		}
+		if err != nil {
+			s.log.Warn("config file changes will not be noticed; use SIGHUP to reload", "error", err)
+		} else {
+			defer w.Close()
+			events, watchErrs = w.Events, w.Errors
+		}
+	}
+	hash := s.fileHash()
+	var debounce <-chan time.Time
+	base := filepath.Clean(s.path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			s.log.Info("SIGHUP: reloading")
+			hash = s.reload(hash, true)
+		case ev := <-events:
+			if filepath.Clean(ev.Name) == base && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
+				debounce = time.After(reloadDebounce)
+			}
+		case err := <-watchErrs:
+			s.log.Warn("watching the config file", "error", err)
+		case <-debounce:
+			debounce = nil
+			hash = s.reload(hash, false)
+		}
+	}
+}
+
+func (s *site) fileHash() [32]byte {
+	if s.path == "" {
+		return [32]byte{}
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(data)
+}
+
+// reload reads the config, builds everything aside, and swaps it in; on any
+// error the running config stays in force. It returns the content hash now
+// in force (the old one when the reload failed).
+func (s *site) reload(prev [32]byte, force bool) [32]byte {
+	if s.path == "" {
+		s.reloads.total.WithLabelValues("unchanged").Inc()
+		return prev
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			// Mid-rename, or deleted: keep serving; a later event retries.
+			s.log.Warn("config file is missing; keeping the configuration in force", "file", s.path)
+		} else {
+			s.log.Error("reading config; keeping the configuration in force", "error", err)
+		}
+		s.reloads.total.WithLabelValues("failure").Inc()
+		return prev
+	}
+	hash := sha256.Sum256(data)
+	if hash == prev && !force {
+		s.reloads.total.WithLabelValues("unchanged").Inc()
+		return prev
+	}
+	cfg, err := config.Parse(s.path, data)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				s.log.Error("config rejected; keeping the configuration in force", "error", e.Error())
+			}
+		} else {
+			s.log.Error("config rejected; keeping the configuration in force", "error", err)
+		}
+		s.reloads.total.WithLabelValues("failure").Inc()
+		return prev
+	}
+	if err := s.apply(cfg); err != nil {
+		s.log.Error("config rejected; keeping the configuration in force", "error", err)
+		s.reloads.total.WithLabelValues("failure").Inc()
+		return prev
+	}
+	s.reloads.total.WithLabelValues("success").Inc()
+	s.reloads.generation.Set(float64(s.gen))
+	s.reloads.lastSuccess.SetToCurrentTime()
+	s.log.Info("configuration reloaded", "generation", s.gen)
+	return hash
+}
+
+// apply builds every reloadable part from cfg, then swaps them all in.
+// Nothing is swapped unless everything built.
+func (s *site) apply(cfg *config.Config) error {
+	snap, err := policy.Compile(cfg, s.gen+1, time.Now())
+	if err != nil {
+		return err
+	}
+	upstreamsChanged := !reflect.DeepEqual(cfg.Resolver, s.cfg.Resolver)
+	var up *upstreams
+	if upstreamsChanged {
+		if up, err = s.newUpstreams(cfg); err != nil {
+			return err
+		}
+	}
+	for _, name := range restartOnly(s.cfg, cfg) {
+		s.log.Warn("this setting changed but needs a restart to take effect", "setting", name)
+	}
+
+	s.gen++
+	s.level.Set(cfg.Log.Level)
+	s.server.SetRateLimit(rateLimit(cfg))
+	if upstreamsChanged {
+		old := s.upstream.cur.Swap(up)
+		s.cache.Flush() // answers from the old upstreams must not outlive them
+		time.AfterFunc(transportGrace, func() { old.transport.Close() })
+	}
+	s.server.SetPolicy(snap)
+	s.cfg = cfg
+	return nil
+}
+
+// restartOnly names the settings that differ between old and new but are
+// only read at start-up.
+func restartOnly(old, cfg *config.Config) []string {
+	var out []string
+	check := func(name string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			out = append(out, name)
+		}
+	}
+	check("listen", old.Listen, cfg.Listen)
+	check("server", old.Server, cfg.Server)
+	check("cache", old.Cache, cfg.Cache)
+	check("log.format", old.Log.Format, cfg.Log.Format)
+	return out
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gatehouse/config"
+	"gatehouse/policy"
+	"gatehouse/resolver"
+	"gatehouse/resolver/cache"
+	"gatehouse/resolver/forward"
+)
+
+// site is one running Gatehouse: everything serve builds, and what the
+// reload loop swaps.
+type site struct {
+	path  string // config file; "" for the built-in default
+	log   *slog.Logger
+	level *slog.LevelVar
+
+	reg      *prometheus.Registry
+	fwdM     *forward.Metrics
+	upstream upstreamSwitch
+	cache    *cache.Cache
+	server   *resolver.Server
+	reloads  *reloadMetrics
+
+	cfg *config.Config // in force; only the reload loop touches it
+	gen uint64
+}
+
+// upstreamSwitch is the cache's upstream: whichever forwarder the config in
+// force describes. A reload that changes upstreams swaps it and flushes the
+// cache, so no answer from the old upstreams outlives them.
+type upstreamSwitch struct {
+	cur atomic.Pointer[upstreams]
+}
+
+// upstreams is one forwarder and the transport only it uses.
+type upstreams struct {
+	fwd       *forward.Forwarder
+	transport *resolver.Transport
+}
+
+func (u *upstreamSwitch) Resolve(ctx context.Context, q resolver.Question) (*dns.Msg, error) {
+	return u.cur.Load().fwd.Resolve(ctx, q)
+}
+
+// transportGrace is how long a replaced transport stays open for the
+// queries that were already using it.
+const transportGrace = 30 * time.Second
+
+func serve(ctx context.Context, path string, stderr io.Writer) error {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e.Error())
+			}
+			return errReported
+		}
+		return err
+	}
+	s, err := newSite(path, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	return s.run(ctx)
+}
+
+func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
+	s := &site{path: path, level: new(slog.LevelVar), reg: prometheus.NewRegistry(), cfg: cfg, gen: 1}
+	s.level.Set(cfg.Log.Level)
+	hopts := &slog.HandlerOptions{Level: s.level}
+	if cfg.Log.Format == config.LogFormat("json") {
+		s.log = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		s.log = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var err error
+	if s.fwdM, err = forward.NewMetrics(s.reg); err != nil {
+		return nil, err
+	}
+	cacheM, err := cache.NewMetrics(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	serverM, err := resolver.NewMetrics(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	if s.reloads, err = newReloadMetrics(s.reg); err != nil {
+		return nil, err
+	}
+
+	up, err := s.newUpstreams(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.upstream.cur.Store(up)
+	s.cache, err = cache.New(&s.upstream, cache.Config{
+		Size:           cfg.Cache.Size,
+		MinTTL:         cfg.Cache.MinTTL,
+		MaxTTL:         cfg.Cache.MaxTTL,
+		NegativeMaxTTL: cfg.Cache.NegativeMaxTTL,
+		ServfailTTL:    cfg.Cache.ServfailTTL,
+		ServeStale:     cfg.Cache.ServeStale,
+		StaleMaxAge:    cfg.Cache.StaleMaxAge,
+		Prefetch:       cfg.Cache.Prefetch,
+		Logger:         s.log,
+		Metrics:        cacheM,
+	})
+	if err != nil {
+		return nil, err
+	}
+	snap, err := policy.Compile(cfg, s.gen, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.server, err = resolver.NewServer(resolver.ServerConfig{
+		Cache:          s.cache,
+		Policy:         snap,
+		BufSize:        uint16(cfg.Server.EDNSBufferSize),
+		QueryTimeout:   cfg.Server.QueryTimeout,
+		UDPSockets:     cfg.Server.UDPSockets,
+		TCPMaxConns:    cfg.Server.TCP.MaxConnections,
+		TCPIdleTimeout: cfg.Server.TCP.IdleTimeout,
+		TCPReadTimeout: cfg.Server.TCP.ReadTimeout,
+		RateLimit:      rateLimit(cfg),
+		Logger:         s.log,
+		Metrics:        serverM,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.reloads.generation.Set(float64(s.gen))
+	return s, nil
+}
+
+func (s *site) newUpstreams(cfg *config.Config) (*upstreams, error) {
+	conv := func(us []config.Upstream) []forward.Upstream {
+		out := make([]forward.Upstream, len(us))
+		for i, u := range us {
+			out[i] = forward.Upstream{Addr: u.Address, Protocol: string(u.Protocol), TLSServerName: u.TLSServerName}
+		}
+		return out
+	}
+	t := resolver.NewTransport(resolver.TransportConfig{
+		Timeout: cfg.Resolver.Timeout,
+		BufSize: uint16(cfg.Server.EDNSBufferSize),
+		Logger:  s.log,
+	})
+	fc := forward.Config{
+		Upstreams: conv(cfg.Resolver.Upstreams),
+		Exchanger: t,
+		Logger:    s.log,
+		Metrics:   s.fwdM,
+	}
+	for _, c := range cfg.Resolver.Conditional {
+		fc.Conditional = append(fc.Conditional, forward.Rule{Domains: c.Domains, Upstreams: conv(c.Upstreams)})
+	}
+	fwd, err := forward.New(fc)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return &upstreams{fwd: fwd, transport: t}, nil
+}
+
+func rateLimit(cfg *config.Config) resolver.RateLimit {
+	r := cfg.Access.RateLimit
+	return resolver.RateLimit{QPS: float64(r.QueriesPerSecond), Burst: float64(r.Burst), Exempt: r.Exempt}
+}
+
+// run listens, serves until ctx ends, and then shuts down in order.
+func (s *site) run(ctx context.Context) error {
+	var dnsAddrs []string
+	for _, a := range s.cfg.Listen.DNS {
+		dnsAddrs = append(dnsAddrs, a.String())
+	}
+	if err := s.server.Listen(dnsAddrs); err != nil {
+		return err
+	}
+	var hs *http.Server
+	if s.cfg.Listen.HTTP != nil {
+		ln, err := net.Listen("tcp", s.cfg.Listen.HTTP.String())
+		if err != nil {
+			s.shutdownDNS()
+			return fmt.Errorf("listen http: %w", err)
+		}
+		hs = &http.Server{
+			Handler:           s.httpHandler(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+		go func() {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("http server stopped", "error", err)
+			}
+		}()
+	}
+	source := "built-in default"
+	if s.path != "" {
+		source = s.path
+	}
+	s.log.Info("gatehouse serving", "version", version, "config", source, "dns", dnsAddrs,
+		"http", s.cfg.Listen.HTTP, "mode", s.cfg.Resolver.Mode, "generation", s.gen)
+
+	reloadDone := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		s.reloadLoop(ctx)
+	}()
+	<-ctx.Done()
+	<-reloadDone
+	s.log.Info("shutting down")
+	if hs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		hs.Shutdown(sctx)
+		cancel()
+	}
+	s.shutdownDNS()
+	s.upstream.cur.Load().transport.Close()
+	return nil
+}
+
+func (s *site) shutdownDNS() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.server.Shutdown(ctx); err != nil {
+		s.log.Warn("queries still running at shutdown", "error", err)
+	}
+}
+
+func (s *site) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "ok generation %d\n", s.server.Policy().Gen)
+	})
+	return mux
+}
