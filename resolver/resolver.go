@@ -82,6 +82,11 @@ type Cached struct {
 	Stale bool
 	// FromCache is false when this query's own upstream exchange produced it.
 	FromCache bool
+	// TTLCap, when nonzero, is the most seconds any record in the reply may
+	// claim: the cache trusts the answer for less than its records' TTLs
+	// (cache.max_ttl, negative_max_ttl), and clients must not trust it for
+	// longer than we do.
+	TTLCap uint32
 }
 
 // AnswerCache is what the server needs from the response cache.

@@ -318,6 +318,7 @@ func (s *Server) finish(qu *query, c Cached, ede *dns.EDNS0_EDE, b *buffers) []b
 		DO:       wq.q.DO,
 		BufSize:  s.bufSize,
 		Age:      c.Age,
+		MaxTTL:   c.TTLCap,
 		EDE:      ede,
 	}
 	if qu.proto == protoUDP {

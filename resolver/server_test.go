@@ -529,3 +529,45 @@ func TestServer_metricsLint(t *testing.T) {
 		t.Errorf("metric %s: %s", p.Metric, p.Text)
 	}
 }
+
+func TestServer_wildcardRepliesFromTheAddressAsked(t *testing.T) {
+	s, err := NewServer(ServerConfig{Cache: answering(t, nil), Policy: testPolicy(t), UDPSockets: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen([]string{":0"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	port := s.Addrs()[0].(*net.UDPAddr).Port
+	// dns.Client uses a connected UDP socket, which discards a reply from
+	// any address other than the one it sent to: 127.0.0.2 must answer as
+	// 127.0.0.2, not as the host's primary 127.0.0.1.
+	for _, addr := range []string{"127.0.0.1", "127.0.0.2", "::1"} {
+		q := new(dns.Msg)
+		q.SetQuestion("wild.example.", dns.TypeA)
+		r := exchange(t, "udp", net.JoinHostPort(addr, fmt.Sprint(port)), q)
+		if r.Rcode != dns.RcodeSuccess {
+			t.Errorf("via %s: %v", addr, r)
+		}
+	}
+}
+
+func TestServer_ipv6Loopback(t *testing.T) {
+	s, err := NewServer(ServerConfig{Cache: answering(t, nil), Policy: testPolicy(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen([]string{"[::1]:0"}); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	addr := s.Addrs()[0].String()
+	for _, network := range []string{"udp", "tcp"} {
+		q := new(dns.Msg)
+		q.SetQuestion("six.example.", dns.TypeAAAA)
+		if r := exchange(t, network, addr, q); r.Rcode != dns.RcodeSuccess {
+			t.Errorf("%s over IPv6: %v", network, r)
+		}
+	}
+}

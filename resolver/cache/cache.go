@@ -115,7 +115,22 @@ func (c *Cache) Lookup(q resolver.Question, now time.Time) (resolver.Cached, boo
 		return resolver.Cached{}, false
 	}
 	c.hit(q, e, now)
-	return resolver.Cached{Answer: e.answer, Age: age(e, now), FromCache: true}, true
+	return cachedFrom(e, now), true
+}
+
+// cachedFrom presents entry e as seen at now.
+func cachedFrom(e *entry, now time.Time) resolver.Cached {
+	r := resolver.Cached{Answer: e.answer, Age: age(e, now), FromCache: true}
+	if e.lifetime < ttl(e.answer.MinTTL) {
+		r.TTLCap = ttlCap(e.expires.Sub(now))
+	}
+	return r
+}
+
+// ttlCap turns a remaining lifetime into a TTL cap of at least one second
+// (a cap of 0 would mean no cap).
+func ttlCap(d time.Duration) uint32 {
+	return uint32(max(d/time.Second, 1))
 }
 
 // Get answers q through the cache: a fresh entry if there is one; else the
@@ -297,10 +312,14 @@ func (c *Cache) fetch(ctx context.Context, q resolver.Question, gen uint64) (res
 			life = max(min(ttl(a.MinTTL), c.cfg.NegativeMaxTTL), c.cfg.MinTTL)
 		}
 	}
+	r := resolver.Cached{Answer: a}
 	if life > 0 {
 		c.store(q, a, now, life, gen)
+		if life < ttl(a.MinTTL) {
+			r.TTLCap = ttlCap(life)
+		}
 	}
-	return resolver.Cached{Answer: a}, nil
+	return r, nil
 }
 
 func ttl(s uint32) time.Duration { return time.Duration(s) * time.Second }
@@ -359,7 +378,7 @@ func (c *Cache) usable(q resolver.Question, now time.Time) (resolver.Cached, boo
 	if !ok || !now.Before(e.staleUntil) {
 		return resolver.Cached{}, false
 	}
-	r := resolver.Cached{Answer: e.answer, Age: age(e, now), FromCache: true}
+	r := cachedFrom(e, now)
 	r.Stale = !now.Before(e.expires)
 	return r, true
 }

@@ -534,3 +534,42 @@ func TestFlush(t *testing.T) {
 		t.Fatalf("Flush counted %v evictions", n)
 	}
 }
+
+// TestTTLCap checks that a reply never claims longer than the cache keeps
+// the answer fresh when max_ttl cut its lifetime short.
+func TestTTLCap(t *testing.T) {
+	clk := newClock()
+	up := &fakeUpstream{OnResolve: func(_ context.Context, q resolver.Question) (*dns.Msg, error) {
+		ttl := "7200"
+		if q.Name == "short.example." {
+			ttl = "60"
+		}
+		return reply(t, q, dns.RcodeSuccess, []string{"%s " + ttl + " IN A 192.0.2.1"}, nil), nil
+	}}
+	c, _ := newTestCache(t, up, Config{Size: 100, MaxTTL: time.Hour, Now: clk.Now})
+	long, short := question("long.example.", dns.TypeA), question("short.example.", dns.TypeA)
+	for _, q := range []resolver.Question{long, short} {
+		r, err := c.Get(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]uint32{"long.example.": 3600}[q.Name]; r.TTLCap != want {
+			t.Errorf("fresh %s: TTLCap = %d, want %d", q.Name, r.TTLCap, want)
+		}
+	}
+	r, ok := c.Lookup(long, t0.Add(600*time.Second))
+	if !ok || r.TTLCap != 3000 {
+		t.Errorf("long after 600s: TTLCap = %d (hit %v), want 3000", r.TTLCap, ok)
+	}
+	wire := r.Answer.AppendReply(nil, &resolver.ReplyOptions{ID: 1, Age: r.Age, MaxTTL: r.TTLCap})
+	m := new(dns.Msg)
+	if err := m.Unpack(wire); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Answer[0].Header().Ttl; got != 3000 {
+		t.Errorf("reply TTL = %d, want 3000 (the cache's remaining lifetime, not 7200-600)", got)
+	}
+	if r, ok := c.Lookup(short, t0.Add(30*time.Second)); !ok || r.TTLCap != 0 {
+		t.Errorf("short: TTLCap = %d, want none (its TTL is within max_ttl)", r.TTLCap)
+	}
+}
