@@ -71,6 +71,28 @@ var (
 	ErrNetwork = errors.New("network error")
 )
 
+// ExtendedError is a resolution failure that carries the Extended DNS
+// Error (RFC 8914) the client should see with its SERVFAIL: a blown work
+// budget, a bogus DNSSEC chain, and so on. Wrap the cause in Err.
+type ExtendedError struct {
+	Code uint16 // an RFC 8914 info-code, e.g. dns.ExtendedErrorCodeDNSBogus
+	Text string // short, for the client; never attacker-controlled bytes unescaped
+	Err  error
+}
+
+func (e *ExtendedError) Error() string {
+	s := dns.ExtendedErrorCodeToString[e.Code]
+	if e.Text != "" {
+		s += ": " + e.Text
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *ExtendedError) Unwrap() error { return e.Err }
+
 // Cached is an answer as the cache hands it out.
 type Cached struct {
 	Answer *Answer

@@ -355,7 +355,10 @@ var staleEDE = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer}
 // edeFor maps a resolution error to the Extended DNS Error (RFC 8914) that
 // tells the client why it got SERVFAIL.
 func edeFor(err error) *dns.EDNS0_EDE {
+	var ext *ExtendedError
 	switch {
+	case errors.As(err, &ext):
+		return &dns.EDNS0_EDE{InfoCode: ext.Code, ExtraText: ext.Text}
 	case errors.Is(err, ErrNoUpstream), errors.Is(err, context.DeadlineExceeded):
 		return &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNoReachableAuthority}
 	case errors.Is(err, ErrNetwork):

@@ -268,6 +268,7 @@ func TestServer_servfailCarriesEDE(t *testing.T) {
 		{fmt.Errorf("forward: %w", ErrNoUpstream), dns.ExtendedErrorCodeNoReachableAuthority},
 		{fmt.Errorf("udp: %w", ErrNetwork), dns.ExtendedErrorCodeNetworkError},
 		{errors.New("something else"), dns.ExtendedErrorCodeOther},
+		{fmt.Errorf("recursing: %w", &ExtendedError{Code: dns.ExtendedErrorCodeDNSBogus, Text: "signature expired"}), dns.ExtendedErrorCodeDNSBogus},
 	}
 	for _, tt := range tests {
 		c := &fakeCache{OnGet: func(ctx context.Context, q Question) (Cached, error) { return Cached{}, tt.err }}
