@@ -36,6 +36,46 @@ type Answer struct {
 	// every hit without parsing the wire again.
 	Targets []string
 	Addrs   []netip.Addr
+
+	summary string // for the query log: built once here, read on every logged hit
+}
+
+// Summary describes the answer in a line for the query log, e.g.
+// "CNAME edge.cdn.example. A 192.0.2.7" or "NXDOMAIN".
+func (a *Answer) Summary() string { return a.summary }
+
+// maxSummary bounds the summary: a log line, not a zone dump.
+const maxSummary = 200
+
+func summarise(m *dns.Msg) string {
+	var b strings.Builder
+	if m.Rcode != dns.RcodeSuccess {
+		b.WriteString(dns.RcodeToString[m.Rcode])
+	} else if len(m.Answer) == 0 {
+		b.WriteString("NODATA")
+	}
+	for _, rr := range m.Answer {
+		if b.Len() >= maxSummary {
+			b.WriteString(" ...")
+			break
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		h := rr.Header()
+		b.WriteString(dns.TypeToString[h.Rrtype])
+		b.WriteByte(' ')
+		// The record's text after its header: the data an investigator reads.
+		text := rr.String()
+		if i := len(h.String()); i <= len(text) {
+			text = text[i:]
+		}
+		if len(text) > 80 {
+			text = strings.ToValidUTF8(text[:80], "") + "..."
+		}
+		b.WriteString(text)
+	}
+	return b.String()
 }
 
 // NewAnswer turns an upstream reply into an Answer. It does not modify m.
@@ -110,6 +150,7 @@ func NewAnswer(m *dns.Msg) (*Answer, error) {
 		min = 0
 	}
 	a.MinTTL = min
+	a.summary = summarise(m)
 
 	wire, err := c.Pack()
 	if err != nil {

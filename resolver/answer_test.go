@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -189,5 +190,32 @@ func TestAnswer_AppendReply_noAlloc(t *testing.T) {
 	o := &ReplyOptions{ID: 7, EDNS: true, BufSize: 1232, MaxSize: 1232, Age: 3}
 	if n := testing.AllocsPerRun(100, func() { dst = a.AppendReply(dst[:0], o) }); n != 0 {
 		t.Errorf("AppendReply allocates %v times, want 0", n)
+	}
+}
+
+func TestAnswer_Summary(t *testing.T) {
+	tests := []struct {
+		m    *dns.Msg
+		want string
+	}{
+		{upstreamReply(t, "www.example.org.", dns.TypeA, dns.RcodeSuccess, []string{
+			"www.example.org. 300 IN CNAME edge.cdn.example.", "edge.cdn.example. 60 IN A 192.0.2.7"}, nil),
+			"CNAME edge.cdn.example. A 192.0.2.7"},
+		{upstreamReply(t, "nope.example.org.", dns.TypeA, dns.RcodeNameError, nil, nil), "NXDOMAIN"},
+		{upstreamReply(t, "www.example.org.", dns.TypeAAAA, dns.RcodeSuccess, nil, nil), "NODATA"},
+		{upstreamReply(t, "example.org.", dns.TypeTXT, dns.RcodeSuccess, []string{`example.org. 60 IN TXT "v=spf1 -all"`}, nil),
+			`TXT "v=spf1 -all"`},
+	}
+	for _, tt := range tests {
+		if got := newAnswer(t, tt.m).Summary(); got != tt.want {
+			t.Errorf("Summary() = %q, want %q", got, tt.want)
+		}
+	}
+	var many []string
+	for i := range 50 {
+		many = append(many, fmt.Sprintf("example.org. 60 IN A 192.0.2.%d", i))
+	}
+	if got := newAnswer(t, upstreamReply(t, "example.org.", dns.TypeA, 0, many, nil)).Summary(); len(got) > maxSummary+100 || !strings.HasSuffix(got, "...") {
+		t.Errorf("long summary not bounded: %d bytes", len(got))
 	}
 }
