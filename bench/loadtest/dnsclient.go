@@ -1,0 +1,132 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// lookupA asks server for name's A record over UDP on conn and returns the
+// first address in the answer.
+func lookupA(conn net.Conn, name string, timeout time.Duration) (netip.Addr, error) {
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	q.RecursionDesired = true
+	wire, err := q.Pack()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("packing query: %w", err)
+	}
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return netip.Addr{}, err
+	}
+	if _, err := conn.Write(wire); err != nil {
+		return netip.Addr{}, fmt.Errorf("sending query: %w", err)
+	}
+	buf := make([]byte, dns.MaxMsgSize)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("reading reply: %w", err)
+		}
+		r := new(dns.Msg)
+		if r.Unpack(buf[:n]) != nil || r.Id != q.Id {
+			continue // stray reply to an earlier timed-out attempt
+		}
+		if r.Rcode != dns.RcodeSuccess {
+			return netip.Addr{}, fmt.Errorf("%s: rcode %s", name, dns.RcodeToString[r.Rcode])
+		}
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				addr, _ := netip.AddrFromSlice(a.A.To4())
+				return addr, nil
+			}
+		}
+		return netip.Addr{}, fmt.Errorf("%s: no A record in the answer", name)
+	}
+}
+
+// waitReady asks server for name until it answers correctly, the process
+// exits, or the deadline passes.
+func waitReady(ctx context.Context, p *process, server string, n benchName, deadline time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	var last error
+	for {
+		if p.exited() {
+			return fmt.Errorf("%s exited during start-up (%v); its log:\n%s", p.name, p.err, p.logTail())
+		}
+		conn, err := net.Dial("udp", server)
+		if err == nil {
+			var got netip.Addr
+			got, err = lookupA(conn, n.Name, 200*time.Millisecond)
+			conn.Close()
+			if err == nil && got != n.Addr {
+				err = fmt.Errorf("%s resolved to %s, want %s", n.Name, got, n.Addr)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s at %s did not answer within %s: %w; its log:\n%s", p.name, server, deadline, last, p.logTail())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// warm asks server for every name once (a few retries each) from workers
+// goroutines and checks each answer is the name's address, so both servers
+// are known to hold the same correct set before anything is measured.
+func warm(ctx context.Context, server string, names []benchName, workers int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("udp", server)
+			if err != nil {
+				errs[w] = fmt.Errorf("warming %s: %w", server, err)
+				return
+			}
+			defer conn.Close()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(names) {
+					return
+				}
+				var got netip.Addr
+				for try := 0; try < 4; try++ {
+					got, err = lookupA(conn, names[i].Name, time.Second)
+					if err == nil {
+						break
+					}
+				}
+				if err == nil && got != names[i].Addr {
+					err = fmt.Errorf("%s resolved to %s, want %s", names[i].Name, got, names[i].Addr)
+				}
+				if err != nil {
+					errs[w] = fmt.Errorf("warming %s: %w", server, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,328 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// process is a child the harness started: its own process group, so
+// stopping it also stops anything it forked, and SIGKILL on the harness's
+// death as a last resort.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string // path of its combined stdout and stderr
+	done chan struct{}
+	err  error // Wait's result, valid after done
+}
+
+// startProcess runs name args... with stdout and stderr appended to logPath.
+func startProcess(label, logPath, name string, args ...string) (*process, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s log: %w", label, err)
+	}
+	defer f.Close() // the child holds its own copy
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", label, err)
+	}
+	p := &process{name: label, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// childAttr puts a child in its own process group (so Ctrl-C at the
+// terminal reaches only the harness, which then stops it) and has the
+// kernel kill it if the harness dies without cleaning up.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after grace.
+func (p *process) stop(grace time.Duration) {
+	if p.exited() {
+		return
+	}
+	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+		<-p.done
+	}
+	// Anything left in the group (there should be nothing).
+	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+}
+
+// logTail is the end of the process's log, for error messages.
+func (p *process) logTail() string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return ""
+	}
+	const n = 2000
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// cpuTicks is utime+stime of a whole process (all its threads, living and
+// exited) in clock ticks, from /proc/PID/stat.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading cpu time: %w", err)
+	}
+	return parseStatCPU(b)
+}
+
+// parseStatCPU reads fields 14 (utime) and 15 (stime) of /proc/PID/stat.
+// The command name (field 2) is in parentheses and may hold spaces, so the
+// fields are counted from the last ')'.
+func parseStatCPU(b []byte) (int64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("parsing /proc/PID/stat: no ')'")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state), so field n is f[n-3].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("parsing /proc/PID/stat: %d fields after the name", len(f))
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("parsing /proc/PID/stat: %w", err)
+	}
+	return ut + st, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times: getconf's
+// answer, or 100, which it is on every Linux architecture Go supports.
+func clockTicks() int64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 100
+}
+
+// memStatus reads VmHWM (peak RSS) and VmRSS, in KiB, from /proc/PID/status.
+func memStatus(pid int) (hwm, rss int64, err error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading memory status: %w", err)
+	}
+	defer f.Close()
+	return parseStatus(f)
+}
+
+func parseStatus(r io.Reader) (hwm, rss int64, err error) {
+	sc := bufio.NewScanner(r)
+	var gotHWM, gotRSS bool
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (key != "VmHWM" && key != "VmRSS") {
+			continue
+		}
+		kib, err := leadingInt(strings.TrimSpace(val)) // "  12345 kB"
+		if err != nil {
+			return 0, 0, fmt.Errorf("parsing /proc/PID/status %s: %w", key, err)
+		}
+		if key == "VmHWM" {
+			hwm, gotHWM = kib, true
+		} else {
+			rss, gotRSS = kib, true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if !gotHWM || !gotRSS {
+		return 0, 0, errors.New("parsing /proc/PID/status: no VmHWM or VmRSS")
+	}
+	return hwm, rss, nil
+}
+
+// udpDrops maps the inode of every IPv4 UDP socket bound to port (one per
+// SO_REUSEPORT socket) to its kernel drop counter: packets discarded
+// because that socket's receive buffer was full.
+func udpDrops(port int) (map[uint64]int64, error) {
+	f, err := os.Open("/proc/net/udp")
+	if err != nil {
+		return nil, fmt.Errorf("reading udp sockets: %w", err)
+	}
+	defer f.Close()
+	return parseUDPDrops(f, port)
+}
+
+// parseUDPDrops reads /proc/net/udp: "sl local_address rem_address st
+// tx_queue:rx_queue tr tm->when retrnsmt uid timeout inode ref pointer
+// drops", addresses as hex "0100007F:1F90".
+func parseUDPDrops(r io.Reader, port int) (map[uint64]int64, error) {
+	sc := bufio.NewScanner(r)
+	drops := map[uint64]int64{}
+	first := true
+	for sc.Scan() {
+		if first { // header
+			first = false
+			continue
+		}
+		f := strings.Fields(sc.Text())
+		if len(f) < 13 {
+			continue
+		}
+		_, hexPort, ok := strings.Cut(f[1], ":")
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if err != nil || int(p) != port {
+			continue
+		}
+		inode, err1 := strconv.ParseUint(f[9], 10, 64)
+		d, err2 := strconv.ParseInt(f[len(f)-1], 10, 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("parsing /proc/net/udp line %q: %w", sc.Text(), err)
+		}
+		drops[inode] = d
+	}
+	return drops, sc.Err()
+}
+
+// udpCounters are the host-wide UDP counters of /proc/net/snmp that tell
+// where packets were lost.
+type udpCounters struct {
+	InDatagrams  int64 `json:"in_datagrams"`
+	RcvbufErrors int64 `json:"rcvbuf_errors"` // dropped: a receive buffer was full
+	SndbufErrors int64 `json:"sndbuf_errors"`
+	InErrors     int64 `json:"in_errors"`
+}
+
+func (a udpCounters) sub(b udpCounters) udpCounters {
+	return udpCounters{a.InDatagrams - b.InDatagrams, a.RcvbufErrors - b.RcvbufErrors, a.SndbufErrors - b.SndbufErrors, a.InErrors - b.InErrors}
+}
+
+func readUDPCounters() (udpCounters, error) {
+	f, err := os.Open("/proc/net/snmp")
+	if err != nil {
+		return udpCounters{}, fmt.Errorf("reading udp counters: %w", err)
+	}
+	defer f.Close()
+	return parseSNMP(f)
+}
+
+// parseSNMP reads the two "Udp:" lines of /proc/net/snmp: names, then
+// values.
+func parseSNMP(r io.Reader) (udpCounters, error) {
+	sc := bufio.NewScanner(r)
+	var names []string
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "Udp: ")
+		if !ok {
+			continue
+		}
+		if names == nil {
+			names = strings.Fields(rest)
+			continue
+		}
+		vals := strings.Fields(rest)
+		if len(vals) != len(names) {
+			return udpCounters{}, errors.New("parsing /proc/net/snmp: Udp names and values differ in number")
+		}
+		var c udpCounters
+		for i, n := range names {
+			v, err := strconv.ParseInt(vals[i], 10, 64)
+			if err != nil {
+				return udpCounters{}, fmt.Errorf("parsing /proc/net/snmp Udp %s: %w", n, err)
+			}
+			switch n {
+			case "InDatagrams":
+				c.InDatagrams = v
+			case "RcvbufErrors":
+				c.RcvbufErrors = v
+			case "SndbufErrors":
+				c.SndbufErrors = v
+			case "InErrors":
+				c.InErrors = v
+			}
+		}
+		return c, nil
+	}
+	if err := sc.Err(); err != nil {
+		return udpCounters{}, err
+	}
+	return udpCounters{}, errors.New("parsing /proc/net/snmp: no Udp lines")
+}
+
+// hostCPU is the machine-wide CPU time of /proc/stat's "cpu" line, in clock
+// ticks summed over all CPUs.
+type hostCPU struct {
+	Total int64 // every state
+	Idle  int64 // idle and iowait
+	Steal int64 // taken by the hypervisor for other guests
+}
+
+func readHostCPU() (hostCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostCPU{}, fmt.Errorf("reading host cpu time: %w", err)
+	}
+	return parseHostCPU(b)
+}
+
+// parseHostCPU reads "cpu  user nice system idle iowait irq softirq steal
+// guest guest_nice". Guest time is already counted in user and nice.
+func parseHostCPU(b []byte) (hostCPU, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return hostCPU{}, fmt.Errorf("parsing /proc/stat: first line %q", line)
+	}
+	var v [8]int64
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return hostCPU{}, fmt.Errorf("parsing /proc/stat: %w", err)
+		}
+		v[i] = n
+	}
+	var c hostCPU
+	for _, n := range v {
+		c.Total += n
+	}
+	c.Idle = v[3] + v[4]
+	c.Steal = v[7]
+	return c, nil
+}

@@ -1,0 +1,358 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// report is everything one run measured; -json prints it as is.
+type report struct {
+	Command  string            `json:"command"`
+	Started  string            `json:"started"`
+	Machine  machine           `json:"machine"`
+	Versions map[string]string `json:"versions"`
+	Options  options           `json:"options"`
+	Servers  []serverResult    `json:"servers"` // Gatehouse, then Unbound
+
+	// Gatehouse/Unbound of the medians.
+	QPSRatio         float64 `json:"qps_ratio"`
+	CPUPerQueryRatio float64 `json:"cpu_per_query_ratio"`
+	// The issue's targets: cache-hit throughput at least Unbound's, and no
+	// more CPU per query than Unbound at the fixed rate.
+	ThroughputTargetMet bool     `json:"throughput_target_met"`
+	CPUTargetMet        bool     `json:"cpu_target_met"`
+	Warnings            []string `json:"warnings,omitempty"`
+}
+
+type machine struct {
+	NProc     int    `json:"nproc"`
+	CPU       string `json:"cpu"`
+	Kernel    string `json:"kernel"`
+	LoadAvg   string `json:"loadavg_at_start"`
+	GoVersion string `json:"go_version"`
+}
+
+type serverResult struct {
+	Name       string  `json:"name"`
+	PID        int     `json:"pid"`
+	Rounds     []round `json:"rounds"`
+	Median     summary `json:"median"`
+	PeakRSSKiB int64   `json:"peak_rss_kib"` // VmHWM at the end
+	RSSKiB     int64   `json:"rss_kib"`      // VmRSS at the end
+
+	Gatehouse      *gatehouseStats `json:"gatehouse_counters,omitempty"`
+	UnboundThreads []unboundThread `json:"unbound_threads,omitempty"`
+}
+
+type round struct {
+	Saturation phaseResult `json:"saturation"`
+	Fixed      phaseResult `json:"fixed"`
+}
+
+// phaseResult is one dnsperf run and what the server spent on it.
+type phaseResult struct {
+	Dnsperf           *perfStats  `json:"dnsperf"`
+	QPS               float64     `json:"qps"` // answered queries per second
+	Lost              int64       `json:"lost"`
+	LostPct           float64     `json:"lost_pct"`
+	P50Ms             float64     `json:"p50_ms"`
+	P99Ms             float64     `json:"p99_ms"`
+	ServerCPUSeconds  float64     `json:"server_cpu_s"`
+	CPUPerQueryUs     float64     `json:"server_cpu_us_per_query"`
+	DnsperfCPUSeconds float64     `json:"dnsperf_cpu_s"`
+	ServerSocketDrops []int64     `json:"server_socket_drops"` // per SO_REUSEPORT socket
+	HostUDP           udpCounters `json:"host_udp"`            // whole machine, during the run
+	// Whole-machine CPU during the run: busy (all CPUs), what neither the
+	// server nor dnsperf used (other processes, interrupts not charged to
+	// them: noise), and steal (other guests of the hypervisor).
+	HostBusySeconds  float64 `json:"host_busy_cpu_s"`
+	OtherCPUSeconds  float64 `json:"other_cpu_s"`
+	HostStealSeconds float64 `json:"host_steal_cpu_s"`
+}
+
+func newPhaseResult(st *perfStats, serverCPU, dnsperfCPU float64) phaseResult {
+	pr := phaseResult{
+		Dnsperf:           st,
+		QPS:               st.QPS,
+		Lost:              st.Lost,
+		ServerCPUSeconds:  serverCPU,
+		DnsperfCPUSeconds: dnsperfCPU,
+		P50Ms:             finite(percentile(st.latencies, 50) * 1e3),
+		P99Ms:             finite(percentile(st.latencies, 99) * 1e3),
+	}
+	if st.Sent > 0 {
+		pr.LostPct = 100 * float64(st.Lost) / float64(st.Sent)
+	}
+	if st.Completed > 0 {
+		pr.CPUPerQueryUs = serverCPU / float64(st.Completed) * 1e6
+	}
+	return pr
+}
+
+// summary holds the medians over the rounds.
+type summary struct {
+	QPS              float64 `json:"qps"`
+	LostPct          float64 `json:"lost_pct"`
+	P50Ms            float64 `json:"p50_ms"`
+	P99Ms            float64 `json:"p99_ms"`
+	SatCPUPerQueryUs float64 `json:"saturation_cpu_us_per_query"`
+	SatServerCPUPct  float64 `json:"saturation_server_cpu_pct"`  // of one core
+	SatDnsperfCPUPct float64 `json:"saturation_dnsperf_cpu_pct"` // of one core
+	SatOtherCPUPct   float64 `json:"saturation_other_cpu_pct"`   // of one core: noise
+	FixedOtherCPUPct float64 `json:"fixed_other_cpu_pct"`        // of one core: noise
+	FixedQPS         float64 `json:"fixed_qps"`
+	FixedLostPct     float64 `json:"fixed_lost_pct"`
+	FixedP50Ms       float64 `json:"fixed_p50_ms"`
+	FixedP99Ms       float64 `json:"fixed_p99_ms"`
+	CPUPerQueryUs    float64 `json:"fixed_cpu_us_per_query"`
+}
+
+func summarize(rs []round) summary {
+	med := func(f func(round) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	pct := func(cpu, runTime float64) float64 {
+		if runTime <= 0 {
+			return 0
+		}
+		return 100 * cpu / runTime
+	}
+	return summary{
+		QPS:              med(func(r round) float64 { return r.Saturation.QPS }),
+		LostPct:          med(func(r round) float64 { return r.Saturation.LostPct }),
+		P50Ms:            med(func(r round) float64 { return r.Saturation.P50Ms }),
+		P99Ms:            med(func(r round) float64 { return r.Saturation.P99Ms }),
+		SatCPUPerQueryUs: med(func(r round) float64 { return r.Saturation.CPUPerQueryUs }),
+		SatServerCPUPct: med(func(r round) float64 {
+			return pct(r.Saturation.ServerCPUSeconds, r.Saturation.Dnsperf.RunTime)
+		}),
+		SatDnsperfCPUPct: med(func(r round) float64 {
+			return pct(r.Saturation.DnsperfCPUSeconds, r.Saturation.Dnsperf.RunTime)
+		}),
+		SatOtherCPUPct: med(func(r round) float64 {
+			return pct(r.Saturation.OtherCPUSeconds, r.Saturation.Dnsperf.RunTime)
+		}),
+		FixedOtherCPUPct: med(func(r round) float64 {
+			return pct(r.Fixed.OtherCPUSeconds, r.Fixed.Dnsperf.RunTime)
+		}),
+		FixedQPS:      med(func(r round) float64 { return r.Fixed.QPS }),
+		FixedLostPct:  med(func(r round) float64 { return r.Fixed.LostPct }),
+		FixedP50Ms:    med(func(r round) float64 { return r.Fixed.P50Ms }),
+		FixedP99Ms:    med(func(r round) float64 { return r.Fixed.P99Ms }),
+		CPUPerQueryUs: med(func(r round) float64 { return r.Fixed.CPUPerQueryUs }),
+	}
+}
+
+// median of v (the mean of the middle two for an even count); 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func finite(x float64) float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	return x
+}
+
+// gatehouseStats are Gatehouse's own counters over the measured phases.
+type gatehouseStats struct {
+	CacheHits   float64 `json:"cache_hits"`
+	CacheMisses float64 `json:"cache_misses"`
+	Queries     float64 `json:"queries"`
+	GCCycles    float64 `json:"gc_cycles"`
+}
+
+func gatehouseCounters(before, after map[string]float64) *gatehouseStats {
+	d := func(k string) float64 { return after[k] - before[k] }
+	return &gatehouseStats{
+		CacheHits:   d("gatehouse_cache_hits_total"),
+		CacheMisses: d("gatehouse_cache_misses_total"),
+		Queries:     d("gatehouse_server_queries_total"),
+		GCCycles:    d("go_gc_duration_seconds_count"),
+	}
+}
+
+// unboundThread is one Unbound thread's share of the work since start.
+type unboundThread struct {
+	Thread       int   `json:"thread"`
+	Queries      int64 `json:"queries"`
+	CacheAnswers int64 `json:"cache_answers"`
+	Recursions   int64 `json:"recursions"`
+}
+
+// finish computes the ratios, the targets and the warnings.
+func (rep *report) finish() {
+	var g, u *serverResult
+	for i := range rep.Servers {
+		switch rep.Servers[i].Name {
+		case gatehouseName:
+			g = &rep.Servers[i]
+		case unboundName:
+			u = &rep.Servers[i]
+		}
+	}
+	if g == nil || u == nil {
+		return
+	}
+	if u.Median.QPS > 0 {
+		rep.QPSRatio = g.Median.QPS / u.Median.QPS
+	}
+	if u.Median.CPUPerQueryUs > 0 {
+		rep.CPUPerQueryRatio = g.Median.CPUPerQueryUs / u.Median.CPUPerQueryUs
+	}
+	rep.ThroughputTargetMet = rep.QPSRatio >= 1
+	rep.CPUTargetMet = rep.CPUPerQueryRatio > 0 && rep.CPUPerQueryRatio <= 1
+
+	warn := func(format string, args ...any) { rep.Warnings = append(rep.Warnings, fmt.Sprintf(format, args...)) }
+	for _, s := range rep.Servers {
+		for i, r := range s.Rounds {
+			for _, p := range []struct {
+				name string
+				pr   phaseResult
+			}{{"saturation", r.Saturation}, {"fixed", r.Fixed}} {
+				if p.pr.LostPct > 0.1 {
+					warn("%s round %d %s: %.2f%% of queries lost", s.Name, i+1, p.name, p.pr.LostPct)
+				}
+				for rc, n := range p.pr.Dnsperf.Rcodes {
+					if rc != "NOERROR" {
+						warn("%s round %d %s: %d %s responses", s.Name, i+1, p.name, n, rc)
+					}
+				}
+				var drops int64
+				for _, d := range p.pr.ServerSocketDrops {
+					drops += d
+				}
+				if drops > 0 {
+					warn("%s round %d %s: the server's sockets dropped %d packets (receive buffer full): %v", s.Name, i+1, p.name, drops, p.pr.ServerSocketDrops)
+				}
+			}
+			if want := float64(rep.Options.Rate); r.Fixed.QPS < 0.95*want {
+				warn("%s round %d fixed: answered %.0f q/s of the %.0f offered; CPU per query was measured near saturation", s.Name, i+1, r.Fixed.QPS, want)
+			}
+		}
+		if gs := s.Gatehouse; gs != nil && gs.CacheMisses > 0 {
+			warn("gatehouse: %.0f cache misses during the measurement (want 0)", gs.CacheMisses)
+		}
+		var total, cached, most int64
+		for _, th := range s.UnboundThreads {
+			total += th.Queries
+			cached += th.CacheAnswers
+			most = max(most, th.Queries)
+		}
+		if len(s.UnboundThreads) > 1 && total > 0 && float64(most) > 0.75*float64(total) {
+			warn("unbound: one thread took %.0f%% of the queries", 100*float64(most)/float64(total))
+		}
+	}
+}
+
+// writeTable prints the medians and the ratios for people.
+func writeTable(w io.Writer, rep *report) {
+	o := rep.Options
+	var g, u serverResult
+	for _, s := range rep.Servers {
+		switch s.Name {
+		case gatehouseName:
+			g = s
+		case unboundName:
+			u = s
+		}
+	}
+	fmt.Fprintf(w, "Gatehouse vs Unbound, cache hits on 127.0.0.1: %d names, %d round(s) of %s per phase, medians\n",
+		o.Names, o.Rounds, o.Duration)
+	fmt.Fprintf(w, "machine: %d CPUs, %s, kernel %s, load at start %s\n", rep.Machine.NProc, rep.Machine.CPU, rep.Machine.Kernel, rep.Machine.LoadAvg)
+	fmt.Fprintf(w, "versions: gatehouse %q, unbound %q, dnsperf %q, %s\n",
+		rep.Versions["gatehouse"], rep.Versions["unbound"], rep.Versions["dnsperf"], rep.Machine.GoVersion)
+	pin := "not pinned"
+	if o.DnsperfCPUs != "" {
+		pin = "pinned to CPU " + o.DnsperfCPUs
+	}
+	fmt.Fprintf(w, "dnsperf: -c %d -q %d -T %d, %s\n\n", o.Clients, o.Outstanding, o.Threads, pin)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(label string, gv, uv string, ratio string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", label, gv, uv, ratio)
+	}
+	f0 := func(x float64) string { return fmt.Sprintf("%.0f", x) }
+	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
+	f3 := func(x float64) string { return fmt.Sprintf("%.3f", x) }
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	row("", "gatehouse", "unbound", "gatehouse/unbound")
+	row("saturation: answered q/s", f0(g.Median.QPS), f0(u.Median.QPS), ratio(g.Median.QPS, u.Median.QPS))
+	row("  lost %", f3(g.Median.LostPct), f3(u.Median.LostPct), "")
+	row("  latency p50 ms", f3(g.Median.P50Ms), f3(u.Median.P50Ms), "")
+	row("  latency p99 ms", f3(g.Median.P99Ms), f3(u.Median.P99Ms), "")
+	row("  server CPU % of a core", f0(g.Median.SatServerCPUPct), f0(u.Median.SatServerCPUPct), "")
+	row("  dnsperf CPU % of a core", f0(g.Median.SatDnsperfCPUPct), f0(u.Median.SatDnsperfCPUPct), "")
+	row("  other CPU % (noise)", f0(g.Median.SatOtherCPUPct), f0(u.Median.SatOtherCPUPct), "")
+	row("  server CPU µs/query", f2(g.Median.SatCPUPerQueryUs), f2(u.Median.SatCPUPerQueryUs), ratio(g.Median.SatCPUPerQueryUs, u.Median.SatCPUPerQueryUs))
+	row(fmt.Sprintf("fixed %d q/s: answered q/s", o.Rate), f0(g.Median.FixedQPS), f0(u.Median.FixedQPS), "")
+	row("  lost %", f3(g.Median.FixedLostPct), f3(u.Median.FixedLostPct), "")
+	row("  latency p50 ms", f3(g.Median.FixedP50Ms), f3(u.Median.FixedP50Ms), "")
+	row("  latency p99 ms", f3(g.Median.FixedP99Ms), f3(u.Median.FixedP99Ms), "")
+	row("  other CPU % (noise)", f0(g.Median.FixedOtherCPUPct), f0(u.Median.FixedOtherCPUPct), "")
+	row("  server CPU µs/query", f2(g.Median.CPUPerQueryUs), f2(u.Median.CPUPerQueryUs), ratio(g.Median.CPUPerQueryUs, u.Median.CPUPerQueryUs))
+	row("peak RSS MiB (VmHWM)", f2(float64(g.PeakRSSKiB)/1024), f2(float64(u.PeakRSSKiB)/1024), "")
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "per round, saturation q/s: gatehouse %s; unbound %s\n", perRound(g.Rounds, func(r round) float64 { return r.Saturation.QPS }), perRound(u.Rounds, func(r round) float64 { return r.Saturation.QPS }))
+	fmt.Fprintf(w, "per round, fixed-rate CPU µs/query: gatehouse %s; unbound %s\n", perRound(g.Rounds, func(r round) float64 { return r.Fixed.CPUPerQueryUs }), perRound(u.Rounds, func(r round) float64 { return r.Fixed.CPUPerQueryUs }))
+	if gs := g.Gatehouse; gs != nil {
+		fmt.Fprintf(w, "gatehouse during the phases: %.0f queries, %.0f cache hits, %.0f misses, %.0f GC cycles\n", gs.Queries, gs.CacheHits, gs.CacheMisses, gs.GCCycles)
+	}
+	if len(u.UnboundThreads) > 0 {
+		var parts []string
+		for _, th := range u.UnboundThreads {
+			parts = append(parts, fmt.Sprintf("thread %d: %d queries (%d from cache)", th.Thread, th.Queries, th.CacheAnswers))
+		}
+		fmt.Fprintf(w, "unbound since start: %s\n", strings.Join(parts, "; "))
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "NOT met"
+	}
+	fmt.Fprintf(w, "target 1, cache-hit q/s at least Unbound's: %s (ratio %.2f)\n", verdict(rep.ThroughputTargetMet), rep.QPSRatio)
+	fmt.Fprintf(w, "target 2, CPU per query at %d q/s at most Unbound's: %s (ratio %.2f)\n", o.Rate, verdict(rep.CPUTargetMet), rep.CPUPerQueryRatio)
+	for _, s := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", s)
+	}
+	fmt.Fprintf(w, "command: %s\n", rep.Command)
+}
+
+func perRound(rs []round, f func(round) float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.2f", f(r))
+		if f(r) >= 1000 {
+			parts[i] = fmt.Sprintf("%.0f", f(r))
+		}
+	}
+	return strings.Join(parts, " ")
+}
