@@ -15,48 +15,63 @@ import (
 	"github.com/miekg/dns"
 )
 
-// lookupA asks server for name's A record over UDP on conn and returns the
-// first address in the answer.
-func lookupA(conn net.Conn, name string, timeout time.Duration) (netip.Addr, error) {
+// exchange asks for name's A record over UDP on conn and returns the
+// reply with the query's ID.
+func exchange(conn net.Conn, name string, timeout time.Duration) (*dns.Msg, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
 	q.RecursionDesired = true
 	wire, err := q.Pack()
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("packing query: %w", err)
+		return nil, fmt.Errorf("packing query: %w", err)
 	}
 	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return netip.Addr{}, err
+		return nil, err
 	}
 	if _, err := conn.Write(wire); err != nil {
-		return netip.Addr{}, fmt.Errorf("sending query: %w", err)
+		return nil, fmt.Errorf("sending query: %w", err)
 	}
 	buf := make([]byte, dns.MaxMsgSize)
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
-			return netip.Addr{}, fmt.Errorf("reading reply: %w", err)
+			return nil, fmt.Errorf("reading reply: %w", err)
 		}
 		r := new(dns.Msg)
 		if r.Unpack(buf[:n]) != nil || r.Id != q.Id {
 			continue // stray reply to an earlier timed-out attempt
 		}
-		if r.Rcode != dns.RcodeSuccess {
-			return netip.Addr{}, fmt.Errorf("%s: rcode %s", name, dns.RcodeToString[r.Rcode])
-		}
-		for _, rr := range r.Answer {
-			if a, ok := rr.(*dns.A); ok {
-				addr, _ := netip.AddrFromSlice(a.A.To4())
-				return addr, nil
-			}
-		}
-		return netip.Addr{}, fmt.Errorf("%s: no A record in the answer", name)
+		return r, nil
 	}
+}
+
+// answerIs checks that r answers n with n's address.
+func answerIs(r *dns.Msg, n benchName) error {
+	if r.Rcode != dns.RcodeSuccess {
+		return fmt.Errorf("%s: rcode %s", n.Name, dns.RcodeToString[r.Rcode])
+	}
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			if got, _ := netip.AddrFromSlice(a.A.To4()); got != n.Addr {
+				return fmt.Errorf("%s resolved to %s, want %s", n.Name, got, n.Addr)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: no A record in the answer", n.Name)
+}
+
+// isEcho checks that r is the baseline responder's echo of the query.
+func isEcho(r *dns.Msg, n benchName) error {
+	if !r.Response || len(r.Question) != 1 || r.Question[0].Name != n.Name {
+		return fmt.Errorf("%s: not an echo of the query: %v", n.Name, r)
+	}
+	return nil
 }
 
 // waitReady asks server for name until it answers correctly, the process
 // exits, or the deadline passes.
-func waitReady(ctx context.Context, p *process, server string, n benchName, deadline time.Duration) error {
+func waitReady(ctx context.Context, p *process, server string, n benchName, verify func(*dns.Msg, benchName) error, deadline time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	var last error
@@ -66,11 +81,11 @@ func waitReady(ctx context.Context, p *process, server string, n benchName, dead
 		}
 		conn, err := net.Dial("udp", server)
 		if err == nil {
-			var got netip.Addr
-			got, err = lookupA(conn, n.Name, 200*time.Millisecond)
+			var r *dns.Msg
+			r, err = exchange(conn, n.Name, 200*time.Millisecond)
 			conn.Close()
-			if err == nil && got != n.Addr {
-				err = fmt.Errorf("%s resolved to %s, want %s", n.Name, got, n.Addr)
+			if err == nil {
+				err = verify(r, n)
 			}
 		}
 		if err == nil {
@@ -107,15 +122,15 @@ func warm(ctx context.Context, server string, names []benchName, workers int) er
 				if i >= len(names) {
 					return
 				}
-				var got netip.Addr
+				var r *dns.Msg
 				for try := 0; try < 4; try++ {
-					got, err = lookupA(conn, names[i].Name, time.Second)
+					r, err = exchange(conn, names[i].Name, time.Second)
 					if err == nil {
 						break
 					}
 				}
-				if err == nil && got != names[i].Addr {
-					err = fmt.Errorf("%s resolved to %s, want %s", names[i].Name, got, names[i].Addr)
+				if err == nil {
+					err = answerIs(r, names[i])
 				}
 				if err != nil {
 					errs[w] = fmt.Errorf("warming %s: %w", server, err)

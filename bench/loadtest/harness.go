@@ -12,16 +12,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // The two servers under test, in report order.
 const (
 	gatehouseName = "gatehouse"
 	unboundName   = "unbound"
+	baselineName  = "go-echo" // the floor: a Go UDP responder doing no DNS work
 )
 
 // target is one server under test.
@@ -30,7 +34,9 @@ type target struct {
 	addr    string // 127.0.0.1:port
 	port    int
 	proc    *process
-	metrics string // Gatehouse's /metrics URL; "" for Unbound
+	metrics string // Gatehouse's /metrics URL; "" for the others
+	verify  func(*dns.Msg, benchName) error
+	warm    bool // holds the names in a cache that needs warming
 }
 
 // harness is one run: its work directory and the processes it started.
@@ -101,7 +107,12 @@ func (h *harness) stopAll() {
 }
 
 func (h *harness) start(label, name string, args ...string) (*process, error) {
-	p, err := startProcess(label, filepath.Join(h.dir, label+".out"), name, args...)
+	return h.startEnv(label, nil, name, args...)
+}
+
+// startEnv starts a process with env added to the harness's environment.
+func (h *harness) startEnv(label string, env []string, name string, args ...string) (*process, error) {
+	p, err := startProcess(label, filepath.Join(h.dir, label+".out"), env, name, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +155,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		return nil, err
 	}
 	baddr := fmt.Sprintf("127.0.0.1:%d", bport)
-	if err := waitReady(ctx, backend, baddr, h.names[0], 20*time.Second); err != nil {
+	if err := waitReady(ctx, backend, baddr, h.names[0], answerIs, 20*time.Second); err != nil {
 		return nil, err
 	}
 	h.logf("backend unbound on %s with %d names", baddr, len(h.names))
@@ -167,7 +178,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		return nil, err
 	}
 	gh := &target{name: gatehouseName, port: gport, addr: fmt.Sprintf("127.0.0.1:%d", gport), proc: gproc,
-		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", hport)}
+		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", hport), verify: answerIs, warm: true}
 
 	// Comparison Unbound.
 	uport, err := freePort()
@@ -182,12 +193,33 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	ub := &target{name: unboundName, port: uport, addr: fmt.Sprintf("127.0.0.1:%d", uport), proc: uproc}
-
+	ub := &target{name: unboundName, port: uport, addr: fmt.Sprintf("127.0.0.1:%d", uport), proc: uproc, verify: answerIs, warm: true}
 	targets := []*target{gh, ub}
-	for _, t := range targets {
-		if err := waitReady(ctx, t.proc, t.addr, h.names[0], 20*time.Second); err != nil {
+
+	// Baseline: this binary again, as the bare Go responder.
+	if o.Baseline {
+		eport, err := freePort()
+		if err != nil {
 			return nil, err
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding this program to start the baseline responder: %w", err)
+		}
+		eaddr := fmt.Sprintf("127.0.0.1:%d", eport)
+		eproc, err := h.startEnv(baselineName, []string{responderEnv + "=" + eaddr}, self)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, &target{name: baselineName, port: eport, addr: eaddr, proc: eproc, verify: isEcho})
+	}
+
+	for _, t := range targets {
+		if err := waitReady(ctx, t.proc, t.addr, h.names[0], t.verify, 20*time.Second); err != nil {
+			return nil, err
+		}
+		if !t.warm {
+			continue
 		}
 		start := time.Now()
 		if err := warm(ctx, t.addr, h.names, 16); err != nil {
@@ -197,8 +229,12 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	}
 
 	if h.o.Hold {
-		fmt.Fprintf(h.log, "holding (Ctrl-C to stop): gatehouse %s pid %d, unbound %s pid %d, backend %s pid %d, names in %s\n",
-			gh.addr, gh.proc.pid(), ub.addr, ub.proc.pid(), baddr, backend.pid(), h.input)
+		var parts []string
+		for _, t := range targets {
+			parts = append(parts, fmt.Sprintf("%s %s pid %d", t.name, t.addr, t.proc.pid()))
+		}
+		parts = append(parts, fmt.Sprintf("backend %s pid %d", baddr, backend.pid()))
+		fmt.Fprintf(h.log, "holding (Ctrl-C to stop): %s; names in %s\n", strings.Join(parts, ", "), h.input)
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
@@ -212,10 +248,9 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		results[t.name] = &serverResult{Name: t.name, PID: t.proc.pid()}
 	}
 	for r := range o.Rounds {
-		order := targets
-		if r%2 == 1 {
-			order = []*target{ub, gh}
-		}
+		// Rotate who goes first, so no server always runs on a machine
+		// just warmed (or disturbed) by another.
+		order := append(slices.Clone(targets[r%len(targets):]), targets[:r%len(targets)]...)
 		for _, t := range order {
 			var rd round
 			if rd.Saturation, err = h.phase(ctx, t, r, "saturation", 0); err != nil {

@@ -526,6 +526,8 @@ func smokeOptions(t *testing.T) options {
 	o.Rate = 5000
 	o.Pause = 100 * time.Millisecond
 	o.TempDir = t.TempDir()
+	// A prebuilt binary, for when the working tree does not build.
+	o.Gatehouse = os.Getenv("LOADTEST_GATEHOUSE")
 	return o
 }
 
@@ -546,7 +548,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Servers) != 2 || rep.Servers[0].Name != gatehouseName || rep.Servers[1].Name != unboundName {
+	if len(rep.Servers) != 3 || rep.Servers[0].Name != gatehouseName || rep.Servers[1].Name != unboundName || rep.Servers[2].Name != baselineName {
 		t.Fatalf("servers = %+v", rep.Servers)
 	}
 	for _, s := range rep.Servers {
@@ -602,7 +604,8 @@ func TestCancelStopsEverything(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	progress := &syncBuffer{}
-	holding := regexp.MustCompile(`holding .* pid (\d+), unbound .* pid (\d+), backend .* pid (\d+),`)
+	holding := regexp.MustCompile(`holding \(Ctrl-C to stop\): (.*); names in`)
+	pidRe := regexp.MustCompile(`pid (\d+)`)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := run(ctx, o, "cancel", progress)
@@ -616,9 +619,12 @@ func TestCancelStopsEverything(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if m := holding.FindStringSubmatch(progress.String()); m != nil {
-			for _, s := range m[1:] {
-				pid, _ := strconv.Atoi(s)
+			for _, pm := range pidRe.FindAllStringSubmatch(m[1], -1) {
+				pid, _ := strconv.Atoi(pm[1])
 				pids = append(pids, pid)
+			}
+			if len(pids) != 4 { // gatehouse, unbound, go-echo, backend
+				t.Fatalf("holding line %q: want 4 pids", m[0])
 			}
 		}
 	}
@@ -636,6 +642,15 @@ func TestCancelStopsEverything(t *testing.T) {
 			t.Errorf("pid %d still running after cancel", pid)
 		}
 	}
+}
+
+// TestMain lets the harness start this test binary as the baseline
+// responder, as it starts itself when run with go run.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(responderEnv); addr != "" {
+		os.Exit(responderMain(addr))
+	}
+	os.Exit(m.Run())
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.

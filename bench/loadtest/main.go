@@ -32,9 +32,11 @@ type options struct {
 	DnsperfCPUs string        `json:"dnsperf_cpus,omitempty"` // taskset CPU list; "auto" = the last CPU; "" or "none" = not pinned
 	Pause       time.Duration `json:"-"`                      // idle gap between dnsperf runs
 	JSON        bool          `json:"-"`
+	Out         string        `json:"-"` // also write the JSON report here
 	Keep        bool          `json:"-"`
-	Hold        bool          `json:"-"` // start and warm, then wait for Ctrl-C
-	TempDir     string        `json:"-"` // parent of the work directory; "" = the system's
+	Hold        bool          `json:"-"`        // start and warm, then wait for Ctrl-C
+	Baseline    bool          `json:"baseline"` // also measure the bare Go responder
+	TempDir     string        `json:"-"`        // parent of the work directory; "" = the system's
 }
 
 func defaultOptions() options {
@@ -49,6 +51,7 @@ func defaultOptions() options {
 		Outstanding: 200,
 		Threads:     1,
 		DnsperfCPUs: "auto",
+		Baseline:    true,
 		Pause:       time.Second,
 	}
 }
@@ -75,7 +78,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Threads, "threads", o.Threads, "dnsperf -T: threads (each a sender and a receiver)")
 	fs.StringVar(&o.DnsperfCPUs, "dnsperf-cpus", o.DnsperfCPUs, "pin dnsperf to these CPUs with taskset (a list such as 1 or 2-3); auto = the last CPU when there are two or more; none = not pinned")
 	fs.DurationVar(&o.Pause, "pause", o.Pause, "idle gap between dnsperf runs")
+	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "also measure "+baselineName+", a Go UDP responder that echoes each query doing no DNS work: the floor for any Go server")
 	fs.BoolVar(&o.JSON, "json", o.JSON, "print the results as JSON instead of a table")
+	fs.StringVar(&o.Out, "out", o.Out, "also write the JSON report to this file")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the work directory (configs, logs, dnsperf output)")
 	fs.BoolVar(&o.Hold, "hold", o.Hold, "start and warm the servers, print their addresses, and wait for Ctrl-C without measuring (for profiling or your own dnsperf runs)")
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +120,9 @@ func (o *options) validate() error {
 }
 
 func main() {
+	if addr := os.Getenv(responderEnv); addr != "" {
+		os.Exit(responderMain(addr))
+	}
 	o, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -131,13 +139,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
-	if o.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+	js = append(js, '\n')
+	if o.Out != "" {
+		if err := os.WriteFile(o.Out, js, 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
 			os.Exit(1)
 		}
+	}
+	if o.JSON {
+		os.Stdout.Write(js)
 		return
 	}
 	writeTable(os.Stdout, rep)

@@ -27,8 +27,9 @@ type process struct {
 	err  error // Wait's result, valid after done
 }
 
-// startProcess runs name args... with stdout and stderr appended to logPath.
-func startProcess(label, logPath, name string, args ...string) (*process, error) {
+// startProcess runs name args... with env added to the environment and
+// stdout and stderr appended to logPath.
+func startProcess(label, logPath string, env []string, name string, args ...string) (*process, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s log: %w", label, err)
@@ -36,6 +37,9 @@ func startProcess(label, logPath, name string, args ...string) (*process, error)
 	defer f.Close() // the child holds its own copy
 	cmd := exec.Command(name, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", label, err)

@@ -18,7 +18,7 @@ type report struct {
 	Machine  machine           `json:"machine"`
 	Versions map[string]string `json:"versions"`
 	Options  options           `json:"options"`
-	Servers  []serverResult    `json:"servers"` // Gatehouse, then Unbound
+	Servers  []serverResult    `json:"servers"` // Gatehouse, Unbound, then the baseline if measured
 
 	// Gatehouse/Unbound of the medians.
 	QPSRatio         float64 `json:"qps_ratio"`
@@ -268,15 +268,6 @@ func (rep *report) finish() {
 // writeTable prints the medians and the ratios for people.
 func writeTable(w io.Writer, rep *report) {
 	o := rep.Options
-	var g, u serverResult
-	for _, s := range rep.Servers {
-		switch s.Name {
-		case gatehouseName:
-			g = s
-		case unboundName:
-			u = s
-		}
-	}
 	fmt.Fprintf(w, "Gatehouse vs Unbound, cache hits on 127.0.0.1: %d names, %d round(s) of %s per phase, medians\n",
 		o.Names, o.Rounds, o.Duration)
 	fmt.Fprintf(w, "machine: %d CPUs, %s, kernel %s, load at start %s\n", rep.Machine.NProc, rep.Machine.CPU, rep.Machine.Kernel, rep.Machine.LoadAvg)
@@ -288,49 +279,67 @@ func writeTable(w io.Writer, rep *report) {
 	}
 	fmt.Fprintf(w, "dnsperf: -c %d -q %d -T %d, %s\n\n", o.Clients, o.Outstanding, o.Threads, pin)
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	row := func(label string, gv, uv string, ratio string) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", label, gv, uv, ratio)
-	}
-	f0 := func(x float64) string { return fmt.Sprintf("%.0f", x) }
-	f2 := func(x float64) string { return fmt.Sprintf("%.2f", x) }
-	f3 := func(x float64) string { return fmt.Sprintf("%.3f", x) }
-	ratio := func(a, b float64) string {
-		if b == 0 {
-			return "-"
+	var g, u *serverResult
+	for i := range rep.Servers {
+		switch rep.Servers[i].Name {
+		case gatehouseName:
+			g = &rep.Servers[i]
+		case unboundName:
+			u = &rep.Servers[i]
 		}
-		return fmt.Sprintf("%.2f", a/b)
 	}
-	row("", "gatehouse", "unbound", "gatehouse/unbound")
-	row("saturation: answered q/s", f0(g.Median.QPS), f0(u.Median.QPS), ratio(g.Median.QPS, u.Median.QPS))
-	row("  lost %", f3(g.Median.LostPct), f3(u.Median.LostPct), "")
-	row("  latency p50 ms", f3(g.Median.P50Ms), f3(u.Median.P50Ms), "")
-	row("  latency p99 ms", f3(g.Median.P99Ms), f3(u.Median.P99Ms), "")
-	row("  server CPU % of a core", f0(g.Median.SatServerCPUPct), f0(u.Median.SatServerCPUPct), "")
-	row("  dnsperf CPU % of a core", f0(g.Median.SatDnsperfCPUPct), f0(u.Median.SatDnsperfCPUPct), "")
-	row("  other CPU % (noise)", f0(g.Median.SatOtherCPUPct), f0(u.Median.SatOtherCPUPct), "")
-	row("  server CPU µs/query", f2(g.Median.SatCPUPerQueryUs), f2(u.Median.SatCPUPerQueryUs), ratio(g.Median.SatCPUPerQueryUs, u.Median.SatCPUPerQueryUs))
-	row(fmt.Sprintf("fixed %d q/s: answered q/s", o.Rate), f0(g.Median.FixedQPS), f0(u.Median.FixedQPS), "")
-	row("  lost %", f3(g.Median.FixedLostPct), f3(u.Median.FixedLostPct), "")
-	row("  latency p50 ms", f3(g.Median.FixedP50Ms), f3(u.Median.FixedP50Ms), "")
-	row("  latency p99 ms", f3(g.Median.FixedP99Ms), f3(u.Median.FixedP99Ms), "")
-	row("  other CPU % (noise)", f0(g.Median.FixedOtherCPUPct), f0(u.Median.FixedOtherCPUPct), "")
-	row("  server CPU µs/query", f2(g.Median.CPUPerQueryUs), f2(u.Median.CPUPerQueryUs), ratio(g.Median.CPUPerQueryUs, u.Median.CPUPerQueryUs))
-	row("peak RSS MiB (VmHWM)", f2(float64(g.PeakRSSKiB)/1024), f2(float64(u.PeakRSSKiB)/1024), "")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := []string{""}
+	for _, s := range rep.Servers {
+		header = append(header, s.Name)
+	}
+	header = append(header, "gatehouse/unbound")
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	// row prints one metric for every server; withRatio adds
+	// Gatehouse/Unbound.
+	row := func(label, format string, withRatio bool, f func(*serverResult) float64) {
+		cells := []string{label}
+		for i := range rep.Servers {
+			cells = append(cells, fmt.Sprintf(format, f(&rep.Servers[i])))
+		}
+		ratio := ""
+		if withRatio && g != nil && u != nil && f(u) != 0 {
+			ratio = fmt.Sprintf("%.2f", f(g)/f(u))
+		}
+		fmt.Fprintln(tw, strings.Join(append(cells, ratio), "\t")+"\t")
+	}
+	row("saturation: answered q/s", "%.0f", true, func(s *serverResult) float64 { return s.Median.QPS })
+	row("  lost %", "%.3f", false, func(s *serverResult) float64 { return s.Median.LostPct })
+	row("  latency p50 ms", "%.3f", false, func(s *serverResult) float64 { return s.Median.P50Ms })
+	row("  latency p99 ms", "%.3f", false, func(s *serverResult) float64 { return s.Median.P99Ms })
+	row("  server CPU % of a core", "%.0f", false, func(s *serverResult) float64 { return s.Median.SatServerCPUPct })
+	row("  dnsperf CPU % of a core", "%.0f", false, func(s *serverResult) float64 { return s.Median.SatDnsperfCPUPct })
+	row("  other CPU % (noise)", "%.0f", false, func(s *serverResult) float64 { return s.Median.SatOtherCPUPct })
+	row("  server CPU µs/query", "%.2f", true, func(s *serverResult) float64 { return s.Median.SatCPUPerQueryUs })
+	row(fmt.Sprintf("fixed %d q/s: answered q/s", o.Rate), "%.0f", false, func(s *serverResult) float64 { return s.Median.FixedQPS })
+	row("  lost %", "%.3f", false, func(s *serverResult) float64 { return s.Median.FixedLostPct })
+	row("  latency p50 ms", "%.3f", false, func(s *serverResult) float64 { return s.Median.FixedP50Ms })
+	row("  latency p99 ms", "%.3f", false, func(s *serverResult) float64 { return s.Median.FixedP99Ms })
+	row("  other CPU % (noise)", "%.0f", false, func(s *serverResult) float64 { return s.Median.FixedOtherCPUPct })
+	row("  server CPU µs/query", "%.2f", true, func(s *serverResult) float64 { return s.Median.CPUPerQueryUs })
+	row("peak RSS MiB (VmHWM)", "%.1f", false, func(s *serverResult) float64 { return float64(s.PeakRSSKiB) / 1024 })
 	tw.Flush()
 
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "per round, saturation q/s: gatehouse %s; unbound %s\n", perRound(g.Rounds, func(r round) float64 { return r.Saturation.QPS }), perRound(u.Rounds, func(r round) float64 { return r.Saturation.QPS }))
-	fmt.Fprintf(w, "per round, fixed-rate CPU µs/query: gatehouse %s; unbound %s\n", perRound(g.Rounds, func(r round) float64 { return r.Fixed.CPUPerQueryUs }), perRound(u.Rounds, func(r round) float64 { return r.Fixed.CPUPerQueryUs }))
-	if gs := g.Gatehouse; gs != nil {
-		fmt.Fprintf(w, "gatehouse during the phases: %.0f queries, %.0f cache hits, %.0f misses, %.0f GC cycles\n", gs.Queries, gs.CacheHits, gs.CacheMisses, gs.GCCycles)
-	}
-	if len(u.UnboundThreads) > 0 {
-		var parts []string
-		for _, th := range u.UnboundThreads {
-			parts = append(parts, fmt.Sprintf("thread %d: %d queries (%d from cache)", th.Thread, th.Queries, th.CacheAnswers))
+	for _, s := range rep.Servers {
+		fmt.Fprintf(w, "%s per round: saturation q/s %s; fixed-rate CPU µs/query %s\n", s.Name,
+			perRound(s.Rounds, func(r round) float64 { return r.Saturation.QPS }),
+			perRound(s.Rounds, func(r round) float64 { return r.Fixed.CPUPerQueryUs }))
+		if gs := s.Gatehouse; gs != nil {
+			fmt.Fprintf(w, "  during the phases: %.0f queries, %.0f cache hits, %.0f misses, %.0f GC cycles\n", gs.Queries, gs.CacheHits, gs.CacheMisses, gs.GCCycles)
 		}
-		fmt.Fprintf(w, "unbound since start: %s\n", strings.Join(parts, "; "))
+		if len(s.UnboundThreads) > 0 {
+			var parts []string
+			for _, th := range s.UnboundThreads {
+				parts = append(parts, fmt.Sprintf("thread %d: %d queries (%d from cache)", th.Thread, th.Queries, th.CacheAnswers))
+			}
+			fmt.Fprintf(w, "  since start: %s\n", strings.Join(parts, "; "))
+		}
 	}
 	verdict := func(ok bool) string {
 		if ok {
