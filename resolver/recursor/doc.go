@@ -1,0 +1,20 @@
+// Package recursor resolves questions iteratively, the way a recursive
+// resolver does: from the root servers down through referrals to the
+// authoritative servers of the zone holding the answer, chasing CNAME and
+// DNAME records across zones.
+//
+// The driver (recursor.go) finds the closest known zone cut, picks a server
+// (selection.go: smoothed RTT, timeouts, memory of lame and unresponsive
+// servers), sends one query (exchange.go: EDNS0 with fallback, 0x20, question
+// checks), and classifies the scrubbed reply (scrub.go: only records inside
+// the queried zone's bailiwick survive) as an answer, a referral, a negative
+// answer or a lame server, then follows it. Delegations, server addresses
+// and server statistics live in bounded infrastructure caches (infra.go);
+// final answers are not cached here but by the cache above. Every Resolve
+// call has a work budget (queries, referrals, glueless lookups, CNAMEs,
+// time) so a hostile zone cannot make one question cost thousands of
+// exchanges. Root hints are built in (hints.go) and primed (RFC 8109).
+//
+// It imports resolver for its seams (Question, Exchanger, errors) and must
+// not import the cache, the validator or the config file's types.
+package recursor

@@ -1,0 +1,62 @@
+package recursor
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// deleg is a zone cut: a zone and the servers it is delegated to, as the
+// parent zone (or the root hints, or priming) described it. It is immutable
+// once built and shared through the infrastructure cache.
+type deleg struct {
+	zone    string                  // canonical zone name
+	ns      []string                // canonical name server names, each once
+	glue    map[string][]netip.Addr // addresses the parent gave for names in ns
+	expires time.Time               // zero: never (root hints)
+}
+
+func newDeleg(zone string) *deleg {
+	return &deleg{zone: zone, glue: make(map[string][]netip.Addr)}
+}
+
+// addNS adds a name server name, once.
+func (d *deleg) addNS(name string) {
+	name = dns.CanonicalName(name)
+	if !slices.Contains(d.ns, name) {
+		d.ns = append(d.ns, name)
+	}
+}
+
+// addGlue adds rr's address if rr is an A or AAAA record for one of d's name
+// servers. With filter set, addresses no authoritative server may have
+// (loopback, multicast and the like) are dropped: glue pointing at them is a
+// way to make the resolver query itself or the local network.
+func (d *deleg) addGlue(rr dns.RR, filter bool) {
+	var a netip.Addr
+	switch rr := rr.(type) {
+	case *dns.A:
+		a, _ = netip.AddrFromSlice(rr.A.To4())
+	case *dns.AAAA:
+		a, _ = netip.AddrFromSlice(rr.AAAA.To16())
+	default:
+		return
+	}
+	name := dns.CanonicalName(rr.Header().Name)
+	if !a.IsValid() || !slices.Contains(d.ns, name) || (filter && !serverAddr(a)) {
+		return
+	}
+	if !slices.Contains(d.glue[name], a) {
+		d.glue[name] = append(d.glue[name], a)
+	}
+}
+
+// serverAddr reports whether a may be an authoritative server's address
+// learnt from the network.
+func serverAddr(a netip.Addr) bool {
+	return a.IsValid() && !a.Is4In6() && !a.IsLoopback() && !a.IsUnspecified() && !a.IsMulticast() &&
+		!a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() && !a.IsInterfaceLocalMulticast() &&
+		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
