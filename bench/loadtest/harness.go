@@ -253,10 +253,10 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		order := append(slices.Clone(targets[r%len(targets):]), targets[:r%len(targets)]...)
 		for _, t := range order {
 			var rd round
-			if rd.Saturation, err = h.phase(ctx, t, r, "saturation", 0); err != nil {
+			if rd.Saturation, err = h.quietPhase(ctx, t, r, "saturation", 0); err != nil {
 				return nil, err
 			}
-			if rd.Fixed, err = h.phase(ctx, t, r, "fixed", o.Rate); err != nil {
+			if rd.Fixed, err = h.quietPhase(ctx, t, r, "fixed", o.Rate); err != nil {
 				return nil, err
 			}
 			results[t.name].Rounds = append(results[t.name].Rounds, rd)
@@ -285,6 +285,29 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	}
 	rep.finish()
 	return rep, nil
+}
+
+// quietPhase runs a phase, and again (up to o.Retries more times, after a
+// pause) while other processes took more than o.MaxNoise percent of a core
+// during it: on a shared machine a compile or a test run next door would
+// otherwise decide the result. The last attempt counts either way.
+func (h *harness) quietPhase(ctx context.Context, t *target, r int, name string, rate int) (phaseResult, error) {
+	for attempt := 1; ; attempt++ {
+		pr, err := h.phase(ctx, t, r, name, rate)
+		if err != nil {
+			return pr, err
+		}
+		pr.Attempts = attempt
+		noise := pr.otherPct()
+		if noise <= h.o.MaxNoise || attempt > h.o.Retries {
+			return pr, nil
+		}
+		h.logf("%-9s round %d %-10s disturbed: other processes used %.0f%% of a core (limit %.0f%%); again after %s",
+			t.name, r+1, name, noise, h.o.MaxNoise, 5*h.o.Pause)
+		if err := sleepCtx(ctx, 5*h.o.Pause); err != nil {
+			return pr, err
+		}
+	}
 }
 
 // phase runs dnsperf once against t: flat out when rate is 0, else at rate
@@ -370,10 +393,11 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	pr.HostUDP = udpAfter.sub(udpBefore)
 	hz := float64(h.hz)
 	pr.HostBusySeconds = float64((hostAfter.Total-hostAfter.Idle)-(hostBefore.Total-hostBefore.Idle)) / hz
+	pr.HostIRQSeconds = float64(hostAfter.IRQ-hostBefore.IRQ) / hz
 	pr.HostStealSeconds = float64(hostAfter.Steal-hostBefore.Steal) / hz
-	pr.OtherCPUSeconds = pr.HostBusySeconds - pr.ServerCPUSeconds - pr.DnsperfCPUSeconds
-	h.logf("%-9s round %d %-10s %7.0f q/s  lost %d  p50 %.3f ms  p99 %.3f ms  cpu: server %.2f s = %.2f µs/q, dnsperf %.2f s, other %.2f s, steal %.2f s",
-		t.name, r+1, name, pr.QPS, pr.Lost, pr.P50Ms, pr.P99Ms, pr.ServerCPUSeconds, pr.CPUPerQueryUs, pr.DnsperfCPUSeconds, pr.OtherCPUSeconds, pr.HostStealSeconds)
+	pr.OtherCPUSeconds = float64(hostAfter.Tasks-hostBefore.Tasks)/hz - pr.ServerCPUSeconds - pr.DnsperfCPUSeconds
+	h.logf("%-9s round %d %-10s %7.0f q/s  lost %d  p50 %.3f ms  p99 %.3f ms  cpu: server %.2f s = %.2f µs/q, dnsperf %.2f s, irq %.2f s, other %.2f s, steal %.2f s",
+		t.name, r+1, name, pr.QPS, pr.Lost, pr.P50Ms, pr.P99Ms, pr.ServerCPUSeconds, pr.CPUPerQueryUs, pr.DnsperfCPUSeconds, pr.HostIRQSeconds, pr.OtherCPUSeconds, pr.HostStealSeconds)
 	return pr, nil
 }
 

@@ -31,6 +31,8 @@ type options struct {
 	Threads     int           `json:"dnsperf_threads"`
 	DnsperfCPUs string        `json:"dnsperf_cpus,omitempty"` // taskset CPU list; "auto" = the last CPU; "" or "none" = not pinned
 	Pause       time.Duration `json:"-"`                      // idle gap between dnsperf runs
+	MaxNoise    float64       `json:"max_noise_pct"`          // other processes' CPU, % of a core, above which a phase is run again
+	Retries     int           `json:"retries"`                // extra runs of a disturbed phase
 	JSON        bool          `json:"-"`
 	Out         string        `json:"-"` // also write the JSON report here
 	Keep        bool          `json:"-"`
@@ -53,6 +55,8 @@ func defaultOptions() options {
 		DnsperfCPUs: "auto",
 		Baseline:    true,
 		Pause:       time.Second,
+		MaxNoise:    20,
+		Retries:     3,
 	}
 }
 
@@ -78,6 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Threads, "threads", o.Threads, "dnsperf -T: threads (each a sender and a receiver)")
 	fs.StringVar(&o.DnsperfCPUs, "dnsperf-cpus", o.DnsperfCPUs, "pin dnsperf to these CPUs with taskset (a list such as 1 or 2-3); auto = the last CPU when there are two or more; none = not pinned")
 	fs.DurationVar(&o.Pause, "pause", o.Pause, "idle gap between dnsperf runs")
+	fs.Float64Var(&o.MaxNoise, "max-noise", o.MaxNoise, "run a phase again when other processes used more than this percentage of one core during it")
+	fs.IntVar(&o.Retries, "retries", o.Retries, "most extra runs of a disturbed phase; the last one counts either way")
 	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "also measure "+baselineName+", a Go UDP responder that echoes each query doing no DNS work: the floor for any Go server")
 	fs.BoolVar(&o.JSON, "json", o.JSON, "print the results as JSON instead of a table")
 	fs.StringVar(&o.Out, "out", o.Out, "also write the JSON report to this file")
@@ -111,6 +117,12 @@ func (o *options) validate() error {
 	}
 	if o.Outstanding < 1 {
 		errs = append(errs, fmt.Errorf("-outstanding %d: want at least 1", o.Outstanding))
+	}
+	if o.MaxNoise < 0 {
+		errs = append(errs, fmt.Errorf("-max-noise %v: want at least 0", o.MaxNoise))
+	}
+	if o.Retries < 0 || o.Retries > 20 {
+		errs = append(errs, fmt.Errorf("-retries %d: want 0 to 20", o.Retries))
 	}
 	if o.Pause < 0 || o.Pause > time.Minute {
 		errs = append(errs, fmt.Errorf("-pause %s: want 0 to 1m", o.Pause))

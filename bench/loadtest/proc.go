@@ -295,6 +295,8 @@ func parseSNMP(r io.Reader) (udpCounters, error) {
 type hostCPU struct {
 	Total int64 // every state
 	Idle  int64 // idle and iowait
+	Tasks int64 // user, nice and system: time charged to processes
+	IRQ   int64 // irq and softirq (packet processing not charged to a process)
 	Steal int64 // taken by the hypervisor for other guests
 }
 
@@ -326,7 +328,9 @@ func parseHostCPU(b []byte) (hostCPU, error) {
 	for _, n := range v {
 		c.Total += n
 	}
+	c.Tasks = v[0] + v[1] + v[2]
 	c.Idle = v[3] + v[4]
+	c.IRQ = v[5] + v[6]
 	c.Steal = v[7]
 	return c, nil
 }

@@ -72,8 +72,19 @@ type phaseResult struct {
 	// server nor dnsperf used (other processes, interrupts not charged to
 	// them: noise), and steal (other guests of the hypervisor).
 	HostBusySeconds  float64 `json:"host_busy_cpu_s"`
+	HostIRQSeconds   float64 `json:"host_irq_cpu_s"`
 	OtherCPUSeconds  float64 `json:"other_cpu_s"`
 	HostStealSeconds float64 `json:"host_steal_cpu_s"`
+	Attempts         int     `json:"attempts"` // runs until one was quiet enough (see -max-noise)
+}
+
+// otherPct is the CPU other processes used during the run, in percent of
+// one core.
+func (pr phaseResult) otherPct() float64 {
+	if pr.Dnsperf == nil || pr.Dnsperf.RunTime <= 0 {
+		return 0
+	}
+	return 100 * pr.OtherCPUSeconds / pr.Dnsperf.RunTime
 }
 
 func newPhaseResult(st *perfStats, serverCPU, dnsperfCPU float64) phaseResult {
@@ -139,17 +150,13 @@ func summarize(rs []round) summary {
 		SatDnsperfCPUPct: med(func(r round) float64 {
 			return pct(r.Saturation.DnsperfCPUSeconds, r.Saturation.Dnsperf.RunTime)
 		}),
-		SatOtherCPUPct: med(func(r round) float64 {
-			return pct(r.Saturation.OtherCPUSeconds, r.Saturation.Dnsperf.RunTime)
-		}),
-		FixedOtherCPUPct: med(func(r round) float64 {
-			return pct(r.Fixed.OtherCPUSeconds, r.Fixed.Dnsperf.RunTime)
-		}),
-		FixedQPS:      med(func(r round) float64 { return r.Fixed.QPS }),
-		FixedLostPct:  med(func(r round) float64 { return r.Fixed.LostPct }),
-		FixedP50Ms:    med(func(r round) float64 { return r.Fixed.P50Ms }),
-		FixedP99Ms:    med(func(r round) float64 { return r.Fixed.P99Ms }),
-		CPUPerQueryUs: med(func(r round) float64 { return r.Fixed.CPUPerQueryUs }),
+		SatOtherCPUPct:   med(func(r round) float64 { return r.Saturation.otherPct() }),
+		FixedOtherCPUPct: med(func(r round) float64 { return r.Fixed.otherPct() }),
+		FixedQPS:         med(func(r round) float64 { return r.Fixed.QPS }),
+		FixedLostPct:     med(func(r round) float64 { return r.Fixed.LostPct }),
+		FixedP50Ms:       med(func(r round) float64 { return r.Fixed.P50Ms }),
+		FixedP99Ms:       med(func(r round) float64 { return r.Fixed.P99Ms }),
+		CPUPerQueryUs:    med(func(r round) float64 { return r.Fixed.CPUPerQueryUs }),
 	}
 }
 
@@ -244,6 +251,14 @@ func (rep *report) finish() {
 				}
 				if drops > 0 {
 					warn("%s round %d %s: the server's sockets dropped %d packets (receive buffer full): %v", s.Name, i+1, p.name, drops, p.pr.ServerSocketDrops)
+				}
+			}
+			for _, p := range []struct {
+				name string
+				pr   phaseResult
+			}{{"saturation", r.Saturation}, {"fixed", r.Fixed}} {
+				if n := p.pr.otherPct(); n > rep.Options.MaxNoise {
+					warn("%s round %d %s: disturbed, other processes used %.0f%% of a core (after %d attempts)", s.Name, i+1, p.name, n, p.pr.Attempts)
 				}
 			}
 			if want := float64(rep.Options.Rate); r.Fixed.QPS < 0.95*want {
