@@ -17,14 +17,16 @@ import (
 )
 
 // askZone asks dp's servers about qname and qtype, one after another in the
-// selector's order, until one gives a usable reply. When no server address
-// is known (or only ones held for misbehaving), it first looks up the
-// addresses of a few name server names, in parallel. Only terminal errors
+// selector's order, until one gives a usable reply. Servers set aside for
+// misbehaving are not asked, except for one probe when no other is left.
+// When no server address is known (or only ones set aside), it first looks
+// up the addresses of a few name server names, in parallel. Only terminal errors
 // (budget, context) and "no server answered" (resolver.ErrNoUpstream) are
 // returned.
 func (r *Recursor) askZone(ctx context.Context, st *state, dp *deleg, qname string, qtype uint16, p *path) (*reply, error) {
 	tried := make(map[netip.Addr]bool)
 	looked := make(map[string]bool) // name server names looked up in this step
+	probed := false                 // a held server was tried
 	for tries := 0; tries < maxZoneTries; {
 		now := r.now()
 		addrs, unresolved := r.servers(dp, now, looked, p)
@@ -40,6 +42,14 @@ func (r *Recursor) askZone(ctx context.Context, st *state, dp *deleg, qname stri
 			break
 		}
 		c := pick(cands, r.randIntN)
+		if c.held {
+			// Every server left is set aside: probe one, in case it has
+			// recovered, but do not spend a timeout on each.
+			if probed {
+				break
+			}
+			probed = true
+		}
 		tried[c.addr] = true
 		tries++
 		rep, err := r.exchange(ctx, st, dp.zone, c.addr, qname, qtype)

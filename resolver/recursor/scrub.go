@@ -112,6 +112,9 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) *reply {
 		rep.rcode = dns.RcodeSuccess
 		rep.ns, rep.hasSOA = nil, false
 		return rep
+	case len(resp.Answer) > 0:
+		rep.kind = kindLame // answer records, none about the question
+		return rep
 	case resp.Rcode == dns.RcodeNameError:
 		if !resp.Authoritative {
 			rep.kind = kindLame
