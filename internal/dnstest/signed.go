@@ -94,10 +94,11 @@ type SignOptions struct {
 
 // SignedZone is an authoritative server for one DNSSEC-signed zone given as
 // zone-file text. Like Zone it answers data, CNAMEs inside the zone,
-// NODATA, NXDOMAIN and referrals; in addition it expands wildcards, and
-// when the query has the DO bit it adds RRSIGs and the NSEC or NSEC3
-// records that prove denials, wildcard expansions and delegations without
-// DS (RFC 4035 section 3.1, RFC 5155 section 7.2).
+// NODATA, NXDOMAIN and referrals; in addition it expands wildcards and
+// DNAMEs (with an unsigned synthesized CNAME), and when the query has the
+// DO bit it adds RRSIGs and the NSEC or NSEC3 records that prove denials,
+// wildcard expansions and delegations without DS (RFC 4035 section 3.1,
+// RFC 5155 section 7.2).
 //
 // A SignedZone is immutable after NewSignedZone and safe for concurrent
 // use.
@@ -472,6 +473,17 @@ func (z *SignedZone) answer(rp *reply, qname string, qtype uint16) string {
 		z.referral(rp, cut)
 		return ""
 	}
+	if dn := z.dnameAbove(qname); dn != nil {
+		// RFC 6672: the signed DNAME and an unsigned CNAME synthesized
+		// from it.
+		z.addSet(rp, &m.Answer, dn.Hdr.Name, dns.TypeDNAME, dn.Hdr.Name)
+		target := qname[:len(qname)-len(dn.Hdr.Name)] + dns.CanonicalName(dn.Target)
+		rp.add(&m.Answer, &dns.CNAME{
+			Hdr:    dns.RR_Header{Name: qname, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dn.Hdr.Ttl},
+			Target: target,
+		})
+		return target
+	}
 	if sets := z.rrs[qname]; len(sets) > 0 {
 		if set := sets[qtype]; len(set) > 0 {
 			z.addSet(rp, &m.Answer, qname, qtype, qname)
@@ -621,6 +633,23 @@ func (z *SignedZone) addDenial(rp *reply, rr dns.RR) {
 	rp.add(&rp.m.Ns, rr)
 	h := rr.Header()
 	rp.add(&rp.m.Ns, z.sigs[h.Name][h.Rrtype]...)
+}
+
+// dnameAbove returns the DNAME record owned by a proper ancestor of qname
+// inside the zone, if any.
+func (z *SignedZone) dnameAbove(qname string) *dns.DNAME {
+	for off, end := 0, false; !end; off, end = dns.NextLabel(qname, off) {
+		name := qname[off:]
+		if off > 0 {
+			if dn := z.rrs[name][dns.TypeDNAME]; len(dn) > 0 {
+				return dn[0].(*dns.DNAME)
+			}
+		}
+		if name == z.origin {
+			break
+		}
+	}
+	return nil
 }
 
 // closestEncloser returns the longest existing ancestor of qname.

@@ -400,3 +400,18 @@ func TestCanonicalCompare(t *testing.T) {
 		}
 	}
 }
+
+func TestSignedZone_DNAME(t *testing.T) {
+	z := dnstest.NewSignedZone(t, signedText+"dn.example.org. 300 IN DNAME example.net.\n", dnstest.SignOptions{})
+	m := z.Reply(query("www.dn.example.org.", dns.TypeA))
+	var got []string
+	for _, rr := range m.Answer {
+		got = append(got, rr.String())
+	}
+	if len(m.Answer) != 3 || m.Answer[2].(*dns.CNAME).Target != "www.example.net." {
+		t.Fatalf("DNAME answer = %v", got)
+	}
+	if v := verifyAll(t, m, z.Keys()); !slices.Equal(v, []string{"dn.example.org./DNAME"}) {
+		t.Errorf("verified %v, want the DNAME", v)
+	}
+}

@@ -1,0 +1,16 @@
+// Package validator is the DNSSEC validator (RFC 4033, 4034, 4035, 5155,
+// 6840): a resolver.Resolver that sits between the cache and the recursor,
+// asks the recursor for data with DO and CD set, and checks it against a
+// chain of trust from the root trust anchors down to the answer, DS by
+// DNSKEY by RRSIG. Secure answers leave with AD set, provably insecure ones
+// (an unsigned delegation, an unsupported algorithm, NSEC3 opt-out or too
+// many NSEC3 iterations) leave as plain answers, and bogus ones become a
+// *resolver.ExtendedError wrapping ErrBogus, which the server turns into
+// SERVFAIL with an RFC 8914 Extended DNS Error saying why.
+//
+// The validator owns the trust anchors, a small cache of validated DNSKEY
+// sets and DS results per zone, and the per-query work limits against
+// CVE-2023-50387 (KeyTrap) and CVE-2023-50868 (NSEC3 closest encloser
+// hashing). It imports only the resolver package's small types; it must
+// not import the cache, the recursor or config.
+package validator
