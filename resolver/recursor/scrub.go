@@ -16,7 +16,7 @@ const (
 	kindRefused
 	kindServfail
 	kindFormerr // FORMERR or NOTIMP: perhaps it cannot take EDNS
-	kindBroken  // any other rcode, or a record loop
+	kindBroken  // any other rcode
 )
 
 // reply is a response scrubbed and classified for one question to one zone.
@@ -80,15 +80,15 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) *reply {
 
 	rep.walk(inZone(resp.Answer, zone), zone, qname, qtype)
 	switch {
-	case rep.loop:
-		rep.kind = kindBroken
-		return rep
 	case len(rep.chain) > 0:
 		if !resp.Authoritative {
 			rep.kind = kindLame // a cached or forged answer, not the authority's
 			return rep
 		}
 		rep.kind = kindAnswer
+		if rep.loop {
+			return rep // the zone's data loops: the resolution fails
+		}
 		if rep.answered {
 			if rep.rcode == dns.RcodeNameError {
 				rep.rcode = dns.RcodeSuccess // data and NXDOMAIN: the data wins
