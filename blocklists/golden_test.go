@@ -50,7 +50,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := &recordSink{source: filepath.Base(f)}
-			format, err := scan(bytes.NewReader(in), s.source, Auto, s)
+			format, _, err := scan(bytes.NewReader(in), s.source, Auto, s)
 			if err != nil {
 				t.Fatal(err)
 			}

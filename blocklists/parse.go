@@ -180,7 +180,7 @@ func issueText(b []byte) string {
 func Parse(r io.Reader, source string, format Format) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		s := &yieldSink{yield: yield, source: source}
-		if _, err := scan(r, source, format, s); err != nil && !s.stop {
+		if _, _, err := scan(r, source, format, s); err != nil && !s.stop {
 			yield(Entry{}, err)
 		}
 	}
@@ -224,12 +224,13 @@ var (
 )
 
 // scan parses r line by line into s and returns the format it used (the
-// detected one for Auto). Only read errors are returned.
-func scan(r io.Reader, source string, format Format, s sink) (Format, error) {
+// detected one for Auto) and the number of lines. Only read errors are
+// returned.
+func scan(r io.Reader, source string, format Format, s sink) (Format, int, error) {
 	br := bufio.NewReaderSize(r, readBufSize)
 	if head, _ := br.Peek(2); len(head) == 2 && (head[0] == 0xFF && head[1] == 0xFE || head[0] == 0xFE && head[1] == 0xFF) {
 		s.issue(1, errUTF16, nil)
-		return format, nil
+		return format, 1, nil
 	}
 	if format == Auto {
 		format = detect(br)
@@ -248,7 +249,7 @@ func scan(r io.Reader, source string, format Format, s sink) (Format, error) {
 				break
 			}
 			if err != nil {
-				return format, fmt.Errorf("reading %s: %w", source, err)
+				return format, n, fmt.Errorf("reading %s: %w", source, err)
 			}
 			continue
 		}
@@ -263,11 +264,11 @@ func scan(r io.Reader, source string, format Format, s sink) (Format, error) {
 			break
 		}
 		if err != nil {
-			return format, fmt.Errorf("reading %s: %w", source, err)
+			return format, n, fmt.Errorf("reading %s: %w", source, err)
 		}
 	}
 	p.finish(n)
-	return format, nil
+	return format, n, nil
 }
 
 // lineParser holds the per-source state of the line parsers.

@@ -219,7 +219,7 @@ func TestDetect(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &countSink{}
-			got, err := scan(strings.NewReader(tc.in), "x", Auto, s)
+			got, _, err := scan(strings.NewReader(tc.in), "x", Auto, s)
 			if err != nil || got != tc.want {
 				t.Errorf("scan(%q, Auto) detected %v, %v; want %v", tc.in, got, err, tc.want)
 			}
