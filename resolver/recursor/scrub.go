@@ -383,7 +383,9 @@ func substitute(name, owner, target string) (string, bool) {
 	if out == "" {
 		out = "."
 	}
-	if _, ok := dns.IsDomainName(out); !ok {
+	var buf [512]byte
+	n, err := dns.PackDomainName(out, buf[:], 0, nil, false)
+	if err != nil || n > 255 { // RFC 1035 section 2.3.4
 		return "", false
 	}
 	return out, true

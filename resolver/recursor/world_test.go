@@ -213,6 +213,17 @@ func checkMsg(t testing.TB, m *dns.Msg, wantRcode int, wantAnswer, wantNs []stri
 	}
 }
 
+// checkAnswer compares m's rcode and answer section.
+func checkAnswer(t testing.TB, m *dns.Msg, wantRcode int, wantAnswer []string) {
+	t.Helper()
+	if m.Rcode != wantRcode {
+		t.Errorf("rcode = %s, want %s", dns.RcodeToString[m.Rcode], dns.RcodeToString[wantRcode])
+	}
+	if got := rrStrings(m.Answer); !slices.Equal(got, wantAnswer) {
+		t.Errorf("answer =\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(wantAnswer, "\n\t"))
+	}
+}
+
 // checkLog compares the exchanges made with want.
 func checkLog(t testing.TB, n *dnstest.Net, want ...string) {
 	t.Helper()
