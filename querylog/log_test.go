@@ -1,0 +1,344 @@
+package querylog
+
+import (
+	"context"
+	"database/sql"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// t0 is a fixed instant for deterministic entries: Monday 2025-03-10
+// 10:00 UTC (also 10:00 in London, before the clocks change).
+var t0 = time.Date(2025, 3, 10, 10, 0, 0, 0, time.UTC)
+
+func openTest(t testing.TB, cfg Config) *Log {
+	t.Helper()
+	if cfg.Path == "" {
+		cfg.Path = filepath.Join(t.TempDir(), "querylog.db")
+	}
+	l, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func flush(t testing.TB, l *Log) {
+	t.Helper()
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
+
+// fullEntry sets every field to a non-zero value.
+func fullEntry() Entry {
+	return Entry{
+		Time:       t0.Add(1234567 * time.Nanosecond),
+		Client:     netip.MustParseAddr("10.20.3.4"),
+		MAC:        "aa:bb:cc:dd:ee:ff",
+		Hostname:   "Y9-IPAD-12",
+		Group:      "pupils",
+		ClientRule: "subnet 10.20.0.0/16",
+		QName:      "www.example.org.",
+		QType:      dns.TypeAAAA,
+		Proto:      TCP,
+		Decision:   Blocked,
+		Category:   "adult",
+		List:       "adult-list",
+		Matched:    "*.example.org",
+		Rcode:      dns.RcodeNameError,
+		Answer:     Text("NXDOMAIN"),
+		Source:     SourceLocal,
+		DNSSEC:     Insecure,
+		Duration:   1500 * time.Microsecond,
+	}
+}
+
+func mustSearch(t testing.TB, l *Log, f Filter) Page {
+	t.Helper()
+	p, err := l.Search(context.Background(), f)
+	if err != nil {
+		t.Fatalf("Search(%+v): %v", f, err)
+	}
+	return p
+}
+
+func TestLog_roundTrip(t *testing.T) {
+	l := openTest(t, Config{})
+	want := fullEntry()
+	id, ok := l.EnqueueID(want)
+	if !ok || id == 0 {
+		t.Fatalf("EnqueueID = %d, %v", id, ok)
+	}
+	v6 := fullEntry()
+	v6.Client = netip.MustParseAddr("2001:db8::1")
+	v6.MAC, v6.Hostname, v6.Answer, v6.Category = "", "", nil, ""
+	v6.Time = v6.Time.Add(time.Second)
+	if !l.Enqueue(v6) {
+		t.Fatal("Enqueue = false")
+	}
+	flush(t, l)
+	p := mustSearch(t, l, Filter{})
+	if len(p.Entries) != 2 {
+		t.Fatalf("got %d entries, want 2", len(p.Entries))
+	}
+	want.ID = id
+	if got := p.Entries[1]; !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+	v6.ID = p.Entries[0].ID
+	if got := p.Entries[0]; !reflect.DeepEqual(got, v6) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, v6)
+	}
+	if p.Entries[0].ID <= id {
+		t.Errorf("IDs not increasing: %d then %d", id, p.Entries[0].ID)
+	}
+	if got := IDTime(id); !got.Equal(want.Time.Truncate(time.Millisecond)) {
+		t.Errorf("IDTime(%d) = %v, want %v", id, got, want.Time.Truncate(time.Millisecond))
+	}
+}
+
+func TestLog_idsUniqueAndOrdered(t *testing.T) {
+	l := openTest(t, Config{QueueSize: 1 << 16})
+	var wg sync.WaitGroup
+	ids := make([][]uint64, 4)
+	for g := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				id, ok := l.EnqueueID(Entry{QName: "a.example."})
+				if !ok {
+					t.Error("dropped")
+					return
+				}
+				ids[g] = append(ids[g], id)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for _, s := range ids {
+		for i, id := range s {
+			if seen[id] {
+				t.Fatalf("duplicate id %d", id)
+			}
+			seen[id] = true
+			if i > 0 && id <= s[i-1] {
+				t.Fatalf("ids from one goroutine not increasing: %d after %d", id, s[i-1])
+			}
+		}
+	}
+	// IDs continue above the stored maximum after a restart, even if the
+	// clock went backwards.
+	flush(t, l)
+	path := l.cfg.Path
+	l.Close()
+	l2 := openTest(t, Config{Path: path})
+	var maxID uint64
+	for id := range seen {
+		maxID = max(maxID, id)
+	}
+	id, ok := l2.EnqueueID(Entry{Time: time.Unix(1000, 0)})
+	if !ok || id <= maxID {
+		t.Errorf("after reopen EnqueueID = %d, want > %d", id, maxID)
+	}
+}
+
+func TestLog_flushInterval(t *testing.T) {
+	// A batch commits on its own after FlushInterval without Flush.
+	l := openTest(t, Config{FlushInterval: 20 * time.Millisecond, BatchSize: 1000})
+	l.Enqueue(fullEntry())
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Status().Written == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("entry not written within 10s of a 20ms flush interval")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLog_batchSizeWakesWriter(t *testing.T) {
+	// With a flush interval far beyond the test, only a full batch can
+	// wake the writer.
+	var mu sync.Mutex
+	var batches []int
+	l := openTest(t, Config{FlushInterval: time.Hour, BatchSize: 10,
+		testBeforeWrite: func() { mu.Lock(); batches = append(batches, 1); mu.Unlock() }})
+	for range 10 {
+		l.Enqueue(fullEntry())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Status().Written != 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("full batch not written: status %+v", l.Status())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 25 {
+		l.Enqueue(fullEntry())
+	}
+	flush(t, l)
+	if got := l.Status().Written; got != 35 {
+		t.Errorf("written = %d, want 35", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// 10, then 25 at most 10 at a time: at least 4 batches.
+	if len(batches) < 4 {
+		t.Errorf("%d batches, want >= 4 (batch size 10)", len(batches))
+	}
+}
+
+func TestLog_fullQueueDropsWithoutBlocking(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openTest(t, Config{QueueSize: 8, BatchSize: 4, FlushInterval: 10 * time.Millisecond, Metrics: m,
+		testBeforeWrite: func() { once.Do(func() { close(entered); <-release }) }})
+	// The writer takes the first entry and stalls in the hook; the queue
+	// then holds 8 and the rest must drop, without Enqueue waiting.
+	if !l.Enqueue(fullEntry()) {
+		t.Fatal("first Enqueue dropped")
+	}
+	<-entered
+	accepted, dropped := 0, 0
+	for range 100 {
+		if l.Enqueue(fullEntry()) {
+			accepted++
+		} else {
+			dropped++
+		}
+	}
+	if accepted != 8 || dropped != 92 {
+		t.Errorf("accepted %d dropped %d, want 8 and 92", accepted, dropped)
+	}
+	if st := l.Status(); st.Dropped != 92 || st.Queued != 8 {
+		t.Errorf("Status = dropped %d queued %d, want 92 and 8", st.Dropped, st.Queued)
+	}
+	close(release)
+	flush(t, l)
+	if got := l.Status().Written; got != 9 {
+		t.Errorf("written = %d, want 9", got)
+	}
+	if got := testutil.ToFloat64(m.dropped); got != 92 {
+		t.Errorf("dropped_total = %v, want 92", got)
+	}
+	if got := testutil.ToFloat64(m.written); got != 9 {
+		t.Errorf("written_total = %v, want 9", got)
+	}
+}
+
+func TestLog_enqueueAllocs(t *testing.T) {
+	l := openTest(t, Config{QueueSize: 1 << 20, BatchSize: 1 << 20, FlushInterval: time.Hour})
+	e := fullEntry()
+	e.Answer = &fakeAnswer{}
+	allocs := testing.AllocsPerRun(1000, func() { l.Enqueue(e) })
+	if allocs != 0 {
+		t.Errorf("Enqueue allocates %v times, want 0", allocs)
+	}
+}
+
+type fakeAnswer struct{ calls int }
+
+func (a *fakeAnswer) Summary() string { a.calls++; return "A 192.0.2.1" }
+
+func TestLog_summarizerCalledOnWriter(t *testing.T) {
+	l := openTest(t, Config{})
+	a := &fakeAnswer{}
+	e := fullEntry()
+	e.Answer = a
+	l.Enqueue(e)
+	if a.calls != 0 {
+		t.Fatal("Summary called on the query path")
+	}
+	flush(t, l)
+	if a.calls != 1 {
+		t.Errorf("Summary called %d times, want 1", a.calls)
+	}
+	p := mustSearch(t, l, Filter{})
+	if got := p.Entries[0].Answer; got != Text("A 192.0.2.1") {
+		t.Errorf("Answer = %v", got)
+	}
+}
+
+type panicAnswer struct{}
+
+func (panicAnswer) Summary() string { panic("boom") }
+
+func TestLog_panickingSummarizer(t *testing.T) {
+	l := openTest(t, Config{})
+	e := fullEntry()
+	e.Answer = panicAnswer{}
+	l.Enqueue(e)
+	l.Enqueue(fullEntry())
+	flush(t, l)
+	if got := len(mustSearch(t, l, Filter{}).Entries); got != 2 {
+		t.Errorf("got %d entries, want 2", got)
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	if len(migrations) != schemaVersion {
+		t.Fatalf("schemaVersion = %d, len(migrations) = %d", schemaVersion, len(migrations))
+	}
+	path := filepath.Join(t.TempDir(), "q.db")
+	for i := range 3 { // empty DB, then idempotent re-opens
+		l, err := Open(Config{Path: path})
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i, err)
+		}
+		l.Enqueue(fullEntry())
+		if err := l.Close(); err != nil {
+			t.Fatalf("Close #%d: %v", i, err)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var versions, n int
+	var mode string
+	db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&versions)
+	db.QueryRow(`SELECT count(*) FROM entries`).Scan(&n)
+	db.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	if versions != schemaVersion || n != 3 || mode != "wal" {
+		t.Errorf("versions %d entries %d journal %q, want %d, 3, wal", versions, n, mode, schemaVersion)
+	}
+	// A database from a newer program is refused, not damaged.
+	if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (99, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Config{Path: path}); err == nil {
+		t.Error("Open of a v99 database succeeded")
+	}
+	if _, err := OpenReadOnly(path); err == nil {
+		t.Error("OpenReadOnly of a v99 database succeeded")
+	}
+}
+
+func TestDecision_parse(t *testing.T) {
+	for d := Allowed; d < numDecisions; d++ {
+		got, err := ParseDecision(d.String())
+		if err != nil || got != d {
+			t.Errorf("ParseDecision(%q) = %v, %v", d.String(), got, err)
+		}
+	}
+	if _, err := ParseDecision("nope"); err == nil {
+		t.Error("ParseDecision(nope) succeeded")
+	}
+}

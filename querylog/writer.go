@@ -1,0 +1,458 @@
+package querylog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// writer is the single goroutine that owns the database for writing:
+// batches of entries, rollups and maintenance all run here, one small
+// transaction at a time, so they never contend with each other.
+type writer struct {
+	l     *Log
+	ctx   context.Context
+	conn  *sql.Conn
+	st    map[string]*sql.Stmt
+	maxID uint64
+
+	batch []Entry
+
+	// Interning caches, valid only for committed rows: cleared whenever a
+	// transaction rolls back or maintenance deletes rows.
+	clients map[clientKey]int64
+	names   map[string]int64
+	dict    map[string]int64
+	pseudo  map[int64]int64 // client id → its pseudonymised client id
+
+	roll rollups
+	day  dayCache
+
+	backoff time.Duration
+	retryAt time.Time
+
+	maint     *maintPass
+	nextMaint time.Time
+	nextStep  time.Time
+
+	droppedSeen uint64
+}
+
+type clientKey struct {
+	addr      netip.Addr
+	mac, host string
+}
+
+const cacheLimit = 200_000 // entries per interning cache before it is reset
+
+// Statements the writer prepares once on its connection.
+var writerSQL = map[string]string{
+	"insert": `INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	"dictGet":   `SELECT id FROM dict WHERE s = ?`,
+	"dictPut":   `INSERT INTO dict(s) VALUES (?) RETURNING id`,
+	"nameGet":   `SELECT id FROM names WHERE name = ?`,
+	"namePut":   `INSERT INTO names(name, rkey) VALUES (?, ?) RETURNING id`,
+	"clientGet": `SELECT id FROM clients WHERE addr = ? AND mac = ? AND hostname = ?`,
+	"clientPut": `INSERT INTO clients(addr, mac, hostname, pseudo) VALUES (?, ?, ?, ?) RETURNING id`,
+	"rDecision": `INSERT INTO r_decisions(day, grp, decision, n) VALUES (?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	"rCategory": `INSERT INTO r_categories(day, grp, decision, category, n) VALUES (?,?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	"rName": `INSERT INTO r_names(day, grp, name, n) VALUES (?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	"rClient": `INSERT INTO r_clients(day, grp, client, blocked, bypass) VALUES (?,?,?,?,?)
+		ON CONFLICT DO UPDATE SET blocked = blocked + excluded.blocked, bypass = bypass + excluded.bypass`,
+	"rBypass": `INSERT INTO r_bypass(day, grp, client, category, n) VALUES (?,?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+}
+
+func newWriter(ctx context.Context, l *Log) (*writer, error) {
+	conn, err := l.wdb.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connecting writer: %w", err)
+	}
+	w := &writer{
+		l: l, ctx: context.Background(), conn: conn, st: map[string]*sql.Stmt{},
+		batch:   make([]Entry, 0, l.cfg.BatchSize),
+		clients: map[clientKey]int64{}, names: map[string]int64{}, dict: map[string]int64{}, pseudo: map[int64]int64{},
+		roll: newRollups(),
+		day:  dayCache{loc: l.loc},
+	}
+	for k, q := range writerSQL {
+		if w.st[k], err = conn.PrepareContext(ctx, q); err != nil {
+			w.closeConn()
+			return nil, fmt.Errorf("preparing %s: %w", k, err)
+		}
+	}
+	var maxID sql.NullInt64
+	if err := conn.QueryRowContext(ctx, `SELECT max(id) FROM entries`).Scan(&maxID); err != nil {
+		w.closeConn()
+		return nil, fmt.Errorf("reading last entry id: %w", err)
+	}
+	w.maxID = uint64(maxID.Int64)
+	w.nextMaint = l.now().Add(time.Minute) // first pass soon after start, not during it
+	l.metrics.dbBytes.Set(float64(fileBytes(l.cfg.Path)))
+	return w, nil
+}
+
+func (w *writer) closeConn() {
+	for _, s := range w.st {
+		s.Close()
+	}
+	w.conn.Close()
+}
+
+// run is the writer goroutine.
+func (w *writer) run() {
+	l := w.l
+	defer close(l.done)
+	defer w.closeConn()
+	timer := time.NewTimer(l.cfg.FlushInterval)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		if !now.Before(w.retryAt) {
+			w.flush()
+		}
+		w.gauges()
+		if w.maint == nil && !l.now().Before(w.nextMaint) {
+			w.startMaintenance(nil)
+		}
+		if w.maint != nil && !now.Before(w.nextStep) && !now.Before(w.retryAt) {
+			w.step()
+			now = time.Now()
+		}
+
+		wait := l.cfg.FlushInterval
+		if w.maint != nil {
+			wait = min(wait, max(w.nextStep.Sub(now), 0))
+		}
+		if now.Before(w.retryAt) {
+			wait = min(wait, w.retryAt.Sub(now))
+		}
+		timer.Reset(wait)
+		select {
+		case <-l.wake:
+		case <-timer.C:
+		case req := <-l.reqs:
+			req.reply <- w.handle(req)
+		case <-l.stop:
+			w.flush()
+			w.gauges()
+			return
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+func (w *writer) handle(req request) error {
+	switch req.kind {
+	case reqFlush:
+		err := w.flush()
+		w.gauges()
+		return err
+	case reqMaintain:
+		done := make(chan error, 1)
+		if w.maint != nil {
+			w.maint.waiters = append(w.maint.waiters, done)
+		} else {
+			w.startMaintenance(done)
+		}
+		for w.maint != nil {
+			w.flush()
+			w.step()
+		}
+		return <-done
+	}
+	return fmt.Errorf("unknown request %d", req.kind)
+}
+
+// flush writes everything queued, batch by batch. After a failure it stops
+// and returns the error; the writer retries after a backoff.
+func (w *writer) flush() error {
+	for {
+		w.batch = w.l.ring.drain(w.batch[:0], w.l.cfg.BatchSize)
+		if len(w.batch) == 0 {
+			return nil
+		}
+		err := w.write(w.batch)
+		clear(w.batch) // drop references to the callers' strings and answers
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// write commits one batch: entries, interned strings and rollups in one
+// transaction. On failure the batch is dropped and counted.
+func (w *writer) write(batch []Entry) (err error) {
+	l := w.l
+	if l.cfg.testBeforeWrite != nil {
+		l.cfg.testBeforeWrite()
+	}
+	start := time.Now()
+	err = w.tx(func() error { return w.insert(batch) })
+	if err != nil {
+		w.failed(fmt.Errorf("writing %d entries: %w", len(batch), err), uint64(len(batch)))
+		return err
+	}
+	l.metrics.writeDuration.Observe(time.Since(start).Seconds())
+	l.metrics.written.Add(float64(len(batch)))
+	w.backoff, w.retryAt = 0, time.Time{}
+	s := &l.st
+	s.mu.Lock()
+	s.written += uint64(len(batch))
+	s.failing = false
+	s.lastWriteAt = time.Now()
+	s.mu.Unlock()
+	l.publish(batch)
+	return nil
+}
+
+// tx runs fn inside BEGIN IMMEDIATE .. COMMIT on the writer connection
+// (statements prepared on the connection are reused across transactions,
+// which database/sql's Tx cannot do). A panic in fn, e.g. from a caller's
+// Summarizer, becomes an error: the writer goroutine must not die.
+func (w *writer) tx(fn func() error) (err error) {
+	if _, err := w.conn.ExecContext(w.ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+		if err != nil {
+			// SQLite may already have rolled back (SQLITE_FULL, IOERR);
+			// then ROLLBACK fails harmlessly.
+			w.conn.ExecContext(w.ctx, "ROLLBACK")
+			w.resetCaches()
+		}
+	}()
+	if err = fn(); err != nil {
+		return err
+	}
+	_, err = w.conn.ExecContext(w.ctx, "COMMIT")
+	return err
+}
+
+func (w *writer) resetCaches() {
+	clear(w.clients)
+	clear(w.names)
+	clear(w.dict)
+	clear(w.pseudo)
+}
+
+// failed records a database error, counts the lost entries and backs off.
+func (w *writer) failed(err error, lost uint64) {
+	l := w.l
+	w.backoff = min(max(2*w.backoff, 100*time.Millisecond), 5*time.Second)
+	w.retryAt = time.Now().Add(w.backoff)
+	l.metrics.errors.Inc()
+	l.metrics.dropped.Add(float64(lost))
+	s := &l.st
+	s.mu.Lock()
+	s.errors++
+	s.failDropped += lost
+	s.lastErr = err.Error()
+	s.lastErrAt = time.Now()
+	s.failing = true
+	s.mu.Unlock()
+	l.log.Warn("query log write failed; entries dropped, retrying", "err", err, "dropped", lost, "retry_in", w.backoff)
+}
+
+// gauges folds the hot path's drop counter into the metrics and updates
+// the queue gauge.
+func (w *writer) gauges() {
+	l := w.l
+	d := l.ring.dropped.Load()
+	if d > w.droppedSeen {
+		l.metrics.dropped.Add(float64(d - w.droppedSeen))
+		w.droppedSeen = d
+	}
+	l.metrics.queued.Set(float64(l.ring.len()))
+}
+
+func (w *writer) insert(batch []Entry) error {
+	ctx := w.ctx
+	w.roll.reset()
+	ins := w.st["insert"]
+	for i := range batch {
+		e := &batch[i]
+		client, err := w.clientID(clientKey{e.Client, e.MAC, e.Hostname}, false)
+		if err != nil {
+			return err
+		}
+		qname, err := w.nameID(e.QName)
+		if err != nil {
+			return err
+		}
+		var ids [5]int64
+		for j, s := range [5]string{e.Group, e.ClientRule, e.Category, e.List, e.Matched} {
+			if ids[j], err = w.dictID(s); err != nil {
+				return err
+			}
+		}
+		answer := summary(e.Answer)
+		if _, err := ins.ExecContext(ctx, int64(e.ID), e.Time.UnixNano(), client, ids[0], ids[1], qname,
+			e.QType, e.Proto, e.Decision, ids[2], ids[3], ids[4], e.Rcode, answer, e.Source, e.DNSSEC, int64(e.Duration)); err != nil {
+			return err
+		}
+		w.roll.add(w.day.of(e.Time), ids[0], e.Decision, ids[2], client, e.QName)
+	}
+	return w.roll.write(ctx, w.st)
+}
+
+func (w *writer) dictID(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if id, ok := w.dict[s]; ok {
+		return id, nil
+	}
+	var id int64
+	err := w.st["dictGet"].QueryRowContext(w.ctx, s).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = w.st["dictPut"].QueryRowContext(w.ctx, s).Scan(&id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("interning string: %w", err)
+	}
+	if len(w.dict) >= cacheLimit {
+		clear(w.dict)
+	}
+	w.dict[s] = id
+	return id, nil
+}
+
+func (w *writer) nameID(name string) (int64, error) {
+	if id, ok := w.names[name]; ok {
+		return id, nil
+	}
+	var id int64
+	err := w.st["nameGet"].QueryRowContext(w.ctx, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = w.st["namePut"].QueryRowContext(w.ctx, name, nameKey(name)).Scan(&id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("interning name: %w", err)
+	}
+	if len(w.names) >= cacheLimit {
+		clear(w.names)
+	}
+	w.names[name] = id
+	return id, nil
+}
+
+// clientID interns a client identity. Pseudonymised identities are stored
+// with their hashes in the text columns, so their addr is never an IP.
+func (w *writer) clientID(k clientKey, pseudo bool) (int64, error) {
+	if !pseudo {
+		if id, ok := w.clients[k]; ok {
+			return id, nil
+		}
+	}
+	addr := ""
+	if k.addr.IsValid() {
+		addr = k.addr.String()
+	}
+	id, err := w.clientRow(addr, k.mac, k.host, pseudo)
+	if err != nil {
+		return 0, err
+	}
+	if !pseudo {
+		if len(w.clients) >= cacheLimit {
+			clear(w.clients)
+		}
+		w.clients[k] = id
+	}
+	return id, nil
+}
+
+func (w *writer) clientRow(addr, mac, host string, pseudo bool) (int64, error) {
+	var id int64
+	err := w.st["clientGet"].QueryRowContext(w.ctx, addr, mac, host).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = w.st["clientPut"].QueryRowContext(w.ctx, addr, mac, host, pseudo).Scan(&id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("interning client: %w", err)
+	}
+	return id, nil
+}
+
+// nameKey is the search key of a query name: lower-case (ASCII), without
+// the root dot, labels reversed ("www.Example.org." → "org.example.www"),
+// so every name under a domain sorts together after it.
+func nameKey(name string) string {
+	name = strings.TrimSuffix(asciiLower(name), ".")
+	labels := strings.Split(name, ".")
+	for i, j := 0, len(labels)-1; i < j; i, j = i+1, j-1 {
+		labels[i], labels[j] = labels[j], labels[i]
+	}
+	return strings.Join(labels, ".")
+}
+
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// dayCache maps instants to site-local days (YYYYMMDD), remembering the
+// current day's bounds so most entries cost two comparisons.
+type dayCache struct {
+	loc        *time.Location
+	start, end time.Time
+	key        int32
+}
+
+func (c *dayCache) of(t time.Time) int32 {
+	if !t.Before(c.start) && t.Before(c.end) {
+		return c.key
+	}
+	lt := t.In(c.loc)
+	y, m, d := lt.Date()
+	c.start = time.Date(y, m, d, 0, 0, 0, 0, c.loc)
+	c.end = time.Date(y, m, d+1, 0, 0, 0, 0, c.loc)
+	c.key = int32(y*10000 + int(m)*100 + d)
+	return c.key
+}
+
+// dayKey is the site-local day of t as YYYYMMDD.
+func dayKey(t time.Time, loc *time.Location) int32 {
+	y, m, d := t.In(loc).Date()
+	return int32(y*10000 + int(m)*100 + d)
+}
+
+// summary calls the caller's Summarizer; one that panics costs its entry
+// the answer text, not the batch.
+func summary(s Summarizer) (out string) {
+	if s == nil {
+		return ""
+	}
+	defer func() {
+		if recover() != nil {
+			out = "(answer summary failed)"
+		}
+	}()
+	return s.Summary()
+}
