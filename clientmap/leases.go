@@ -391,8 +391,8 @@ func lines(data []byte) iter.Seq2[int, []byte] {
 // Leases is an immutable snapshot of the active leases of one or more
 // sources, indexed by address. A nil *Leases is empty.
 type Leases struct {
-	list   []Lease // sorted by address
-	byAddr map[netip.Addr]int32
+	list   []Lease            // sorted by address
+	byAddr map[[16]byte]int32 // Addr.As16(): IPv4 as IPv4-mapped, no zone
 }
 
 // NewLeases merges lease lists, one per source. When several lists hold the
@@ -404,25 +404,25 @@ func NewLeases(sources ...[]Lease) *Leases {
 	for _, s := range sources {
 		n += len(s)
 	}
-	byAddr := make(map[netip.Addr]int32, n)
+	byAddr := make(map[[16]byte]int32, n)
 	list := make([]Lease, 0, n)
 	for _, s := range sources {
 		for _, l := range s {
 			l.Addr = l.Addr.Unmap().WithZone("")
-			if i, ok := byAddr[l.Addr]; ok {
+			if i, ok := byAddr[l.Addr.As16()]; ok {
 				if laterExpiry(list[i].Expires, l.Expires) {
 					continue
 				}
 				list[i] = l
 				continue
 			}
-			byAddr[l.Addr] = int32(len(list))
+			byAddr[l.Addr.As16()] = int32(len(list))
 			list = append(list, l)
 		}
 	}
 	slices.SortFunc(list, func(a, b Lease) int { return a.Addr.Compare(b.Addr) })
 	for i, l := range list {
-		byAddr[l.Addr] = int32(i)
+		byAddr[l.Addr.As16()] = int32(i)
 	}
 	return &Leases{list: list, byAddr: byAddr}
 }
@@ -449,7 +449,10 @@ func (l *Leases) Lookup(addr netip.Addr, now time.Time) (Lease, bool) {
 	if l == nil {
 		return Lease{}, false
 	}
-	i, ok := l.byAddr[addr.Unmap().WithZone("")]
+	if !addr.IsValid() {
+		return Lease{}, false
+	}
+	i, ok := l.byAddr[addr.As16()]
 	if !ok || !l.list[i].Active(now) {
 		return Lease{}, false
 	}
