@@ -3,6 +3,8 @@ package validator
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -68,14 +70,13 @@ func ParseTrustAnchors(file string, data []byte) ([]dns.RR, error) {
 		case "$TTL":
 			continue // anchors have no lifetime
 		}
-		zp := dns.NewZoneParser(strings.NewReader(rec.text), origin, file)
+		zp := dns.NewZoneParser(strings.NewReader(rec.text), origin, "")
 		rr, ok := zp.Next()
 		if err := zp.Err(); err != nil {
-			var pe *dns.ParseError
-			if errors.As(err, &pe) {
-				err = errors.New(strings.TrimPrefix(pe.Error(), `dns: `))
-			}
-			errs = append(errs, fmt.Errorf("%s:%d: %v", file, rec.line, err))
+			// "dns: bad DS DigestType: \"x\" at line: 1:8": the line is
+			// the record's, which we report ourselves.
+			msg, _, _ := strings.Cut(strings.TrimPrefix(err.Error(), "dns: "), " at line: ")
+			errs = append(errs, fmt.Errorf("%s:%d: %s", file, rec.line, msg))
 			continue
 		}
 		if !ok {
@@ -87,9 +88,17 @@ func ParseTrustAnchors(file string, data []byte) ([]dns.RR, error) {
 		}
 		switch rr := rr.(type) {
 		case *dns.DS:
+			if d, err := hex.DecodeString(rr.Digest); err != nil || len(d) == 0 || (digestLen(rr.DigestType) != 0 && len(d) != digestLen(rr.DigestType)) {
+				errs = append(errs, fmt.Errorf("%s:%d: DS for %s has a bad digest", file, rec.line, rr.Hdr.Name))
+				continue
+			}
 		case *dns.DNSKEY:
 			if rr.Flags&dns.ZONE == 0 || rr.Protocol != 3 {
 				errs = append(errs, fmt.Errorf("%s:%d: DNSKEY for %s is not a zone key", file, rec.line, rr.Hdr.Name))
+				continue
+			}
+			if k, err := base64.StdEncoding.DecodeString(rr.PublicKey); err != nil || len(k) == 0 {
+				errs = append(errs, fmt.Errorf("%s:%d: DNSKEY for %s has a bad public key", file, rec.line, rr.Hdr.Name))
 				continue
 			}
 		default:
@@ -106,6 +115,19 @@ func ParseTrustAnchors(file string, data []byte) ([]dns.RR, error) {
 		return nil, fmt.Errorf("%s: no DS or DNSKEY records", file)
 	}
 	return out, nil
+}
+
+// digestLen returns the length of a DS digest type, 0 when unknown.
+func digestLen(t uint8) int {
+	switch t {
+	case dns.SHA1:
+		return 20
+	case dns.SHA256:
+		return 32
+	case dns.SHA384:
+		return 48
+	}
+	return 0
 }
 
 // record is one zone-file entry, joined onto one line, and the line it

@@ -267,7 +267,7 @@ func (r *run) dsFromMsg(name string, m *dns.Msg) (*dsResult, error) {
 			return bogus(f), nil
 		}
 	}
-	d, err := r.checkDenial(name, dns.TypeDS, m.Rcode == dns.RcodeNameError, groupRRsets(m.Ns))
+	d, err := r.checkDenial(name, dns.TypeDS, m.Rcode == dns.RcodeNameError, newAuthority(m.Ns))
 	if err != nil {
 		return nil, err
 	}

@@ -16,8 +16,10 @@ const (
 	clockWarnEvery = 10 * time.Minute // ...and at most one warning this often
 )
 
-// clockWatch counts signature checks that failed only for time reasons
-// against all signature checks, per window.
+// clockWatch counts validated answers that were bogus only for time
+// reasons (a signature expired or not yet valid, possibly remembered from
+// an earlier query: with a wrong clock the root's own DNSKEY RRset fails
+// first and stays failed) against all validated answers, per window.
 type clockWatch struct {
 	logger   *slog.Logger
 	warnings func()
@@ -25,24 +27,24 @@ type clockWatch struct {
 	mu       sync.Mutex
 	start    time.Time // of the current window
 	fails    int
-	checks   int
+	answers  int
 	lastWarn time.Time
 }
 
-// record notes one RRset signature check at now, failed for time reasons
-// or not, and warns when most checks in the window failed that way.
+// record notes one validated answer at now, bogus for time reasons or
+// not, and warns when most answers in the window failed that way.
 func (c *clockWatch) record(now time.Time, timeFail bool) {
 	c.mu.Lock()
 	if now.Sub(c.start) >= clockWindow || now.Before(c.start) {
-		c.start, c.fails, c.checks = now, 0, 0
+		c.start, c.fails, c.answers = now, 0, 0
 	}
-	c.checks++
+	c.answers++
 	if timeFail {
 		c.fails++
 	}
-	warn := timeFail && c.fails >= clockMinFails && 2*c.fails > c.checks &&
+	warn := timeFail && c.fails >= clockMinFails && 2*c.fails > c.answers &&
 		(c.lastWarn.IsZero() || now.Sub(c.lastWarn) >= clockWarnEvery || now.Before(c.lastWarn))
-	fails, checks := c.fails, c.checks
+	fails, answers := c.fails, c.answers
 	if warn {
 		c.lastWarn = now
 	}
@@ -52,6 +54,6 @@ func (c *clockWatch) record(now time.Time, timeFail bool) {
 		c.logger.Warn("DNSSEC signatures are failing because they look expired or not yet valid: "+
 			"the system clock is probably wrong. Check that NTP is working (timedatectl status); "+
 			"until the clock is right, signed domains answer SERVFAIL",
-			"time_failures", fails, "signature_checks", checks, "window", clockWindow, "clock", now.UTC().Format(time.RFC3339))
+			"time_failures", fails, "validated_answers", answers, "window", clockWindow, "clock", now.UTC().Format(time.RFC3339))
 	}
 }

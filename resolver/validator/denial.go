@@ -32,14 +32,25 @@ type denialRecords struct {
 	fail  *failure
 }
 
+// authority is a message's authority section as RRsets, with the denial
+// records each zone signed there once they are verified.
+type authority struct {
+	sets     []*rrset
+	verified map[string]*denialRecords // by signer zone
+}
+
+func newAuthority(section []dns.RR) *authority {
+	return &authority{sets: groupRRsets(section), verified: make(map[string]*denialRecords)}
+}
+
 // denialsBy verifies, once per message, every SOA, NSEC and NSEC3 RRset in
 // auth that zone signed.
-func (r *run) denialsBy(zone string, keys []zkey, auth []*rrset) (*denialRecords, error) {
-	if d := r.denials[zone]; d != nil {
+func (r *run) denialsBy(zone string, keys []zkey, auth *authority) (*denialRecords, error) {
+	if d := auth.verified[zone]; d != nil {
 		return d, nil
 	}
 	d := &denialRecords{ttl: maxKeyTTL}
-	for _, s := range auth {
+	for _, s := range auth.sets {
 		switch s.typ {
 		case dns.TypeSOA, dns.TypeNSEC, dns.TypeNSEC3:
 		default:
@@ -66,18 +77,18 @@ func (r *run) denialsBy(zone string, keys []zkey, auth []*rrset) (*denialRecords
 			}
 		}
 	}
-	r.denials[zone] = d
+	auth.verified[zone] = d
 	return d, nil
 }
 
 // checkDenial validates the proof in auth that name has no qtype data (nx
 // false) or does not exist at all (nx true).
-func (r *run) checkDenial(name string, qtype uint16, nx bool, auth []*rrset) (denial, error) {
+func (r *run) checkDenial(name string, qtype uint16, nx bool, auth *authority) (denial, error) {
 	what := name + " " + dns.Type(qtype).String()
 	// The denying zone: the deepest signer of a denial record that may
 	// hold name. The DS RRset lives on the parent side of a cut.
 	signer, records := "", false
-	for _, s := range auth {
+	for _, s := range auth.sets {
 		switch s.typ {
 		case dns.TypeNSEC, dns.TypeNSEC3:
 			records = true
@@ -110,7 +121,7 @@ func (r *run) checkDenial(name string, qtype uint16, nx bool, auth []*rrset) (de
 		}
 		ttl := bogusTTL
 		if st != Bogus {
-			ttl = minTTL(auth)
+			ttl = minTTL(auth.sets)
 		}
 		return denial{status: st, fail: f, ttl: ttl}, nil
 	}
@@ -174,7 +185,7 @@ func (r *run) checkDenial(name string, qtype uint16, nx bool, auth []*rrset) (de
 // checkWildcard validates the proof that an answer owner, synthesized from
 // the wildcard at "*."+ce in zone, does not exist itself (RFC 4035
 // section 5.3.4, RFC 5155 section 8.8).
-func (r *run) checkWildcard(owner, ce, zone string, auth []*rrset) (Status, *failure, error) {
+func (r *run) checkWildcard(owner, ce, zone string, auth *authority) (Status, *failure, error) {
 	zk, err := r.keysFor(zone)
 	if err != nil {
 		return 0, nil, err

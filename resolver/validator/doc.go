@@ -8,6 +8,14 @@
 // *resolver.ExtendedError wrapping ErrBogus, which the server turns into
 // SERVFAIL with an RFC 8914 Extended DNS Error saying why.
 //
+// Validation needs the right time: signatures carry inception and
+// expiration times, checked with Config.ClockSkew of tolerance. A
+// Raspberry Pi has no real-time clock, so NTP must be working before the
+// validator can answer anything signed; when most answers in a minute fail
+// because signatures look expired or not yet valid, the validator logs a
+// warning naming the clock and NTP (at most every ten minutes) and counts
+// it in gatehouse_validator_clock_warnings_total.
+//
 // The validator owns the trust anchors, a small cache of validated DNSKEY
 // sets and DS results per zone, and the per-query work limits against
 // CVE-2023-50387 (KeyTrap) and CVE-2023-50868 (NSEC3 closest encloser

@@ -20,7 +20,7 @@ func (r *run) validateMsg(q resolver.Question, m *dns.Msg) (Status, *failure, er
 		return Indeterminate, nil, nil // RRSIGs are not an RRset one can validate (RFC 4035 3.2.1)
 	}
 	answer := groupRRsets(m.Answer)
-	auth := groupRRsets(m.Ns)
+	auth := newAuthority(m.Ns)
 	status := Secure
 	var keep []*rrset
 	seen := make(map[string]bool)
@@ -93,7 +93,7 @@ func (r *run) validateMsg(q resolver.Question, m *dns.Msg) (Status, *failure, er
 // checkAnswer validates one answer RRset and, when its signature shows it
 // was synthesized from a wildcard, the proof that its owner does not exist
 // (RFC 4035 section 5.3.4).
-func (r *run) checkAnswer(s *rrset, auth []*rrset) (Status, *failure, error) {
+func (r *run) checkAnswer(s *rrset, auth *authority) (Status, *failure, error) {
 	st, sig, signer, f, err := r.checkSet(s)
 	if err != nil || st != Secure {
 		return st, f, err

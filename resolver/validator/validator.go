@@ -102,6 +102,9 @@ func (v *Validator) Validate(ctx context.Context, q resolver.Question) (*dns.Msg
 		return nil, Indeterminate, err
 	}
 	v.metrics.results.WithLabelValues(st.String()).Inc()
+	if st != Indeterminate {
+		v.clock.record(r.now, st == Bogus && (f.code == dns.ExtendedErrorCodeSignatureExpired || f.code == dns.ExtendedErrorCodeSignatureNotYetValid))
+	}
 	if st == Bogus {
 		v.metrics.bogus.WithLabelValues(f.reason).Inc()
 		v.log.Debug("bogus answer", "question", q.String(), "reason", f.reason, "detail", f.text)
@@ -147,20 +150,18 @@ func finish(m *dns.Msg, q resolver.Question) {
 	m.Extra = strip(m.Extra, 0)
 }
 
-// run is the state of one validation: its clock reading, its work
-// counters and what it already verified.
+// run is the state of one validation: its clock reading and its work
+// counters.
 type run struct {
 	v   *Validator
 	ctx context.Context
 	now time.Time
 
 	verifies, fetches, hashWork, depth int
-
-	denials map[string]*denialRecords // verified by signer zone, for this message
 }
 
 func (v *Validator) newRun(ctx context.Context) *run {
-	return &run{v: v, ctx: ctx, now: v.cfg.Now(), denials: make(map[string]*denialRecords)}
+	return &run{v: v, ctx: ctx, now: v.cfg.Now()}
 }
 
 // spendVerify accounts for one signature verification.

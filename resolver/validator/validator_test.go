@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -501,3 +502,28 @@ func TestNew_errors(t *testing.T) {
 }
 
 var _ resolver.Resolver = (*validator.Validator)(nil)
+
+func TestValidator_concurrent(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	v, _ := newValidator(t, w, validator.Config{})
+	want := map[string]validator.Status{
+		"www.example.org.":   validator.Secure,
+		"alias.example.org.": validator.Secure,
+		"nope.example.org.":  validator.Secure,
+		"www.plain.org.":     validator.Insecure,
+		"away.example.org.":  validator.Insecure,
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
+				for name, st := range want {
+					if _, got, err := v.Validate(t.Context(), q(name, dns.TypeA)); got != st || err != nil {
+						t.Errorf("%s: status %s, %v; want %s", name, got, err, st)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -169,7 +169,6 @@ func (r *run) verifySet(s *rrset, zone string, keys []zkey) (*dns.RRSIG, *failur
 				return nil, nil, err
 			}
 			if sig.Verify(k.k, s.rrs) == nil {
-				r.v.clock.record(r.now, false)
 				r.clamp(s, sig)
 				return sig, nil, nil
 			}
@@ -185,13 +184,11 @@ func (r *run) verifySet(s *rrset, zone string, keys []zkey) (*dns.RRSIG, *failur
 		return nil, fail(dns.ExtendedErrorCodeRRSIGsMissing, reasonNoSig, "no RRSIG by "+zone+" over "+what), nil
 	case timeCode != 0:
 		r.v.metrics.timeFailures.Inc()
-		r.v.clock.record(r.now, true)
 		if timeCode == dns.ExtendedErrorCodeSignatureExpired {
 			return nil, fail(timeCode, reasonExpired, "RRSIG over "+what+" expired"), nil
 		}
 		return nil, fail(timeCode, reasonNotYetValid, "RRSIG over "+what+" not yet valid"), nil
 	case bad > 0:
-		r.v.clock.record(r.now, false)
 		return nil, fail(dns.ExtendedErrorCodeDNSBogus, reasonBadSig, "RRSIG over "+what+" does not verify"), nil
 	default:
 		return nil, fail(dns.ExtendedErrorCodeDNSBogus, reasonNoKey, "no DNSKEY of "+zone+" matches the RRSIG over "+what), nil
