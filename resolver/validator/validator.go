@@ -102,6 +102,9 @@ func (v *Validator) Validate(ctx context.Context, q resolver.Question) (*dns.Msg
 		return nil, Indeterminate, err
 	}
 	v.metrics.results.WithLabelValues(st.String()).Inc()
+	if st == Bogus && f == nil {
+		f = fail(dns.ExtendedErrorCodeDNSBogus, reasonChain, "validation failed") // not expected: every bogus path says why
+	}
 	if st != Indeterminate {
 		v.clock.record(r.now, st == Bogus && (f.code == dns.ExtendedErrorCodeSignatureExpired || f.code == dns.ExtendedErrorCodeSignatureNotYetValid))
 	}
