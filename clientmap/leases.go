@@ -56,6 +56,19 @@ func (m MAC) String() string {
 	return string(b[:])
 }
 
+// MarshalText implements encoding.TextMarshaler (config files hold MACs).
+func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *MAC) UnmarshalText(b []byte) error {
+	x, err := ParseMAC(string(b))
+	if err != nil {
+		return err
+	}
+	*m = x
+	return nil
+}
+
 // ParseMAC reads an EUI-48 address written as aa:bb:cc:dd:ee:ff,
 // aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff, in either case.
 func ParseMAC(s string) (MAC, error) {

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gatehouse/clientmap"
+	"gatehouse/policy/schedule"
 )
 
 // Config is the decoded version 1 configuration. Parse fills every field:
@@ -20,13 +23,19 @@ import (
 // are the single place where defaults are written.
 type Config struct {
 	// Version is the schema version; only 1 exists.
-	Version      int      `yaml:"version,required"`
-	Log          Log      `yaml:"log"`
-	Listen       Listen   `yaml:"listen"`
-	Server       Server   `yaml:"server"`
-	Access       Access   `yaml:"access"`
-	Resolver     Resolver `yaml:"resolver"`
-	Cache        Cache    `yaml:"cache"`
+	Version  int      `yaml:"version,required"`
+	Log      Log      `yaml:"log"`
+	Listen   Listen   `yaml:"listen"`
+	Server   Server   `yaml:"server"`
+	Access   Access   `yaml:"access"`
+	Resolver Resolver `yaml:"resolver"`
+	Cache    Cache    `yaml:"cache"`
+	// TimeZone is the site's IANA zone: schedules, report days and times
+	// shown to people are in it.
+	TimeZone     string   `yaml:"timezone" default:"Europe/London"`
+	Calendar     Calendar `yaml:"calendar"`
+	Periods      []Period `yaml:"periods"`
+	Clients      Clients  `yaml:"clients"`
 	Groups       []Group  `yaml:"groups,required"`
 	DefaultGroup string   `yaml:"default_group"` // defaults to the first group
 }
@@ -114,6 +123,67 @@ type Cache struct {
 type Group struct {
 	Name        string `yaml:"name,required"` // ^[a-z0-9][a-z0-9_-]{0,62}$
 	Description string `yaml:"description"`
+	// Match says which clients belong to the group; see Clients for the
+	// precedence between groups' rules.
+	Match GroupMatch `yaml:"match"`
+	// SafeSearch sets each provider's mode; a provider left out gets the
+	// table's recommended default (on; YouTube strict; Yandex blocked).
+	SafeSearch SafeSearch `yaml:"safe_search"`
+}
+
+// GroupMatch lists the rules that place a client in a group. Precedence
+// across all groups: a device rule (address or MAC) beats a hostname
+// pattern, which beats a subnet (longest prefix wins), which beats the
+// default group.
+type GroupMatch struct {
+	Addresses []netip.Addr    `yaml:"addresses"` // single devices
+	MACs      []clientmap.MAC `yaml:"macs"`      // from DHCP leases
+	Hostnames []string        `yaml:"hostnames"` // patterns with *, e.g. "STAFF-*", "*-ipad" (case-insensitive)
+	Subnets   []netip.Prefix  `yaml:"subnets"`   // one per VLAN is typical
+}
+
+// SafeSearch is one group's safe-search setting per provider: "off", "on",
+// and for YouTube "strict" or "moderate". Empty means the recommended
+// default.
+type SafeSearch struct {
+	Google      string `yaml:"google"`
+	YouTube     string `yaml:"youtube"`
+	Bing        string `yaml:"bing"`
+	DuckDuckGo  string `yaml:"duckduckgo"`
+	Pixabay     string `yaml:"pixabay"`
+	Ecosia      string `yaml:"ecosia"`
+	Brave       string `yaml:"brave"`
+	Yandex      string `yaml:"yandex"`      // "on" blocks Yandex search (it has no enforceable safe mode)
+	Unsupported string `yaml:"unsupported"` // "on" blocks engines with no enforceable safe mode
+}
+
+// Calendar holds the school's term dates and closures (holidays, INSET
+// days). Dates are "2026-09-03" or ranges "2026-09-03..2026-10-23",
+// inclusive, in the site's time zone.
+type Calendar struct {
+	Terms    []schedule.DateRange `yaml:"terms"`
+	Closures []schedule.DateRange `yaml:"closures"`
+}
+
+// Period is a named set of weekly windows, e.g. lessons "Mon-Fri
+// 08:40-15:20". With term_time_only (the default) it is in force only on
+// term days that are not closures.
+type Period struct {
+	Name         string            `yaml:"name,required"`
+	Weekly       []schedule.Weekly `yaml:"weekly,required"`
+	TermTimeOnly bool              `yaml:"term_time_only" default:"true"`
+}
+
+// Clients configures how clients are identified beyond their address.
+type Clients struct {
+	// Leases are DHCP lease files read for address -> MAC and hostname.
+	Leases []LeaseSource `yaml:"leases"`
+}
+
+// LeaseSource is one DHCP server's lease file.
+type LeaseSource struct {
+	Path   string `yaml:"path,required"`
+	Format string `yaml:"format,required"` // isc-dhcpd, dnsmasq, kea-csv, windows-csv
 }
 
 // LogFormat is the application log encoding.

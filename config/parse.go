@@ -1,6 +1,8 @@
 package config
 
 import (
+	"gatehouse/safesearch"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -224,6 +226,10 @@ func normalise(c *Config) {
 	}
 	if c.DefaultGroup == "" && len(c.Groups) > 0 {
 		c.DefaultGroup = c.Groups[0].Name
+	}
+	defaults := safesearch.Builtin().Defaults()
+	for i := range c.Groups {
+		c.Groups[i].SafeSearch.fillDefaults(defaults)
 	}
 }
 

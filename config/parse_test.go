@@ -63,7 +63,11 @@ func TestDefault(t *testing.T) {
 			StaleMaxAge:    24 * time.Hour,
 			Prefetch:       true,
 		},
-		Groups:       []Group{{Name: "default"}},
+		TimeZone: "Europe/London",
+		Groups: []Group{{Name: "default", SafeSearch: SafeSearch{
+			Google: "on", YouTube: "strict", Bing: "on", DuckDuckGo: "on", Pixabay: "on",
+			Ecosia: "off", Brave: "on", Yandex: "on", Unsupported: "on",
+		}}},
 		DefaultGroup: "default",
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -280,6 +284,20 @@ func TestParse_errors(t *testing.T) {
 		{"group duplicate", strings.Replace(base, "[{name: a}]", "[{name: a}, {name: a}]", 1), "3:28", "groups[1].name", `group "a" is already defined at groups[0]`},
 		{"group description lines", strings.Replace(base, "{name: a}", "{name: a, description: \"one\\ntwo\"}", 1), "3:33", "groups[0].description", "must be a single line"},
 		{"default group unknown", base + "default_group: staff\n", "4:16", "default_group", `"staff" is not one of the groups (a)`},
+
+		// Schedules, clients and group policy.
+		{"timezone", base + "timezone: Europe/Londn\n", "4:11", "timezone", `"Europe/Londn" is not an IANA time zone`},
+		{"period window", base + "periods: [{name: lessons, weekly: [\"Mon-Fri 8:40-15:20pm\"]}]\n", "4:36", "periods[0].weekly[0]", "want HH:MM"},
+		{"period without windows", base + "periods: [{name: lessons, weekly: []}]\n", "4:35", "periods[0].weekly", "needs at least one window"},
+		{"period duplicate", base + "periods: [{name: l, weekly: [Mon 09:00-10:00]}, {name: l, weekly: [Tue 09:00-10:00]}]\n", "4:56", "periods[1].name", `period "l" is already defined`},
+		{"term backwards", base + "calendar: {terms: [2026-10-23..2026-09-03]}\n", "4:20", "calendar.terms[0]", "ends before it starts"},
+		{"lease format", base + "clients: {leases: [{path: /var/lib/dhcp/dhcpd.leases, format: isc}]}\n", "4:63", "clients.leases[0].format", `"isc" is not a lease format`},
+		{"lease path relative", base + "clients: {leases: [{path: dhcpd.leases, format: dnsmasq}]}\n", "4:27", "clients.leases[0].path", "must be an absolute path"},
+		{"mac", strings.Replace(base, "{name: a}", "{name: a, match: {macs: [aa:bb:cc]}}", 1), "3:35", "groups[0].match.macs[0]", "invalid MAC address"},
+		{"subnet in two groups", strings.Replace(base, "[{name: a}]", "[{name: a, match: {subnets: [10.1.0.0/16]}}, {name: b, match: {subnets: [10.1.0.0/16]}}]", 1),
+			"3:82", "groups[1].match.subnets[0]", "already matched at groups[0].match.subnets[0]"},
+		{"hostname pattern", strings.Replace(base, "{name: a}", "{name: a, match: {hostnames: [\"Y9 IPAD\"]}}", 1), "3:40", "groups[0].match.hostnames[0]", "is not a hostname pattern"},
+		{"safe search mode", strings.Replace(base, "{name: a}", "{name: a, safe_search: {google: strict}}", 1), "3:42", "groups[0].safe_search.google", "want off or on"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,7 +87,10 @@ func (v *validator) config(c *Config) {
 	v.access(&c.Access)
 	v.resolver(&c.Resolver, c.Server.QueryTimeout)
 	v.cache(&c.Cache)
+	v.timeAndSchedules(c)
+	v.clients(&c.Clients)
 	v.groups(c.Groups, c.DefaultGroup)
+	v.groupPolicies(c.Groups)
 }
 
 func (v *validator) listen(l *Listen) {

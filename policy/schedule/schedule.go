@@ -550,3 +550,32 @@ func floorDiv(a, b int64) int64 {
 }
 
 func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+
+// MarshalText and UnmarshalText let config files hold weekly windows and
+// date ranges in the same text form ParseWeekly and ParseDateRange read.
+
+// MarshalText implements encoding.TextMarshaler.
+func (w Weekly) MarshalText() ([]byte, error) { return []byte(w.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (w *Weekly) UnmarshalText(b []byte) error {
+	x, err := ParseWeekly(string(b))
+	if err != nil {
+		return err
+	}
+	*w = x
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (r DateRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (r *DateRange) UnmarshalText(b []byte) error {
+	x, err := ParseDateRange(string(b))
+	if err != nil {
+		return err
+	}
+	*r = x
+	return nil
+}
