@@ -391,6 +391,7 @@ func (r *ring) len() int {
 // request asks the writer goroutine to do something between batches.
 type request struct {
 	kind  requestKind
+	fn    func(context.Context, *sql.Conn) error // reqExec
 	reply chan error
 }
 

@@ -173,6 +173,8 @@ func (w *writer) handle(req request) error {
 			w.step()
 		}
 		return <-done
+	case reqExec:
+		return req.fn(w.ctx, w.conn)
 	}
 	return fmt.Errorf("unknown request %d", req.kind)
 }
