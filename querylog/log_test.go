@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,9 +253,9 @@ func TestLog_enqueueAllocs(t *testing.T) {
 	}
 }
 
-type fakeAnswer struct{ calls int }
+type fakeAnswer struct{ calls atomic.Int32 }
 
-func (a *fakeAnswer) Summary() string { a.calls++; return "A 192.0.2.1" }
+func (a *fakeAnswer) Summary() string { a.calls.Add(1); return "A 192.0.2.1" }
 
 func TestLog_summarizerCalledOnWriter(t *testing.T) {
 	l := openTest(t, Config{})
@@ -262,12 +263,12 @@ func TestLog_summarizerCalledOnWriter(t *testing.T) {
 	e := fullEntry()
 	e.Answer = a
 	l.Enqueue(e)
-	if a.calls != 0 {
+	if a.calls.Load() != 0 {
 		t.Fatal("Summary called on the query path")
 	}
 	flush(t, l)
-	if a.calls != 1 {
-		t.Errorf("Summary called %d times, want 1", a.calls)
+	if n := a.calls.Load(); n != 1 {
+		t.Errorf("Summary called %d times, want 1", n)
 	}
 	p := mustSearch(t, l, Filter{})
 	if got := p.Entries[0].Answer; got != Text("A 192.0.2.1") {
