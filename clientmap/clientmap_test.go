@@ -2,19 +2,145 @@ package clientmap
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 )
 
-func TestLookup_defaultGroup(t *testing.T) {
-	m, err := New(Config{DefaultGroup: "guests"})
+func mustMAC(t *testing.T, s string) MAC {
+	t.Helper()
+	m, err := ParseMAC(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := netip.MustParseAddr("10.20.3.4")
-	if got := m.Lookup(a); got != (Client{Addr: a, Group: "guests", Rule: "default"}) {
-		t.Errorf("Lookup = %+v", got)
+	return m
+}
+
+func TestMap_Lookup_precedence(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m, err := New(Config{
+		DefaultGroup: "guests",
+		Rules: []Rule{
+			{Group: "secondary", Subnets: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}},
+			{Group: "sixth-form", Subnets: []netip.Prefix{netip.MustParsePrefix("10.20.30.0/24")}},
+			{Group: "staff", Hostnames: []string{"STAFF-*"}, Subnets: []netip.Prefix{netip.MustParsePrefix("fd00:20::/32")}},
+			{Group: "ipads", Hostnames: []string{"*-ipad"}},
+			{Group: "tech", Addresses: []netip.Addr{netip.MustParseAddr("10.20.30.5")}, MACs: []MAC{mustMAC(t, "aa:bb:cc:00:00:01")}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.WithLeases(NewLeases([]Lease{
+		{Addr: netip.MustParseAddr("10.20.1.9"), MAC: mustMAC(t, "aa:bb:cc:00:00:01"), Hostname: "Y9-LAPTOP", Source: "dhcpd.leases"},
+		{Addr: netip.MustParseAddr("10.20.1.10"), Hostname: "Staff-Laptop-3", Source: "dhcpd.leases"},
+		{Addr: netip.MustParseAddr("10.20.1.11"), Hostname: "staff-ipad", Source: "dhcpd.leases"},
+		{Addr: netip.MustParseAddr("10.20.1.12"), Hostname: "Y9-IPAD", Source: "dhcpd.leases"},
+		{Addr: netip.MustParseAddr("10.20.1.13"), Hostname: "STAFF-OLD", Expires: now.Add(-time.Minute), Source: "dhcpd.leases"},
+	}))
+	tests := []struct {
+		addr      string
+		wantGroup string
+		wantRule  string
+	}{
+		{"10.20.30.5", "tech", "address 10.20.30.5"},          // device address beats a longer subnet
+		{"::ffff:10.20.30.5", "tech", "address 10.20.30.5"},   // seen on a dual-stack socket
+		{"10.20.1.9", "tech", "mac aa:bb:cc:00:00:01"},        // MAC from the lease beats the subnet
+		{"10.20.1.10", "staff", "hostname STAFF-*"},           // hostname, case-insensitive, beats the subnet
+		{"10.20.1.11", "staff", "hostname STAFF-*"},           // "staff-" is more literal than "-ipad"
+		{"10.20.1.12", "ipads", "hostname *-ipad"},            //
+		{"10.20.1.13", "secondary", "subnet 10.20.0.0/16"},    // expired lease: no hostname, so the subnet
+		{"10.20.30.77", "sixth-form", "subnet 10.20.30.0/24"}, // longest prefix wins
+		{"10.20.99.1", "secondary", "subnet 10.20.0.0/16"},    //
+		{"fd00:20::5", "staff", "subnet fd00:20::/32"},        // IPv6
+		{"192.168.1.1", "guests", "default"},                  // nothing matches
+	}
+	for _, tt := range tests {
+		c := m.Lookup(netip.MustParseAddr(tt.addr), now)
+		if c.Group != tt.wantGroup || c.Rule != tt.wantRule {
+			t.Errorf("Lookup(%s) = %s by %q, want %s by %q", tt.addr, c.Group, c.Rule, tt.wantGroup, tt.wantRule)
+		}
+	}
+	c := m.Lookup(netip.MustParseAddr("10.20.1.12"), now)
+	if c.Hostname != "Y9-IPAD" || c.LeaseSource != "dhcpd.leases" || c.Addr != netip.MustParseAddr("10.20.1.12") {
+		t.Errorf("identity = %+v, want the lease's hostname and source", c)
+	}
+}
+
+func TestNew_rejectsConflicts(t *testing.T) {
+	tests := map[string][]Rule{
+		"address": {{Group: "a", Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1")}}, {Group: "b", Addresses: []netip.Addr{netip.MustParseAddr("::ffff:10.0.0.1")}}},
+		"subnet":  {{Group: "a", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, {Group: "b", Subnets: []netip.Prefix{netip.MustParsePrefix("10.1.2.3/8")}}},
+		"pattern": {{Group: "a", Hostnames: []string{"Y9-*"}}, {Group: "b", Hostnames: []string{"y9-*"}}},
+	}
+	for name, rules := range tests {
+		if _, err := New(Config{DefaultGroup: "a", Rules: rules}); err == nil || !strings.Contains(err.Error(), "groups a and b") {
+			t.Errorf("%s conflict: err = %v", name, err)
+		}
 	}
 	if _, err := New(Config{}); err == nil {
 		t.Error("a map without a default group was accepted")
 	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"staff-*", "STAFF-01", true},
+		{"*-ipad", "y9-IPAD", true},
+		{"*-ipad", "y9-ipad2", false},
+		{"y*-ipad-*", "Y9-IPAD-12", true},
+		{"*", "", true},
+		{"a*b*c", "aXbYc", true},
+		{"a*b*c", "aXbY", false},
+		{"exact", "EXACT", true},
+		{"exact", "exactly", false},
+		{"*a*a*a*a*a*a*b", strings.Repeat("a", 200), false}, // no exponential backtracking
+	}
+	for _, tt := range tests {
+		if got := globMatch(tt.pattern, tt.name); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestMap_Lookup_noAlloc(t *testing.T) {
+	m, err := New(Config{DefaultGroup: "guests", Rules: []Rule{
+		{Group: "staff", Hostnames: []string{"STAFF-*"}, Subnets: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	m = m.WithLeases(NewLeases([]Lease{{Addr: netip.MustParseAddr("10.1.2.3"), Hostname: "staff-7"}}))
+	addr := netip.MustParseAddr("10.1.2.3")
+	if n := testing.AllocsPerRun(100, func() { m.Lookup(addr, now) }); n != 0 {
+		t.Errorf("Lookup allocates %v times, want 0", n)
+	}
+}
+
+func FuzzGlobMatch(f *testing.F) {
+	f.Add("staff-*", "STAFF-01")
+	f.Add("*a*b", "aab")
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		pattern = strings.ToLower(pattern)
+		got := globMatch(pattern, name)
+		// Reference: patterns without * match exactly (ASCII case-insensitive).
+		if !strings.Contains(pattern, "*") && got != (pattern == asciiLower(name)) {
+			t.Fatalf("globMatch(%q, %q) = %v", pattern, name, got)
+		}
+		if pattern == "*" && !got {
+			t.Fatalf("* did not match %q", name)
+		}
+	})
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i := range b {
+		b[i] = lower(b[i])
+	}
+	return string(b)
 }

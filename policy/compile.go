@@ -11,11 +11,25 @@ import (
 // Compile turns a parsed, validated config into a Snapshot. It builds every
 // part aside and returns an error rather than a half-built policy, so the
 // caller can keep the snapshot in force.
-func Compile(cfg *config.Config, gen uint64, now time.Time) (*Snapshot, error) {
-	clients, err := clientmap.New(clientmap.Config{DefaultGroup: cfg.DefaultGroup})
+//
+// leases are the DHCP leases known now (nil when none): they are carried
+// into the new snapshot so a reload does not forget them.
+func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Leases) (*Snapshot, error) {
+	cc := clientmap.Config{DefaultGroup: cfg.DefaultGroup}
+	for _, g := range cfg.Groups {
+		cc.Rules = append(cc.Rules, clientmap.Rule{
+			Group:     g.Name,
+			Addresses: g.Match.Addresses,
+			MACs:      g.Match.MACs,
+			Hostnames: g.Match.Hostnames,
+			Subnets:   g.Match.Subnets,
+		})
+	}
+	clients, err := clientmap.New(cc)
 	if err != nil {
 		return nil, fmt.Errorf("compiling client map: %w", err)
 	}
+	clients = clients.WithLeases(leases)
 	return New(Options{
 		Gen:      gen,
 		LoadedAt: now,

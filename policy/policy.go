@@ -99,10 +99,23 @@ func (s *Snapshot) Allowed(addr netip.Addr) bool {
 	return false
 }
 
-// Identify maps a client address to its identity and group.
-func (s *Snapshot) Identify(addr netip.Addr) clientmap.Client {
-	return s.clients.Lookup(addr.Unmap())
+// Identify maps a client address to its identity and group at now (DHCP
+// leases expire). It does not allocate.
+func (s *Snapshot) Identify(addr netip.Addr, now time.Time) clientmap.Client {
+	return s.clients.Lookup(addr, now)
 }
+
+// WithLeases returns a copy of s whose client map knows the leases l: DHCP
+// leases change every few seconds, and swapping them in must not wait for
+// a full recompile. Everything else is shared (it is immutable).
+func (s *Snapshot) WithLeases(l *clientmap.Leases) *Snapshot {
+	c := *s
+	c.clients = s.clients.WithLeases(l)
+	return &c
+}
+
+// Clients returns the client map, for explaining decisions.
+func (s *Snapshot) Clients() *clientmap.Map { return s.clients }
 
 // Decide is the policy decision for one question from one client at now. It
 // is pure (no I/O, no clock) and does not allocate. name is canonical (lower

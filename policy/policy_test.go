@@ -70,7 +70,7 @@ func TestSnapshot_IdentifyAndDecide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := s.Identify(netip.MustParseAddr("::ffff:10.1.2.3"))
+	c := s.Identify(netip.MustParseAddr("::ffff:10.1.2.3"), time.Now())
 	if c.Group != "pupils" || c.Rule != "default" || c.Addr != netip.MustParseAddr("10.1.2.3") {
 		t.Errorf("Identify = %+v, want the unmapped address in the default group", c)
 	}
@@ -93,7 +93,7 @@ default_group: guests
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Compile(cfg, 7, time.Unix(100, 0))
+	s, err := Compile(cfg, 7, time.Unix(100, 0), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ default_group: guests
 	if !s.Allowed(netip.MustParseAddr("192.168.5.9")) || s.Allowed(netip.MustParseAddr("127.0.0.1")) {
 		t.Error("Compile did not carry access.allow")
 	}
-	if g := s.Identify(netip.MustParseAddr("192.168.5.9")).Group; g != "guests" {
+	if g := s.Identify(netip.MustParseAddr("192.168.5.9"), time.Now()).Group; g != "guests" {
 		t.Errorf("group = %q, want the default_group guests", g)
 	}
 }
@@ -116,7 +116,7 @@ func TestDecide_noAlloc(t *testing.T) {
 	addr := netip.MustParseAddr("10.1.2.3")
 	now := time.Now()
 	if n := testing.AllocsPerRun(100, func() {
-		c := s.Identify(addr)
+		c := s.Identify(addr, now)
 		s.Decide(c, "www.example.org.", 1, now)
 	}); n != 0 {
 		t.Errorf("Identify+Decide allocate %v times, want 0", n)

@@ -226,7 +226,7 @@ func (s *Server) answer(pkt []byte, qu *query, b *buffers) (reply []byte, miss b
 		s.m.dropped(dropRateLimit)
 		return nil, false
 	}
-	qu.client = snap.Identify(addr)
+	qu.client = snap.Identify(addr, qu.start)
 	qu.d = snap.Decide(qu.client, wq.q.Name, wq.q.Type, qu.start)
 	switch qu.d.Action {
 	case policy.Pass, policy.Allow:

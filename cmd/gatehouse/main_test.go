@@ -21,6 +21,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/internal/dnstest"
 )
@@ -377,5 +378,61 @@ func TestMetricsLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("metric %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestServe_leaseChangeMovesDeviceToItsGroup(t *testing.T) {
+	up, _ := upstream(t)
+	leaseFile := filepath.Join(t.TempDir(), "dnsmasq.leases")
+	// dnsmasq format: expiry MAC IP hostname client-id.
+	write := func(host string) {
+		line := fmt.Sprintf("%d aa:bb:cc:00:00:09 10.20.3.4 %s *\n", time.Now().Add(time.Hour).Unix(), host)
+		tmp := leaseFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, leaseFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Y9-IPAD-12")
+	dnsPort, httpPort := freePort(t), freePort(t)
+	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`version: 1
+listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
+resolver: {upstreams: [{address: %s}]}
+clients:
+  leases: [{path: %s, format: dnsmasq}]
+groups:
+  - name: pupils
+    match: {hostnames: ["Y*-*"], subnets: [10.20.0.0/16]}
+  - name: staff
+    match: {hostnames: ["STAFF-*"]}
+default_group: pupils
+`, dnsPort, httpPort, up, leaseFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSite("", cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	device := netip.MustParseAddr("10.20.3.4")
+	group := func() clientmap.Client { return s.server.Policy().Identify(device, time.Now()) }
+	if c := group(); c.Group != "pupils" || c.Hostname != "Y9-IPAD-12" || c.Rule != "hostname Y*-*" {
+		t.Fatalf("at start: %+v, want pupils by hostname from the lease", c)
+	}
+	write("STAFF-LAPTOP-3") // the school's DHCP server hands the address to a staff laptop
+	waitFor(t, "the device to move to staff", func() bool { return group().Group == "staff" })
+	if c := group(); c.MAC.String() != "aa:bb:cc:00:00:09" || c.Rule != "hostname STAFF-*" {
+		t.Errorf("after the lease change: %+v", c)
 	}
 }

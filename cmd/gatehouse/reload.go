@@ -98,6 +98,9 @@ func (s *site) reloadLoop(ctx context.Context) {
 		case <-debounce:
 			debounce = nil
 			hash = s.reload(hash, false)
+		case <-s.leaseCh:
+			// A DHCP lease changed: the same policy, with the new leases.
+			s.server.SetPolicy(s.server.Policy().WithLeases(s.leaseW.leases()))
 		}
 	}
 }
@@ -165,15 +168,30 @@ func (s *site) reload(prev [32]byte, force bool) [32]byte {
 // apply builds every reloadable part from cfg, then swaps them all in.
 // Nothing is swapped unless everything built.
 func (s *site) apply(cfg *config.Config) error {
-	snap, err := policy.Compile(cfg, s.gen+1, time.Now())
-	if err != nil {
+	leaseW, leases := s.leaseW, s.server.Policy().Clients().Leases()
+	if !leaseW.sameSources(cfg) {
+		var err error
+		if leaseW, err = s.startLeases(cfg); err != nil {
+			return err
+		}
+		leases = leaseW.leases()
+	}
+	newWatcher := leaseW != s.leaseW
+	fail := func(err error) error {
+		if newWatcher {
+			leaseW.close()
+		}
 		return err
+	}
+	snap, err := policy.Compile(cfg, s.gen+1, time.Now(), leases)
+	if err != nil {
+		return fail(err)
 	}
 	upstreamsChanged := !reflect.DeepEqual(cfg.Resolver, s.cfg.Resolver)
 	var up *upstreams
 	if upstreamsChanged {
 		if up, err = s.newUpstreams(cfg); err != nil {
-			return err
+			return fail(err)
 		}
 	}
 	for _, name := range restartOnly(s.cfg, cfg) {
@@ -189,6 +207,10 @@ func (s *site) apply(cfg *config.Config) error {
 		time.AfterFunc(transportGrace, func() { old.transport.Close() })
 	}
 	s.server.SetPolicy(snap)
+	if newWatcher {
+		s.leaseW.close()
+		s.leaseW = leaseW
+	}
 	s.cfg = cfg
 	return nil
 }

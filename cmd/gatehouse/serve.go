@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
 	"gatehouse/resolver"
@@ -36,6 +37,9 @@ type site struct {
 	cache    *cache.Cache
 	server   *resolver.Server
 	reloads  *reloadMetrics
+	leaseM   *clientmap.LeaseMetrics
+	leaseW   *leaseWatch
+	leaseCh  chan struct{} // leases changed: for the reload loop
 
 	cfg *config.Config // in force; only the reload loop touches it
 	gen uint64
@@ -82,7 +86,8 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 }
 
 func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
-	s := &site{path: path, level: new(slog.LevelVar), reg: prometheus.NewRegistry(), cfg: cfg, gen: 1}
+	s := &site{path: path, level: new(slog.LevelVar), reg: prometheus.NewRegistry(), cfg: cfg, gen: 1,
+		leaseCh: make(chan struct{}, 1)}
 	s.level.Set(cfg.Log.Level)
 	hopts := &slog.HandlerOptions{Level: s.level}
 	if cfg.Log.Format == config.LogFormat("json") {
@@ -107,6 +112,9 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if s.reloads, err = newReloadMetrics(s.reg); err != nil {
 		return nil, err
 	}
+	if s.leaseM, err = clientmap.NewLeaseMetrics(s.reg); err != nil {
+		return nil, err
+	}
 
 	up, err := s.newUpstreams(cfg)
 	if err != nil {
@@ -128,8 +136,12 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := policy.Compile(cfg, s.gen, time.Now())
+	if s.leaseW, err = s.startLeases(cfg); err != nil {
+		return nil, err
+	}
+	snap, err := policy.Compile(cfg, s.gen, time.Now(), s.leaseW.leases())
 	if err != nil {
+		s.leaseW.close()
 		return nil, err
 	}
 	s.server, err = resolver.NewServer(resolver.ServerConfig{
@@ -238,6 +250,7 @@ func (s *site) run(ctx context.Context) error {
 		cancel()
 	}
 	s.shutdownDNS()
+	s.leaseW.close()
 	s.upstream.cur.Load().transport.Close()
 	return nil
 }
