@@ -23,6 +23,10 @@ type Answer struct {
 	Rcode int
 	// Authenticated is true when the data was validated as secure (AD).
 	Authenticated bool
+	// Security is the validator's verdict (SecurityUnchecked when nothing
+	// validated it), for the query log. Set by whoever builds the Answer,
+	// before anyone else can see it.
+	Security Security
 	// MinTTL is the smallest TTL in the answer and authority sections; for
 	// a negative answer it is already min(SOA TTL, SOA MINIMUM) (RFC 2308).
 	MinTTL uint32

@@ -282,10 +282,19 @@ func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, q resolver.Q
 	f.res, f.err = c.fetch(ctx, q, gen)
 }
 
+// resolve asks upstream, with the DNSSEC status when it can tell one.
+func (c *Cache) resolve(ctx context.Context, q resolver.Question) (*dns.Msg, resolver.Security, error) {
+	if sr, ok := c.upstream.(resolver.SecurityResolver); ok {
+		return sr.ResolveSecurity(ctx, q)
+	}
+	m, err := c.upstream.Resolve(ctx, q)
+	return m, resolver.SecurityUnchecked, err
+}
+
 // fetch asks upstream, stores what RFC 2308 and the config allow, and
 // returns the result for every caller waiting on q.
 func (c *Cache) fetch(ctx context.Context, q resolver.Question, gen uint64) (resolver.Cached, error) {
-	m, err := c.upstream.Resolve(ctx, q)
+	m, sec, err := c.resolve(ctx, q)
 	now := c.cfg.Now()
 	if err != nil {
 		return c.fallback(q, now, err)
@@ -294,6 +303,7 @@ func (c *Cache) fetch(ctx context.Context, q resolver.Question, gen uint64) (res
 	if err != nil {
 		return c.fallback(q, now, err)
 	}
+	a.Security = sec
 	var life time.Duration
 	switch {
 	case a.Rcode == dns.RcodeServerFailure:

@@ -573,3 +573,30 @@ func TestTTLCap(t *testing.T) {
 		t.Errorf("short: TTLCap = %d, want none (its TTL is within max_ttl)", r.TTLCap)
 	}
 }
+
+// secureUpstream is a SecurityResolver that reports one status.
+type secureUpstream struct {
+	fakeUpstream
+	status resolver.Security
+}
+
+func (s *secureUpstream) ResolveSecurity(ctx context.Context, q resolver.Question) (*dns.Msg, resolver.Security, error) {
+	m, err := s.Resolve(ctx, q)
+	return m, s.status, err
+}
+
+func TestSecurityStoredWithAnswer(t *testing.T) {
+	up := &secureUpstream{status: resolver.SecuritySecure}
+	up.OnResolve = func(_ context.Context, q resolver.Question) (*dns.Msg, error) {
+		return reply(t, q, dns.RcodeSuccess, []string{"%s 300 IN A 192.0.2.1"}, nil), nil
+	}
+	c, _ := newTestCache(t, up, Config{Size: 10})
+	q := question("signed.example.", dns.TypeA)
+	r, err := c.Get(context.Background(), q)
+	if err != nil || r.Answer.Security != resolver.SecuritySecure {
+		t.Fatalf("Get = %v, %v; want a secure answer", r.Answer.Security, err)
+	}
+	if r, ok := c.Lookup(q, time.Now()); !ok || r.Answer.Security != resolver.SecuritySecure {
+		t.Errorf("cached answer lost its status: %v", r.Answer.Security)
+	}
+}

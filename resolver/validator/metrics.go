@@ -57,8 +57,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		clockWarnings: prometheus.NewCounter(opts("clock_warnings_total",
 			"Warnings logged because most signatures failed their validity period.")),
 	}
-	for _, s := range statusNames {
-		m.results.WithLabelValues(s)
+	for s := Unchecked; s <= Indeterminate; s++ {
+		m.results.WithLabelValues(s.String())
 	}
 	for _, r := range allReasons {
 		m.bogus.WithLabelValues(r)

@@ -1,40 +1,31 @@
 package validator
 
-// Status is the DNSSEC security status of an answer (RFC 4033 section 5,
-// RFC 4035 section 4.3). It is what the cache stores with an answer and
-// what the query log shows.
-type Status uint8
+import "gatehouse/resolver"
 
-// Security statuses. The zero value means validation did not run.
+// Status is the DNSSEC security status of an answer; it is defined in
+// resolver (as Security) so the cache and the query log can carry it
+// without importing the validator.
+type Status = resolver.Security
+
+// Security statuses, as the validator names them.
 const (
 	// Unchecked: the client set CD, so the data went out unvalidated.
-	Unchecked Status = iota
+	Unchecked = resolver.SecurityUnchecked
 	// Secure: every RRset in the answer, and every denial, was proven with
 	// a chain of signatures from a trust anchor. The answer carries AD.
-	Secure
+	Secure = resolver.SecuritySecure
 	// Insecure: a signed parent proves that the data's zone is unsigned
 	// (no DS), or the zone uses only algorithms or digests we do not
 	// support, or its NSEC3 denial uses opt-out or too many iterations.
-	Insecure
+	Insecure = resolver.SecurityInsecure
 	// Bogus: the data should be signed and is not, or its signatures or
 	// denials fail. Bogus answers never reach a client that did not set CD.
-	Bogus
+	Bogus = resolver.SecurityBogus
 	// Indeterminate: no trust anchor covers the name, or the question
 	// cannot be validated (qtype RRSIG, or an upstream rcode other than
 	// NOERROR and NXDOMAIN).
-	Indeterminate
+	Indeterminate = resolver.SecurityIndeterminate
 )
-
-var statusNames = [...]string{"unchecked", "secure", "insecure", "bogus", "indeterminate"}
-
-// String returns the status in lower case, as metrics labels and the query
-// log use it.
-func (s Status) String() string {
-	if int(s) < len(statusNames) {
-		return statusNames[s]
-	}
-	return "unknown"
-}
 
 // worse combines the statuses of two parts of one answer: bogus wins, then
 // indeterminate, then insecure; only all-secure is secure.

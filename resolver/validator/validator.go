@@ -216,3 +216,11 @@ func (r *run) fetch(name string, qtype uint16) (*dns.Msg, error) {
 	}
 	return m, nil
 }
+
+// ResolveSecurity implements resolver.SecurityResolver, so the cache
+// stores the status with the answer.
+func (v *Validator) ResolveSecurity(ctx context.Context, q resolver.Question) (*dns.Msg, resolver.Security, error) {
+	return v.Validate(ctx, q)
+}
+
+var _ resolver.SecurityResolver = (*Validator)(nil)
