@@ -18,6 +18,8 @@ type Metrics struct {
 
 	results [numResults]prometheus.Counter
 	holds   [numHolds]prometheus.Counter
+	// infra cache sizes: delegations, addresses, servers, lame
+	infraDelegs, infraAddrs, infraServers, infraLame prometheus.Gauge
 }
 
 // NewMetrics creates the recursor's metrics and registers them with reg
@@ -68,6 +70,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for h := range numHolds {
 		m.holds[h] = m.held.WithLabelValues(h.String())
 	}
+	m.infraDelegs = m.infra.WithLabelValues("delegations")
+	m.infraAddrs = m.infra.WithLabelValues("addresses")
+	m.infraServers = m.infra.WithLabelValues("servers")
+	m.infraLame = m.infra.WithLabelValues("lame")
 	for _, k := range []string{budgetQueries, budgetReferrals, budgetGlueless, budgetCNAMEs, budgetTime} {
 		m.budget.WithLabelValues(k)
 	}

@@ -471,10 +471,10 @@ func stripDNSSEC(rrs []dns.RR, qtype uint16) []dns.RR {
 // observeInfra updates the infrastructure cache gauges.
 func (r *Recursor) observeInfra() {
 	servers, lame := r.sel.sizes()
-	r.m.infra.WithLabelValues("delegations").Set(float64(r.infra.delegs.Len()))
-	r.m.infra.WithLabelValues("addresses").Set(float64(r.infra.addrs.Len()))
-	r.m.infra.WithLabelValues("servers").Set(float64(servers))
-	r.m.infra.WithLabelValues("lame").Set(float64(lame))
+	r.m.infraDelegs.Set(float64(r.infra.delegs.Len()))
+	r.m.infraAddrs.Set(float64(r.infra.addrs.Len()))
+	r.m.infraServers.Set(float64(servers))
+	r.m.infraLame.Set(float64(lame))
 }
 
 // path is the chain of name server names being looked up, innermost first.
