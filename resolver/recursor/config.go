@@ -48,7 +48,7 @@ const (
 	maxZoneTries = 6
 	// gluelessBatch is how many name server names without addresses are
 	// looked up at once, in parallel, before their servers are tried.
-	gluelessBatch = 3
+	gluelessBatch int64 = 3
 	// maxLookupDepth bounds nested name server address lookups (resolving
 	// a name server's name needs a delegation whose servers are glueless
 	// too...).

@@ -102,7 +102,8 @@ func (r *Recursor) lookupServers(ctx context.Context, st *state, names []string,
 		j := r.randIntN(i + 1)
 		names[i], names[j] = names[j], names[i]
 	}
-	names = names[:min(len(names), gluelessBatch)]
+	left := int64(st.budget.MaxGlueless) - st.glueless.Load()
+	names = names[:min(int64(len(names)), gluelessBatch, max(left, 1))]
 	for _, n := range names {
 		looked[n] = true
 		if err := st.spend(&st.glueless, 1, st.budget.MaxGlueless, budgetGlueless); err != nil {

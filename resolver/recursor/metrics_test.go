@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"gatehouse/internal/dnstest"
 	"gatehouse/resolver/recursor"
 )
 
@@ -80,4 +82,23 @@ func TestMetrics_lint(t *testing.T) {
 	if _, err := recursor.NewMetrics(reg); err == nil {
 		t.Error("registering twice succeeded, want an error")
 	}
+}
+
+func TestMetrics_exchanges(t *testing.T) {
+	w := newWorld(t)
+	w["203.0.113.1"] = dnstest.Rcode(dns.RcodeRefused)
+	reg := newRegistry(t)
+	r := newRecursor(t, w.net(), func(c *recursor.Config) { c.Metrics = reg.m })
+	resolve(t, r, "www.example.org.", dns.TypeA)
+	reg.want(t,
+		`gatehouse_recursor_exchanges_total{result="ok"} 4`,
+		`gatehouse_recursor_exchanges_total{result="refused"} 1`,
+		`gatehouse_recursor_servers_held_total{reason="refused"} 1`,
+		`gatehouse_recursor_infra_cache_entries{cache="delegations"} 3`,
+		`gatehouse_recursor_infra_cache_entries{cache="servers"} 4`,
+		`gatehouse_recursor_infra_cache_entries{cache="lame"} 1`,
+		`gatehouse_recursor_exchange_duration_seconds 5`,
+		`gatehouse_recursor_primings_total{result="success"} 1`,
+		`gatehouse_recursor_budget_exceeded_total{kind="queries"} 0`,
+	)
 }

@@ -204,7 +204,7 @@ func terminal(err error) bool {
 type result struct {
 	rcode  int
 	answer []dns.RR // the chain and the answer
-	ns     []dns.RR // authority records of the final reply (see reply.ns)
+	ns     []dns.RR // authority records of each reply along the chain (see reply.ns)
 	final  string   // the name the chain ends at
 	hasSOA bool
 	negTTL uint32
@@ -232,8 +232,9 @@ func (r *Recursor) resolve(ctx context.Context, st *state, name string, qtype ui
 			return nil, err
 		}
 		res.answer = append(res.answer, rep.chain...)
+		res.ns = append(res.ns, rep.ns...) // along the chain: wildcard proofs
 		if !rep.chase {
-			res.rcode, res.ns, res.final, res.hasSOA, res.negTTL = rep.rcode, rep.ns, rep.final, rep.hasSOA, rep.negTTL
+			res.rcode, res.final, res.hasSOA, res.negTTL = rep.rcode, rep.final, rep.hasSOA, rep.negTTL
 			if rep.kind == kindNXDomain {
 				res.rcode = dns.RcodeNameError
 			}

@@ -110,7 +110,10 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) *reply {
 		}
 		rep.chase = true
 		rep.rcode = dns.RcodeSuccess
-		rep.ns, rep.hasSOA = nil, false
+		// Keep only denial records: they may prove a wildcard expansion
+		// in the chain.
+		rep.ns, rep.hasSOA, rep.negTTL = nil, false, 0
+		rep.authority(resp.Ns, zone, false)
 		return rep
 	case len(resp.Answer) > 0:
 		rep.kind = kindLame // answer records, none about the question

@@ -155,6 +155,15 @@ func wildServer(t *testing.T) dns.Handler {
 					dnstest.RR(t, "wild.example.org. 300 IN RRSIG NSEC 13 3 300"+sig),
 				}
 			}
+		case qname == "wildalias.example.org.":
+			m.Answer = []dns.RR{dnstest.RR(t, qname+" 300 IN CNAME www.example.net.")}
+			if do {
+				m.Answer = append(m.Answer, dnstest.RR(t, qname+" 300 IN RRSIG CNAME 13 2 300"+sig))
+				m.Ns = []dns.RR{
+					dnstest.RR(t, "away.example.org. 300 IN NSEC www.example.org. CNAME RRSIG NSEC"),
+					dnstest.RR(t, "away.example.org. 300 IN RRSIG NSEC 13 3 300"+sig),
+				}
+			}
 		case qname == "gone.example.org.":
 			m.Rcode = dns.RcodeNameError
 			m.Ns = []dns.RR{dnstest.RR(t, exampleOrgSOA)}
@@ -193,6 +202,22 @@ func TestRecursor_Resolve_dnssecRecords(t *testing.T) {
 				"wild.example.org. 300 IN NSEC zz.wild.example.org. NS RRSIG NSEC",
 				"wild.example.org. 300 IN RRSIG NSEC 13 3 300" + sig,
 			},
+		},
+		{
+			name: "wildcard cname to another zone with do", qname: "wildalias.example.org.", do: true,
+			wantAns: []string{
+				"wildalias.example.org. 300 IN CNAME www.example.net.",
+				"wildalias.example.org. 300 IN RRSIG CNAME 13 2 300" + sig,
+				"www.example.net. 300 IN A 192.0.2.81",
+			},
+			wantNs: []string{ // the proof from the first zone's reply
+				"away.example.org. 300 IN NSEC www.example.org. CNAME RRSIG NSEC",
+				"away.example.org. 300 IN RRSIG NSEC 13 3 300" + sig,
+			},
+		},
+		{
+			name: "wildcard cname to another zone", qname: "wildalias.example.org.",
+			wantAns: []string{"wildalias.example.org. 300 IN CNAME www.example.net.", "www.example.net. 300 IN A 192.0.2.81"},
 		},
 		{
 			name: "nxdomain", qname: "gone.example.org.", wantRcode: dns.RcodeNameError,
