@@ -136,12 +136,12 @@ func (m *Metrics) query(p proto, qtype uint16) {
 	m.queries[p][i].Inc()
 }
 
-func (m *Metrics) answered(rcode int, s source, start time.Time) {
+func (m *Metrics) answered(rcode int, s source, elapsed time.Duration) {
 	if rcode < 0 || rcode > 15 {
 		rcode = 16 // extended rcodes (BADVERS) count as "other"
 	}
 	m.responses[rcode].Inc()
-	m.duration[s].Observe(time.Since(start).Seconds())
+	m.duration[s].Observe(elapsed.Seconds())
 }
 
 func (m *Metrics) dropped(r dropReason) { m.drops[r].Inc() }

@@ -18,6 +18,7 @@ import (
 
 	"gatehouse/clientmap"
 	"gatehouse/policy"
+	"gatehouse/querylog"
 )
 
 // ServerConfig holds what a Server is built from. Fields marked "reloadable"
@@ -41,14 +42,23 @@ type ServerConfig struct {
 	TCPReadTimeout time.Duration // default 2 s
 	// RateLimit per client address (reloadable via SetRateLimit).
 	RateLimit RateLimit
-	Logger    *slog.Logger
-	Metrics   *Metrics
+	// QueryLog receives an entry for every query answered (nil: none).
+	QueryLog QueryLog
+	Logger   *slog.Logger
+	Metrics  *Metrics
+}
+
+// QueryLog records queries. Enqueue must not block: the query path calls
+// it for every query.
+type QueryLog interface {
+	Enqueue(e querylog.Entry) bool
 }
 
 // Server is the DNS front end: it owns the listeners and runs the query
 // path for every packet. It is the only place that writes to clients.
 type Server struct {
 	cache        AnswerCache
+	qlog         QueryLog
 	bufSize      uint16
 	queryTimeout time.Duration
 	udpSockets   int
@@ -87,6 +97,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cache:        cfg.Cache,
+		qlog:         cfg.QueryLog,
 		bufSize:      orDefault(cfg.BufSize, 1232),
 		queryTimeout: orDefault(cfg.QueryTimeout, 5*time.Second),
 		udpSockets:   orDefault(cfg.UDPSockets, runtime.GOMAXPROCS(0)),
@@ -180,6 +191,8 @@ type query struct {
 	start  time.Time
 	client clientmap.Client
 	d      policy.Decision
+	// detached: the name no longer points into a listener buffer.
+	detached bool
 }
 
 // detach copies what still points into the listener's buffers, so the query
@@ -187,6 +200,7 @@ type query struct {
 func (qu *query) detach() {
 	qu.wq.question = bytes.Clone(qu.wq.question)
 	qu.wq.q.Name = strings.Clone(qu.wq.q.Name)
+	qu.detached = true
 }
 
 // answer runs the query path for one packet and returns the reply to send
@@ -339,15 +353,77 @@ func (s *Server) finish(qu *query, c Cached, ede *dns.EDNS0_EDE, b *buffers) []b
 	if !c.FromCache {
 		src = sourceUpstream
 	}
-	s.m.answered(c.Answer.Rcode, src, qu.start)
+	s.done(qu, c.Answer.Rcode, src, c.Answer, c.Answer.Security)
 	return out
 }
 
 // local writes and counts a reply synthesised here (errors, refusals)
 // carrying the client's question.
 func (s *Server) local(qu *query, b *buffers, rcode int, ede *dns.EDNS0_EDE) []byte {
-	s.m.answered(rcode, sourceLocal, qu.start)
+	s.done(qu, rcode, sourceLocal, nil, SecurityUnchecked)
 	return appendEmptyReply(b.out[:0], &qu.wq, rcode, ede, s.bufSize)
+}
+
+// done counts a reply and records it in the query log.
+func (s *Server) done(qu *query, rcode int, src source, a *Answer, sec Security) {
+	elapsed := time.Since(qu.start)
+	s.m.answered(rcode, src, elapsed)
+	if s.qlog == nil || qu.wq.question == nil {
+		return // no query log, or a packet without a question worth logging
+	}
+	name := qu.wq.q.Name
+	if !qu.detached {
+		name = strings.Clone(name) // it points into the listener's buffer
+	}
+	e := querylog.Entry{
+		Time:       qu.start,
+		Client:     qu.client.Addr,
+		Hostname:   qu.client.Hostname,
+		Group:      qu.client.Group,
+		ClientRule: qu.client.Rule,
+		QName:      name,
+		QType:      qu.wq.q.Type,
+		Proto:      logProtos[qu.proto],
+		Decision:   logDecision(qu, rcode),
+		Rcode:      uint16(rcode),
+		Source:     logSources[src],
+		DNSSEC:     logSecurity[min(int(sec), len(logSecurity)-1)],
+		Duration:   elapsed,
+	}
+	if !qu.client.Addr.IsValid() {
+		e.Client = qu.src.Addr().Unmap() // refused before identification
+	}
+	if a != nil {
+		e.Answer = a
+	}
+	if !qu.client.MAC.IsZero() {
+		e.MAC = qu.client.MAC.String()
+	}
+	s.qlog.Enqueue(e)
+}
+
+var (
+	logProtos   = [numProtos]querylog.Proto{protoUDP: querylog.UDP, protoTCP: querylog.TCP}
+	logSources  = [numSources]querylog.Source{sourceCache: querylog.SourceCache, sourceUpstream: querylog.SourceUpstream, sourceLocal: querylog.SourceLocal}
+	logSecurity = [...]querylog.DNSSEC{
+		SecurityUnchecked: querylog.DNSSECUnknown, SecuritySecure: querylog.Secure,
+		SecurityInsecure: querylog.Insecure, SecurityBogus: querylog.Bogus, SecurityIndeterminate: querylog.DNSSECUnknown,
+	}
+)
+
+// logDecision names what happened to a query for the log.
+func logDecision(qu *query, rcode int) querylog.Decision {
+	switch {
+	case !qu.client.Addr.IsValid():
+		return querylog.Refused // refused or malformed before identification
+	case qu.d.Action == policy.Block:
+		return querylog.Blocked
+	case rcode == dns.RcodeServerFailure:
+		return querylog.Failed
+	case rcode == dns.RcodeRefused || rcode == dns.RcodeNotImplemented || rcode == dns.RcodeFormatError:
+		return querylog.Refused
+	}
+	return querylog.Allowed
 }
 
 var staleEDE = &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer}
