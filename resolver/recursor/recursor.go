@@ -128,11 +128,13 @@ func New(cfg Config) (*Recursor, error) {
 //
 // The reply has q's question (canonical name), the rcode of the final
 // authoritative response, the whole CNAME/DNAME chain and the answer in the
-// answer section, and the authority section of the final response as far as
-// it matters: the SOA of a negative answer, and with q.DO the NSEC/NSEC3
-// records and RRSIGs a validator needs. Without q.DO, DNSSEC records are
-// left out unless asked for. RA is set and AA is not; AD is never set (the
-// validator above sets it).
+// answer section (each part scrubbed, owner names in lower case), and in the
+// authority section what a cache and a validator need: the SOA of a
+// negative answer and, with q.DO, the NSEC/NSEC3 records and RRSIGs of the
+// final reply and of every reply along the chain (wildcard proofs). Without
+// q.DO, DNSSEC records are left out unless asked for; with it, the reply has
+// an OPT record with DO. RA is set and AA is not; AD is never set (the
+// validator above sets it). CD is copied from q and sent upstream.
 //
 // Failures wrap resolver.ErrNoUpstream when no server of a zone gave a
 // usable reply, or are a *resolver.ExtendedError wrapping ErrBudget or
