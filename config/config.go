@@ -30,6 +30,12 @@ type Config struct {
 	Access   Access   `yaml:"access"`
 	Resolver Resolver `yaml:"resolver"`
 	Cache    Cache    `yaml:"cache"`
+	// StateDir holds what Gatehouse writes: the query log database, the
+	// last good copy of downloaded lists. Empty means $STATE_DIRECTORY
+	// (systemd's StateDirectory=), else the user's state directory
+	// (~/.local/state/gatehouse).
+	StateDir string   `yaml:"state_dir"`
+	QueryLog QueryLog `yaml:"query_log"`
 	// TimeZone is the site's IANA zone: schedules, report days and times
 	// shown to people are in it.
 	TimeZone     string   `yaml:"timezone" default:"Europe/London"`
@@ -129,6 +135,9 @@ type Group struct {
 	// SafeSearch sets each provider's mode; a provider left out gets the
 	// table's recommended default (on; YouTube strict; Yandex blocked).
 	SafeSearch SafeSearch `yaml:"safe_search"`
+	// LogRetention is how long this group's query log entries are kept;
+	// 0 means query_log.retention. Whole days.
+	LogRetention time.Duration `yaml:"log_retention" default:"0s"`
 }
 
 // GroupMatch lists the rules that place a client in a group. Precedence
@@ -155,6 +164,18 @@ type SafeSearch struct {
 	Brave       string `yaml:"brave"`
 	Yandex      string `yaml:"yandex"`      // "on" blocks Yandex search (it has no enforceable safe mode)
 	Unsupported string `yaml:"unsupported"` // "on" blocks engines with no enforceable safe mode
+}
+
+// QueryLog configures the record of every query.
+type QueryLog struct {
+	Enabled bool `yaml:"enabled" default:"true"`
+	// Retention is how long entries are kept, for groups that do not set
+	// their own log_retention. Whole days.
+	Retention time.Duration `yaml:"retention" default:"90d"`
+	// PseudonymiseAfter, when set, replaces client identity (address, MAC,
+	// hostname) in entries older than this with keyed hashes. Whole days;
+	// 0 keeps identity for the whole retention.
+	PseudonymiseAfter time.Duration `yaml:"pseudonymise_after" default:"0s"`
 }
 
 // Calendar holds the school's term dates and closures (holidays, INSET

@@ -63,6 +63,7 @@ func TestDefault(t *testing.T) {
 			StaleMaxAge:    24 * time.Hour,
 			Prefetch:       true,
 		},
+		QueryLog: QueryLog{Enabled: true, Retention: 90 * 24 * time.Hour},
 		TimeZone: "Europe/London",
 		Groups: []Group{{Name: "default", SafeSearch: SafeSearch{
 			Google: "on", YouTube: "strict", Bing: "on", DuckDuckGo: "on", Pixabay: "on",

@@ -89,6 +89,7 @@ func (v *validator) config(c *Config) {
 	v.cache(&c.Cache)
 	v.timeAndSchedules(c)
 	v.clients(&c.Clients)
+	v.queryLog(c)
 	v.groups(c.Groups, c.DefaultGroup)
 	v.groupPolicies(c.Groups)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"gatehouse/clientmap"
 	"gatehouse/policy/schedule"
@@ -51,6 +52,25 @@ func (v *validator) timeAndSchedules(c *Config) {
 	cal := &schedule.Calendar{Terms: c.Calendar.Terms, Closures: c.Calendar.Closures}
 	if _, err := schedule.NewSchedule(loc, cal, periods); err != nil {
 		v.errorf("periods", "%s", err)
+	}
+}
+
+func (v *validator) queryLog(c *Config) {
+	days := func(path string, d time.Duration) {
+		if d < 0 || d%(24*time.Hour) != 0 {
+			v.errorf(path, "must be whole days, like \"90d\", got %s", FormatDuration(d))
+		}
+	}
+	days("query_log.retention", c.QueryLog.Retention)
+	days("query_log.pseudonymise_after", c.QueryLog.PseudonymiseAfter)
+	if c.QueryLog.Retention == 0 {
+		v.errorf("query_log.retention", "must be at least 1d; set enabled: false to keep no log")
+	}
+	for i, g := range c.Groups {
+		days(fmt.Sprintf("groups[%d].log_retention", i), g.LogRetention)
+	}
+	if c.StateDir != "" && !strings.HasPrefix(c.StateDir, "/") {
+		v.errorf("state_dir", "%q must be an absolute path", c.StateDir)
 	}
 }
 

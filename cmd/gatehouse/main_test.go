@@ -24,7 +24,21 @@ import (
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/internal/dnstest"
+	"gatehouse/querylog"
 )
+
+// TestMain points the default state directory at a temporary one, so no
+// test writes a query log into the home directory.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gatehouse-test-state")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("STATE_DIRECTORY", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // syncBuffer collects log output written from several goroutines.
 type syncBuffer struct {
@@ -91,6 +105,7 @@ type instance struct {
 
 func siteConfig(dnsPort, httpPort int, up netip.AddrPort, allow string) string {
 	return fmt.Sprintf(`version: 1
+state_dir: %s
 log:
   level: debug
 listen:
@@ -107,7 +122,13 @@ resolver:
     - address: %s
 groups:
   - name: pupils
-`, dnsPort, httpPort, allow, up)
+`, stateDirFor(dnsPort), dnsPort, httpPort, allow, up)
+}
+
+// stateDirFor gives each test instance (known by its port) its own state
+// directory under the package's temporary one.
+func stateDirFor(port int) string {
+	return filepath.Join(os.Getenv("STATE_DIRECTORY"), fmt.Sprint(port))
 }
 
 // start runs `gatehouse serve` with cfg until the test ends.
@@ -434,5 +455,32 @@ default_group: pupils
 	waitFor(t, "the device to move to staff", func() bool { return group().Group == "staff" })
 	if c := group(); c.MAC.String() != "aa:bb:cc:00:00:09" || c.Rule != "hostname STAFF-*" {
 		t.Errorf("after the lease change: %+v", c)
+	}
+}
+
+func TestServe_queriesReachTheQueryLog(t *testing.T) {
+	up, _ := upstream(t)
+	var dnsPort int
+	in := start(t, func(d, h int) string { dnsPort = d; return siteConfig(d, h, up, "127.0.0.0/8") })
+	query(t, "udp", in.dns, "www.example.org.")
+	query(t, "tcp", in.dns, "nope.example.org.")
+
+	// The CLI reads the same database read-only while the server writes.
+	db, err := querylog.OpenReadOnly(filepath.Join(stateDirFor(dnsPort), "querylog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var page querylog.Page
+	waitFor(t, "both queries in the log", func() bool {
+		page, err = db.Search(context.Background(), querylog.Filter{Client: "127.0.0.1", Domain: "*.example.org"})
+		return err == nil && len(page.Entries) == 2
+	})
+	newest, oldest := page.Entries[0], page.Entries[1]
+	if newest.QName != "nope.example.org." || newest.Rcode != dns.RcodeNameError || newest.Proto != querylog.TCP || newest.Group != "pupils" {
+		t.Errorf("newest entry = %+v", newest)
+	}
+	if oldest.QName != "www.example.org." || oldest.Answer.Summary() != "A 192.0.2.80" || oldest.Decision != querylog.Allowed {
+		t.Errorf("oldest entry = %+v", oldest)
 	}
 }

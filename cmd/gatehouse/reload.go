@@ -227,6 +227,17 @@ func restartOnly(old, cfg *config.Config) []string {
 	check("listen", old.Listen, cfg.Listen)
 	check("server", old.Server, cfg.Server)
 	check("cache", old.Cache, cfg.Cache)
+	check("state_dir", old.StateDir, cfg.StateDir)
+	check("query_log", old.QueryLog, cfg.QueryLog)
+	check("timezone", old.TimeZone, cfg.TimeZone)
+	var oldRet, newRet []time.Duration
+	for _, g := range old.Groups {
+		oldRet = append(oldRet, g.LogRetention)
+	}
+	for _, g := range cfg.Groups {
+		newRet = append(newRet, g.LogRetention)
+	}
+	check("groups[].log_retention", oldRet, newRet)
 	check("log.format", old.Log.Format, cfg.Log.Format)
 	return out
 }

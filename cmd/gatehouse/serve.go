@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
+	"gatehouse/querylog"
 	"gatehouse/resolver"
 	"gatehouse/resolver/cache"
 	"gatehouse/resolver/forward"
@@ -40,6 +42,7 @@ type site struct {
 	leaseM   *clientmap.LeaseMetrics
 	leaseW   *leaseWatch
 	leaseCh  chan struct{} // leases changed: for the reload loop
+	qlog     *querylog.Log // nil when the query log is off
 
 	cfg *config.Config // in force; only the reload loop touches it
 	gen uint64
@@ -136,15 +139,24 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir, err := stateDir(cfg, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if s.qlog, err = s.openQueryLog(cfg, dir); err != nil {
+		return nil, err
+	}
 	if s.leaseW, err = s.startLeases(cfg); err != nil {
+		s.closeQueryLog()
 		return nil, err
 	}
 	snap, err := policy.Compile(cfg, s.gen, time.Now(), s.leaseW.leases())
 	if err != nil {
 		s.leaseW.close()
+		s.closeQueryLog()
 		return nil, err
 	}
-	s.server, err = resolver.NewServer(resolver.ServerConfig{
+	sc := resolver.ServerConfig{
 		Cache:          s.cache,
 		Policy:         snap,
 		BufSize:        uint16(cfg.Server.EDNSBufferSize),
@@ -156,7 +168,11 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		RateLimit:      rateLimit(cfg),
 		Logger:         s.log,
 		Metrics:        serverM,
-	})
+	}
+	if s.qlog != nil {
+		sc.QueryLog = s.qlog
+	}
+	s.server, err = resolver.NewServer(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -251,8 +267,18 @@ func (s *site) run(ctx context.Context) error {
 	}
 	s.shutdownDNS()
 	s.leaseW.close()
+	s.closeQueryLog() // after the DNS server, so the last queries are written
 	s.upstream.cur.Load().transport.Close()
 	return nil
+}
+
+func (s *site) closeQueryLog() {
+	if s.qlog == nil {
+		return
+	}
+	if err := s.qlog.Close(); err != nil {
+		s.log.Error("closing the query log", "error", err)
+	}
 }
 
 func (s *site) shutdownDNS() {
