@@ -138,6 +138,10 @@ type Config struct {
 	// dns0x20), making spoofed replies harder to forge. A server that does
 	// not preserve case then counts as failing.
 	Use0x20 bool
+	// AllowLoopback lets name server addresses learnt from the network be
+	// loopback or link-local. Only for a private hierarchy on one machine
+	// (tests, benchmarks): otherwise glue could make us query ourselves.
+	AllowLoopback bool
 	// IPv6 lets the recursor use name servers' IPv6 addresses. Leave it off
 	// on hosts without IPv6 connectivity.
 	IPv6 bool

@@ -69,8 +69,14 @@ func (r *Recursor) askZone(ctx context.Context, st *state, dp *deleg, qname stri
 // servers), not being looked up further up this resolution, and not too
 // deep in nested lookups.
 func (r *Recursor) servers(dp *deleg, now time.Time, looked map[string]bool, p *path) (addrs []netip.Addr, unresolved []string) {
-	add := func(as []netip.Addr) {
+	// The root hints' addresses are configured, so trusted; everything
+	// else came from the network.
+	hints := dp.expires.IsZero()
+	add := func(as []netip.Addr, trusted bool) {
 		for _, a := range as {
+			if !trusted && !r.loopOK && localAddr(a) {
+				continue
+			}
 			if (r.ipv6 || a.Is4()) && !slices.Contains(addrs, a) {
 				addrs = append(addrs, a)
 			}
@@ -78,12 +84,12 @@ func (r *Recursor) servers(dp *deleg, now time.Time, looked map[string]bool, p *
 	}
 	for _, ns := range dp.ns {
 		n := len(addrs)
-		add(dp.glue[ns])
+		add(dp.glue[ns], hints)
 		v4, known := r.infra.lookupAddrs(ns, false, now)
-		add(v4)
+		add(v4, false)
 		if r.ipv6 {
 			v6, _ := r.infra.lookupAddrs(ns, true, now)
-			add(v6)
+			add(v6, false)
 		}
 		if len(addrs) == n && !known && !looked[ns] && !dns.IsSubDomain(dp.zone, ns) &&
 			!p.has(ns) && p.len() < maxLookupDepth {

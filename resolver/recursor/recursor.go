@@ -52,6 +52,7 @@ type Recursor struct {
 	qmin    bool
 	use0x20 bool
 	ipv6    bool
+	loopOK  bool // Config.AllowLoopback
 	hints   *deleg
 	infra   *infra
 	sel     *selector
@@ -88,6 +89,7 @@ func New(cfg Config) (*Recursor, error) {
 		qmin:     cfg.QNameMinimisation,
 		use0x20:  cfg.Use0x20,
 		ipv6:     cfg.IPv6,
+		loopOK:   cfg.AllowLoopback,
 		randIntN: rand.IntN, // not security-sensitive: spreads load, and randomly seeded
 	}
 	if r.log == nil {

@@ -54,9 +54,18 @@ func (d *deleg) addGlue(rr dns.RR, filter bool) {
 }
 
 // serverAddr reports whether a may be an authoritative server's address
-// learnt from the network.
+// learnt from the network. Loopback and link-local addresses are kept
+// here and refused later, at server selection, unless the recursor allows
+// them (a private test hierarchy on one machine).
 func serverAddr(a netip.Addr) bool {
-	return a.IsValid() && !a.Is4In6() && !a.IsLoopback() && !a.IsUnspecified() && !a.IsMulticast() &&
-		!a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() && !a.IsInterfaceLocalMulticast() &&
+	return a.IsValid() && !a.Is4In6() && !a.IsUnspecified() && !a.IsMulticast() &&
+		!a.IsLinkLocalMulticast() && !a.IsInterfaceLocalMulticast() &&
 		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// localAddr reports whether a is on this host or its link: a server
+// address the network must not be able to point us at, since it would make
+// us query ourselves or the local network.
+func localAddr(a netip.Addr) bool {
+	return a.IsLoopback() || a.IsLinkLocalUnicast()
 }
