@@ -332,7 +332,7 @@ func TestParseMetrics(t *testing.T) {
 		t.Error("bad value accepted")
 	}
 	g := gatehouseCounters(map[string]float64{"gatehouse_cache_hits_total": 10}, m)
-	if g.CacheHits != 191 || g.CacheMisses != 2000 || g.GCCycles != 5 {
+	if g.CacheHits != 191 || g.CacheMisses != 2000 || g.GCCycles != 5 || g.Mallocs != 184163 || g.Threads != 9 {
 		t.Errorf("gatehouseCounters = %+v", g)
 	}
 }
@@ -445,7 +445,7 @@ func TestParseFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"-names", "0"}, {"-rounds", "0"}, {"-duration", "1ms"}, {"-rate", "0"},
 		{"-threads", "4", "-clients", "2"}, {"-outstanding", "0"}, {"extra"}, {"-nosuchflag"},
-		{"-max-noise", "-1"}, {"-retries", "-1"},
+		{"-max-noise", "-1"}, {"-retries", "-1"}, {"-nice", "-21"},
 	} {
 		if _, err := parseFlags(bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("parseFlags(%q) succeeded", bad)

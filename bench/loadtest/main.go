@@ -33,6 +33,7 @@ type options struct {
 	Pause       time.Duration `json:"-"`                      // idle gap between dnsperf runs
 	MaxNoise    float64       `json:"max_noise_pct"`          // other processes' CPU, % of a core, above which a phase is run again
 	Retries     int           `json:"retries"`                // extra runs of a disturbed phase
+	Nice        int           `json:"nice"`                   // nice(1) adjustment of every process started
 	JSON        bool          `json:"-"`
 	Out         string        `json:"-"` // also write the JSON report here
 	Keep        bool          `json:"-"`
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Pause, "pause", o.Pause, "idle gap between dnsperf runs")
 	fs.Float64Var(&o.MaxNoise, "max-noise", o.MaxNoise, "run a phase again when other processes used more than this percentage of one core during it")
 	fs.IntVar(&o.Retries, "retries", o.Retries, "most extra runs of a disturbed phase; the last one counts either way")
+	fs.IntVar(&o.Nice, "nice", o.Nice, "run the servers and dnsperf under nice -n N; a negative N (root only) shields them from other work on a shared machine")
 	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "also measure "+baselineName+", a Go UDP responder that echoes each query doing no DNS work: the floor for any Go server")
 	fs.BoolVar(&o.JSON, "json", o.JSON, "print the results as JSON instead of a table")
 	fs.StringVar(&o.Out, "out", o.Out, "also write the JSON report to this file")
@@ -123,6 +125,9 @@ func (o *options) validate() error {
 	}
 	if o.Retries < 0 || o.Retries > 20 {
 		errs = append(errs, fmt.Errorf("-retries %d: want 0 to 20", o.Retries))
+	}
+	if o.Nice < -20 || o.Nice > 19 {
+		errs = append(errs, fmt.Errorf("-nice %d: want -20 to 19", o.Nice))
 	}
 	if o.Pause < 0 || o.Pause > time.Minute {
 		errs = append(errs, fmt.Errorf("-pause %s: want 0 to 1m", o.Pause))

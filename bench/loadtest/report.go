@@ -68,14 +68,17 @@ type phaseResult struct {
 	DnsperfCPUSeconds float64     `json:"dnsperf_cpu_s"`
 	ServerSocketDrops []int64     `json:"server_socket_drops"` // per SO_REUSEPORT socket
 	HostUDP           udpCounters `json:"host_udp"`            // whole machine, during the run
-	// Whole-machine CPU during the run: busy (all CPUs), what neither the
-	// server nor dnsperf used (other processes, interrupts not charged to
-	// them: noise), and steal (other guests of the hypervisor).
+	// Whole-machine CPU during the run: busy (all CPUs: wall time less
+	// idle time), what neither the server nor dnsperf used (other
+	// processes, interrupts not charged to them: noise), tick-sampled
+	// irq+softirq, and steal (other guests of the hypervisor).
 	HostBusySeconds  float64 `json:"host_busy_cpu_s"`
 	HostIRQSeconds   float64 `json:"host_irq_cpu_s"`
 	OtherCPUSeconds  float64 `json:"other_cpu_s"`
 	HostStealSeconds float64 `json:"host_steal_cpu_s"`
-	Attempts         int     `json:"attempts"` // runs until one was quiet enough (see -max-noise)
+	// User+system time of all processes from /proc/stat, tick-sampled.
+	TickedTaskSeconds float64 `json:"host_ticked_task_cpu_s"`
+	Attempts          int     `json:"attempts"` // runs until one was quiet enough (see -max-noise)
 }
 
 // otherPct is the CPU other processes used during the run, in percent of
@@ -187,6 +190,9 @@ type gatehouseStats struct {
 	CacheMisses float64 `json:"cache_misses"`
 	Queries     float64 `json:"queries"`
 	GCCycles    float64 `json:"gc_cycles"`
+	AllocBytes  float64 `json:"alloc_bytes"`
+	Mallocs     float64 `json:"mallocs"`
+	Threads     float64 `json:"os_threads"` // at the end
 }
 
 func gatehouseCounters(before, after map[string]float64) *gatehouseStats {
@@ -196,6 +202,9 @@ func gatehouseCounters(before, after map[string]float64) *gatehouseStats {
 		CacheMisses: d("gatehouse_cache_misses_total"),
 		Queries:     d("gatehouse_server_queries_total"),
 		GCCycles:    d("go_gc_duration_seconds_count"),
+		AllocBytes:  d("go_memstats_alloc_bytes_total"),
+		Mallocs:     d("go_memstats_mallocs_total"),
+		Threads:     after["go_threads"],
 	}
 }
 
@@ -346,7 +355,14 @@ func writeTable(w io.Writer, rep *report) {
 			perRound(s.Rounds, func(r round) float64 { return r.Saturation.QPS }),
 			perRound(s.Rounds, func(r round) float64 { return r.Fixed.CPUPerQueryUs }))
 		if gs := s.Gatehouse; gs != nil {
-			fmt.Fprintf(w, "  during the phases: %.0f queries, %.0f cache hits, %.0f misses, %.0f GC cycles\n", gs.Queries, gs.CacheHits, gs.CacheMisses, gs.GCCycles)
+			perQ := func(x float64) float64 {
+				if gs.Queries == 0 {
+					return 0
+				}
+				return x / gs.Queries
+			}
+			fmt.Fprintf(w, "  during the phases: %.0f queries, %.0f cache hits, %.0f misses; %.0f GC cycles, %.2f allocations and %.1f bytes allocated per query; %.0f OS threads\n",
+				gs.Queries, gs.CacheHits, gs.CacheMisses, gs.GCCycles, perQ(gs.Mallocs), perQ(gs.AllocBytes), gs.Threads)
 		}
 		if len(s.UnboundThreads) > 0 {
 			var parts []string
