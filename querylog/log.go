@@ -37,12 +37,20 @@ type Config struct {
 	// QueueSize bounds the entries waiting for the writer (default 65536);
 	// when it is full, Enqueue drops and counts.
 	QueueSize int
-	// BatchSize is the most entries per transaction (default 4096); a full
+	// BatchSize is the most entries per transaction (default 16384); a full
 	// batch wakes the writer before FlushInterval.
 	BatchSize int
 	// FlushInterval is the longest an entry waits before its batch
 	// commits (default 250ms). It bounds what a SIGKILL loses.
 	FlushInterval time.Duration
+	// WriterShare is the most of one CPU the writer goroutine uses while it
+	// works through a backlog (default 0.25; 1 or more: no limit). After a
+	// batch that took d, the writer rests d*(1-share)/share before the
+	// next. Below its capacity (share × the ingest rate in
+	// docs/performance.md) it never rests long enough to matter; above
+	// it, under a query flood, the queue fills and entries drop (counted)
+	// rather than the writer taking CPU from answering DNS.
+	WriterShare float64
 	// MaintenanceInterval is how often retention and pseudonymisation run
 	// (default 10 minutes). Each pass works in transactions of
 	// MaintenanceBatch rows (default 5000) with pauses between them.
@@ -78,7 +86,8 @@ func (r Retention) days(group string) int {
 // Defaults.
 const (
 	DefaultQueueSize           = 65536
-	DefaultBatchSize           = 4096
+	DefaultBatchSize           = 16384
+	DefaultWriterShare         = 0.25
 	DefaultFlushInterval       = 250 * time.Millisecond
 	DefaultMaintenanceInterval = 10 * time.Minute
 	DefaultMaintenanceBatch    = 5000
@@ -239,6 +248,9 @@ func newLog(cfg Config) (*Log, error) {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = DefaultFlushInterval
 	}
+	if cfg.WriterShare <= 0 {
+		cfg.WriterShare = DefaultWriterShare
+	}
 	if cfg.MaintenanceInterval <= 0 {
 		cfg.MaintenanceInterval = DefaultMaintenanceInterval
 	}
@@ -276,7 +288,7 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		return "file:" + p + "?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)"
 	}
-	return "file:" + p + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return "file:" + p + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate"
 }
 
 // init migrates the schema and loads (or creates) the pseudonym secret.

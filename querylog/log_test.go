@@ -343,3 +343,25 @@ func TestDecision_parse(t *testing.T) {
 		t.Error("ParseDecision(nope) succeeded")
 	}
 }
+
+func TestWriter_keepsToItsCPUShare(t *testing.T) {
+	// Each batch "takes" 20ms; with a 1% share the writer then rests for
+	// about two seconds, leaving later entries queued, while Flush still
+	// writes everything at once.
+	var batches atomic.Int32
+	l := openTest(t, Config{WriterShare: 0.01, FlushInterval: 5 * time.Millisecond,
+		testBeforeWrite: func() { batches.Add(1); time.Sleep(20 * time.Millisecond) }})
+	l.Enqueue(fullEntry())
+	for l.Status().Written == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	l.Enqueue(fullEntry())
+	time.Sleep(100 * time.Millisecond) // 20 flush intervals
+	if st := l.Status(); st.Queued != 1 || batches.Load() != 1 {
+		t.Errorf("writer did not rest: queued %d, batches %d", st.Queued, batches.Load())
+	}
+	flush(t, l)
+	if st := l.Status(); st.Written != 2 {
+		t.Errorf("written %d after Flush, want 2", st.Written)
+	}
+}

@@ -60,19 +60,23 @@ func (w *writer) step() {
 	if p == nil {
 		return
 	}
-	var err error
 	if p.phase == phFinish {
 		w.finishMaintenance(nil)
 		return
 	}
-	err = w.tx(func() error { return w.stepTx(p) })
+	start := time.Now()
+	err := w.tx(func() error { return w.stepTx(p) })
 	if err != nil {
 		err = fmt.Errorf("query log maintenance: %w", err)
 		w.failed(err, 0)
 		w.finishMaintenance(err)
 		return
 	}
-	w.nextStep = time.Now().Add(maintPause)
+	pause := maintPause
+	if share := w.l.cfg.WriterShare; share < 1 {
+		pause = max(pause, time.Duration(float64(time.Since(start))*(1-share)/share))
+	}
+	w.nextStep = time.Now().Add(pause)
 }
 
 func (w *writer) finishMaintenance(err error) {

@@ -450,3 +450,29 @@ func TestSubscribe(t *testing.T) {
 		t.Error("channel open after cancel")
 	}
 }
+
+func TestOpenReadOnly_afterWriterClosed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	w, err := Open(Config{Path: path, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Enqueue(fullEntry())
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatalf("OpenReadOnly after the writer closed: %v", err)
+	}
+	defer r.Close()
+	if got := len(mustSearch(t, r, Filter{}).Entries); got != 1 {
+		t.Errorf("%d entries, want 1", got)
+	}
+	if r.loc.String() != "UTC" {
+		t.Errorf("read-only location %v, want the writer's UTC", r.loc)
+	}
+	if _, err := OpenReadOnly(filepath.Join(t.TempDir(), "missing.db")); err == nil {
+		t.Error("OpenReadOnly of a missing file succeeded")
+	}
+}

@@ -34,6 +34,9 @@ type writer struct {
 
 	backoff time.Duration
 	retryAt time.Time
+	// restUntil keeps the writer to its CPU share (Config.WriterShare)
+	// while it catches up with a backlog.
+	restUntil time.Time
 
 	maint     *maintPass
 	nextMaint time.Time
@@ -116,8 +119,8 @@ func (w *writer) run() {
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		if !now.Before(w.retryAt) {
-			w.flush()
+		if !now.Before(w.retryAt) && !now.Before(w.restUntil) {
+			w.flush(false)
 		}
 		w.gauges()
 		if w.maint == nil && !l.now().Before(w.nextMaint) {
@@ -135,6 +138,9 @@ func (w *writer) run() {
 		if now.Before(w.retryAt) {
 			wait = min(wait, w.retryAt.Sub(now))
 		}
+		if now.Before(w.restUntil) {
+			wait = min(wait, w.restUntil.Sub(now))
+		}
 		timer.Reset(wait)
 		select {
 		case <-l.wake:
@@ -142,7 +148,7 @@ func (w *writer) run() {
 		case req := <-l.reqs:
 			req.reply <- w.handle(req)
 		case <-l.stop:
-			w.flush()
+			w.flush(true)
 			w.gauges()
 			return
 		}
@@ -158,7 +164,7 @@ func (w *writer) run() {
 func (w *writer) handle(req request) error {
 	switch req.kind {
 	case reqFlush:
-		err := w.flush()
+		err := w.flush(true)
 		w.gauges()
 		return err
 	case reqMaintain:
@@ -169,7 +175,7 @@ func (w *writer) handle(req request) error {
 			w.startMaintenance(done)
 		}
 		for w.maint != nil {
-			w.flush()
+			w.flush(true)
 			w.step()
 		}
 		return <-done
@@ -179,10 +185,14 @@ func (w *writer) handle(req request) error {
 	return fmt.Errorf("unknown request %d", req.kind)
 }
 
-// flush writes everything queued, batch by batch. After a failure it stops
-// and returns the error; the writer retries after a backoff.
-func (w *writer) flush() error {
+// flush writes everything queued, batch by batch, or with force false
+// until the writer has used its CPU share. After a failure it stops and
+// returns the error; the writer retries after a backoff.
+func (w *writer) flush(force bool) error {
 	for {
+		if !force && time.Now().Before(w.restUntil) {
+			return nil
+		}
 		w.batch = w.l.ring.drain(w.batch[:0], w.l.cfg.BatchSize)
 		if len(w.batch) == 0 {
 			return nil
@@ -199,16 +209,20 @@ func (w *writer) flush() error {
 // transaction. On failure the batch is dropped and counted.
 func (w *writer) write(batch []Entry) (err error) {
 	l := w.l
+	start := time.Now()
 	if l.cfg.testBeforeWrite != nil {
 		l.cfg.testBeforeWrite()
 	}
-	start := time.Now()
 	err = w.tx(func() error { return w.insert(batch) })
 	if err != nil {
 		w.failed(fmt.Errorf("writing %d entries: %w", len(batch), err), uint64(len(batch)))
 		return err
 	}
-	l.metrics.writeDuration.Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	l.metrics.writeDuration.Observe(took.Seconds())
+	if share := l.cfg.WriterShare; share < 1 {
+		w.restUntil = time.Now().Add(time.Duration(float64(took) * (1 - share) / share))
+	}
 	l.metrics.written.Add(float64(len(batch)))
 	w.backoff, w.retryAt = 0, time.Time{}
 	s := &l.st
