@@ -92,10 +92,45 @@ type RateLimit struct {
 
 // Resolver says where answers come from.
 type Resolver struct {
-	Mode        Mode          `yaml:"mode" default:"forward"`
-	Timeout     time.Duration `yaml:"timeout" default:"2s"` // per upstream exchange
+	// Mode is recursive (resolve from the root servers, validating
+	// DNSSEC) or forward (ask upstreams).
+	Mode        Mode          `yaml:"mode" default:"recursive"`
+	Timeout     time.Duration `yaml:"timeout" default:"2s"` // per upstream exchange (forward mode)
 	Upstreams   []Upstream    `yaml:"upstreams"`            // required in forward mode
-	Conditional []Conditional `yaml:"conditional"`
+	Conditional []Conditional `yaml:"conditional"`          // both modes: internal domains to their own servers
+	Recursion   Recursion     `yaml:"recursion"`
+	DNSSEC      DNSSEC        `yaml:"dnssec"`
+}
+
+// Recursion tunes the iterative resolver (recursive mode).
+type Recursion struct {
+	// RootHints is a root hints file (zone-file format: NS records for "."
+	// and their addresses); empty means the IANA root servers built in.
+	RootHints         string `yaml:"root_hints"`
+	QNameMinimisation bool   `yaml:"qname_minimisation" default:"true"` // RFC 9156, relaxed
+	// Use0x20 randomises the case of query names to make spoofing harder;
+	// servers that do not echo case then fail, so it is off by default.
+	Use0x20 bool `yaml:"use_0x20" default:"false"`
+	// IPv6 lets the resolver use name servers' IPv6 addresses: turn it on
+	// when the site has IPv6 connectivity.
+	IPv6 bool `yaml:"ipv6" default:"false"`
+	// AllowLoopback accepts name servers on loopback and link-local
+	// addresses: only for a private test hierarchy on one machine.
+	AllowLoopback bool `yaml:"allow_loopback" default:"false"`
+}
+
+// DNSSEC configures validation (recursive mode).
+type DNSSEC struct {
+	Enabled bool `yaml:"enabled" default:"true"`
+	// TrustAnchors is a file of DS or DNSKEY records; empty means the root
+	// KSKs built in (key tags 20326 and 38696).
+	TrustAnchors string `yaml:"trust_anchors"`
+	// ClockSkew is how far signature validity periods may be off our clock.
+	// A Raspberry Pi has no real-time clock: NTP must be working.
+	ClockSkew time.Duration `yaml:"clock_skew" default:"1h"`
+	// NSEC3MaxIterations: denials using more NSEC3 iterations are treated
+	// as insecure (RFC 9276).
+	NSEC3MaxIterations int `yaml:"nsec3_max_iterations" default:"50"`
 }
 
 // Upstream is one server to forward to. Address always carries a port after

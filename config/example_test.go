@@ -9,6 +9,7 @@ import (
 func ExampleParse() {
 	_, err := config.Parse("/etc/gatehouse/gatehouse.yaml", []byte(`version: 1
 resolver:
+  mode: forward
   upstreams:
     - address: 9.9.9.9
     - address: 9.9.9.9:99999
@@ -21,15 +22,16 @@ default_group: pupils
 `))
 	fmt.Println(err)
 	// Output:
-	// /etc/gatehouse/gatehouse.yaml:5:16: resolver.upstreams[1].address: "9.9.9.9:99999" is not a valid address: port must be a number from 1 to 65535
-	// /etc/gatehouse/gatehouse.yaml:6:3: resolver.timout: unknown key "timout"; did you mean "timeout"?
-	// /etc/gatehouse/gatehouse.yaml:8:12: cache.max_ttl: expected a duration like "5s", "90m" or "7d", got "forever"
-	// /etc/gatehouse/gatehouse.yaml:11:16: default_group: "pupils" is not one of the groups (staff)
+	// /etc/gatehouse/gatehouse.yaml:6:16: resolver.upstreams[1].address: "9.9.9.9:99999" is not a valid address: port must be a number from 1 to 65535
+	// /etc/gatehouse/gatehouse.yaml:7:3: resolver.timout: unknown key "timout"; did you mean "timeout"?
+	// /etc/gatehouse/gatehouse.yaml:9:12: cache.max_ttl: expected a duration like "5s", "90m" or "7d", got "forever"
+	// /etc/gatehouse/gatehouse.yaml:12:16: default_group: "pupils" is not one of the groups (staff)
 }
 
 func ExampleParse_defaults() {
 	c, err := config.Parse("site.yaml", []byte(`version: 1
 resolver:
+  mode: forward
   upstreams: [{address: 192.0.2.53, protocol: tls, tls_server_name: dns.example}]
 cache: {max_ttl: 7d}
 groups: [{name: everyone}]

@@ -29,10 +29,10 @@ func FuzzParse(f *testing.F) {
 		"version: 2\n",
 		"- a\n",
 		"version: 1\n---\nversion: 1\n",
-		"version: 1\nresolver: {upstreams: [{address: 9.9.9.9, protocol: tls, tls_server_name: x}]}\ngroups: [{name: a, description: \"\\x01\"}]\n",
-		"version: 1\nlisten: {dns: [\"[::1]\", \":53\"], http: \"\"}\nresolver: {upstreams: [{address: \"::1\"}]}\ngroups: [{name: a}]\n",
-		"version: 1\nresolver: {upstreams: &u [{address: 1.1.1.1}], conditional: [{domains: [A.b], upstreams: *u}]}\ngroups: [{name: a}]\n",
-		"version: 1\naccess: {allow: [\"::/0\"], allow_any: true}\nresolver: {upstreams: [{address: 1.1.1.1}]}\ngroups: [{name: a}]\n",
+		"version: 1\nresolver: {mode: forward, upstreams: [{address: 9.9.9.9, protocol: tls, tls_server_name: x}]}\ngroups: [{name: a, description: \"\\x01\"}]\n",
+		"version: 1\nlisten: {dns: [\"[::1]\", \":53\"], http: \"\"}\nresolver: {mode: forward, upstreams: [{address: \"::1\"}]}\ngroups: [{name: a}]\n",
+		"version: 1\nresolver: {mode: forward, upstreams: &u [{address: 1.1.1.1}], conditional: [{domains: [A.b], upstreams: *u}]}\ngroups: [{name: a}]\n",
+		"version: 1\naccess: {allow: [\"::/0\"], allow_any: true}\nresolver: {mode: forward, upstreams: [{address: 1.1.1.1}]}\ngroups: [{name: a}]\n",
 		"version: 1\nlog:\n  <<: {level: info}\n",
 	} {
 		f.Add([]byte(s))

@@ -20,17 +20,13 @@ import (
 // written here comes from the `default` struct tags, the same way it does for
 // a file, so the defaults live in one place.
 const builtin = `version: 1
-resolver:
-  mode: forward
-  upstreams:
-    - address: 9.9.9.9          # Quad9
-    - address: 149.112.112.112  # Quad9, second address
 groups:
   - name: default
 `
 
-// Default returns the built-in configuration: Quad9 upstreams over UDP, one
-// group "default", and every other setting at its default.
+// Default returns the built-in configuration: recursive resolution from the
+// IANA root servers with DNSSEC validation, one group "default", and every
+// other setting at its default.
 func Default() *Config {
 	c, err := Parse("built-in default", []byte(builtin))
 	if err != nil {

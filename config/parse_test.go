@@ -47,12 +47,10 @@ func TestDefault(t *testing.T) {
 			RateLimit: RateLimit{Exempt: prefixes("127.0.0.0/8", "::1/128")},
 		},
 		Resolver: Resolver{
-			Mode:    ModeForward,
-			Timeout: 2 * time.Second,
-			Upstreams: []Upstream{
-				{Address: netip.MustParseAddrPort("9.9.9.9:53"), Protocol: ProtocolUDP},
-				{Address: netip.MustParseAddrPort("149.112.112.112:53"), Protocol: ProtocolUDP},
-			},
+			Mode:      ModeRecursive,
+			Timeout:   2 * time.Second,
+			Recursion: Recursion{QNameMinimisation: true},
+			DNSSEC:    DNSSEC{Enabled: true, ClockSkew: time.Hour, NSEC3MaxIterations: 50},
 		},
 		Cache: Cache{
 			Size:           100000,
@@ -100,6 +98,7 @@ listen:
 access:
   rate_limit: {queries_per_second: 30}
 resolver:
+  mode: forward
   upstreams:
     - {address: 192.0.2.1}
     - {address: 192.0.2.2, protocol: tls, tls_server_name: dns.example}
@@ -142,7 +141,7 @@ groups:
 }
 
 func TestParse_disableHTTP(t *testing.T) {
-	c := mustParse(t, "t.yaml", []byte("version: 1\nlisten: {http: \"\"}\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"))
+	c := mustParse(t, "t.yaml", []byte("version: 1\nlisten: {http: \"\"}\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"))
 	if c.Listen.HTTP != nil {
 		t.Errorf(`listen.http "" = %v, want nil (disabled)`, c.Listen.HTTP)
 	}
@@ -151,7 +150,7 @@ func TestParse_disableHTTP(t *testing.T) {
 func TestParse_allowAny(t *testing.T) {
 	c := mustParse(t, "t.yaml", []byte(`version: 1
 access: {allow: [0.0.0.0/0, "::/0"], allow_any: true}
-resolver: {upstreams: [{address: 192.0.2.1}]}
+resolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}
 groups: [{name: a}]
 `))
 	if want := prefixes("0.0.0.0/0", "::/0"); !reflect.DeepEqual(c.Access.Allow, want) {
@@ -162,6 +161,7 @@ groups: [{name: a}]
 func TestParse_aliases(t *testing.T) {
 	c := mustParse(t, "t.yaml", []byte(`version: 1
 resolver:
+  mode: forward
   upstreams: &dcs [{address: 10.0.0.1}, {address: 10.0.0.2}]
   conditional:
     - {domains: [a.internal], upstreams: *dcs}
@@ -175,7 +175,7 @@ groups: [{name: a}]
 // TestParse_errors checks one mistake per case: the error must be the only
 // one, at the exact position, with the path and a telling message.
 func TestParse_errors(t *testing.T) {
-	const base = "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"
+	const base = "version: 1\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"
 	tests := []struct {
 		name    string
 		yaml    string
@@ -197,12 +197,12 @@ func TestParse_errors(t *testing.T) {
 			`a value starting with ":" inside [ ] must be quoted`},
 
 		// Version.
-		{"version missing", "resolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n", "1:1", "version", `required key "version" is missing`},
+		{"version missing", "resolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n", "1:1", "version", `required key "version" is missing`},
 		{"version unknown", "version: 2\nnonsense: true\n", "1:10", "version", "unsupported config version 2; this build of gatehouse reads version 1"},
 		{"version not a number", strings.Replace(base, "version: 1", "version: one", 1), "1:10", "version", `expected a whole number, got "one"`},
 
 		// Keys.
-		{"unknown key, close", strings.Replace(base, "upstreams:", "upstream:", 1), "2:12", "resolver.upstream", `unknown key "upstream"; did you mean "upstreams"?`},
+		{"unknown key, close", strings.Replace(base, "upstreams:", "upstream:", 1), "2:27", "resolver.upstream", `unknown key "upstream"; did you mean "upstreams"?`},
 		{"unknown key, case", base + "Default_Group: a\n", "4:1", "Default_Group", `did you mean "default_group"?`},
 		{"unknown key, elsewhere", base + "query_timeout: 5s\n", "4:1", "query_timeout", `unknown key "query_timeout"; it belongs under "server"`},
 		{"unknown key, far", base + "cache: {colour: red}\n", "4:9", "cache.colour", `unknown key "colour"; known keys here: size, min_ttl`},
@@ -222,17 +222,17 @@ func TestParse_errors(t *testing.T) {
 		{"int from quoted", base + "server: {udp_sockets: \"3\"}\n", "4:23", "server.udp_sockets", `expected a whole number, got "3"`},
 		{"log level", base + "log: {level: verbose}\n", "4:14", "log.level", `expected one of "debug", "info", "warn", "error", got "verbose"`},
 		{"log format", base + "log: {format: xml}\n", "4:15", "log.format", `expected one of "text", "json", got "xml"`},
-		{"empty list item", "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups:\n  - name: a\n  -\n", "5:4", "groups[1]", "empty list item"},
+		{"empty list item", "version: 1\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups:\n  - name: a\n  -\n", "5:4", "groups[1]", "empty list item"},
 
 		// Addresses and prefixes.
-		{"upstream port", "version: 1\nresolver:\n  upstreams:\n    - address: 192.0.2.1\n    - address: 9.9.9.9:99999\n" + "groups: [{name: a}]\n",
-			"5:16", "resolver.upstreams[1].address", `"9.9.9.9:99999" is not a valid address`},
-		{"upstream port 0", strings.Replace(base, "192.0.2.1", "192.0.2.1:0", 1), "2:34", "resolver.upstreams[0].address", "port must be a number from 1 to 65535"},
-		{"upstream host name", strings.Replace(base, "192.0.2.1", "dns.quad9.net", 1), "2:34", "resolver.upstreams[0].address", `"dns.quad9.net" is a host name, not an IP address`},
-		{"upstream garbage", strings.Replace(base, "192.0.2.1", "192.0.2.999", 1), "2:34", "resolver.upstreams[0].address", `"192.0.2.999" is not a valid address`},
-		{"upstream unspecified", strings.Replace(base, "192.0.2.1", "0.0.0.0", 1), "2:34", "resolver.upstreams[0].address", "0.0.0.0 cannot be an upstream server"},
-		{"upstream protocol", strings.Replace(base, "192.0.2.1}", "192.0.2.1, protocol: quic}", 1), "2:55", "resolver.upstreams[0].protocol", `expected one of "udp", "tcp", "tls", got "quic"`},
-		{"upstream address missing", strings.Replace(base, "address: 192.0.2.1", "protocol: udp", 1), "2:24", "resolver.upstreams[0].address", `required key "address" is missing`},
+		{"upstream port", "version: 1\nresolver:\n  mode: forward\n  upstreams:\n    - address: 192.0.2.1\n    - address: 9.9.9.9:99999\n" + "groups: [{name: a}]\n",
+			"6:16", "resolver.upstreams[1].address", `"9.9.9.9:99999" is not a valid address`},
+		{"upstream port 0", strings.Replace(base, "192.0.2.1", "192.0.2.1:0", 1), "2:49", "resolver.upstreams[0].address", "port must be a number from 1 to 65535"},
+		{"upstream host name", strings.Replace(base, "192.0.2.1", "dns.quad9.net", 1), "2:49", "resolver.upstreams[0].address", `"dns.quad9.net" is a host name, not an IP address`},
+		{"upstream garbage", strings.Replace(base, "192.0.2.1", "192.0.2.999", 1), "2:49", "resolver.upstreams[0].address", `"192.0.2.999" is not a valid address`},
+		{"upstream unspecified", strings.Replace(base, "192.0.2.1", "0.0.0.0", 1), "2:49", "resolver.upstreams[0].address", "0.0.0.0 cannot be an upstream server"},
+		{"upstream protocol", strings.Replace(base, "192.0.2.1}", "192.0.2.1, protocol: quic}", 1), "2:70", "resolver.upstreams[0].protocol", `expected one of "udp", "tcp", "tls", got "quic"`},
+		{"upstream address missing", strings.Replace(base, "address: 192.0.2.1", "protocol: udp", 1), "2:39", "resolver.upstreams[0].address", `required key "address" is missing`},
 		{"prefix", base + "access: {allow: [10.0.0.0/33]}\n", "4:18", "access.allow[0]", `expected an IP address or CIDR prefix like "10.0.0.0/8", got "10.0.0.0/33"`},
 		{"listen host name", base + "listen: {dns: [\"localhost:53\"]}\n", "4:16", "listen.dns[0]", `"localhost:53" is a host name, not an IP address`},
 		{"listen port", base + "listen: {http: \":http\"}\n", "4:16", "listen.http", `":http" is not a valid address: port must be a number from 1 to 65535`},
@@ -251,35 +251,36 @@ func TestParse_errors(t *testing.T) {
 		{"open resolver v6", base + "access:\n  allow: [\"::/0\"]\n", "5:11", "access.allow[0]", "set allow_any: true"},
 		{"rate negative", base + "access: {rate_limit: {queries_per_second: -1}}\n", "4:43", "access.rate_limit.queries_per_second", "must be from 0 (off) to 1000000, got -1"},
 		{"burst negative", base + "access: {rate_limit: {burst: -5}}\n", "4:30", "access.rate_limit.burst", "must not be negative, got -5"},
-		{"recursive", strings.Replace(base, "resolver: {", "resolver: {mode: recursive, ", 1), "2:18", "resolver.mode", `recursive mode is not available in this build yet; use "forward"`},
-		{"mode unknown", strings.Replace(base, "resolver: {", "resolver: {mode: stub, ", 1), "2:18", "resolver.mode", `expected one of "forward", "recursive", got "stub"`},
+		{"root hints relative", "version: 1\nresolver: {recursion: {root_hints: named.root}}\ngroups: [{name: a}]\n", "2:36", "resolver.recursion.root_hints", "must be an absolute path"},
+		{"upstreams in recursive mode", "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n", "2:23", "resolver.upstreams", `set "mode: forward" to forward to them`},
+		{"mode unknown", strings.Replace(base, "mode: forward", "mode: stub", 1), "2:18", "resolver.mode", `expected one of "forward", "recursive", got "stub"`},
 		{"no upstreams", "version: 1\nresolver:\n  mode: forward\ngroups: [{name: a}]\n", "3:3", "resolver.upstreams", "forward mode needs at least one upstream server"},
-		{"no resolver", "version: 1\ngroups: [{name: a}]\n", "1:1", "resolver.upstreams", "forward mode needs at least one upstream server"},
-		{"upstreams empty", "version: 1\nresolver: {upstreams: []}\ngroups: [{name: a}]\n", "2:23", "resolver.upstreams", "forward mode needs at least one upstream server"},
+		{"forward without upstreams", "version: 1\nresolver: {mode: forward}\ngroups: [{name: a}]\n", "2:11", "resolver.upstreams", "forward mode needs at least one upstream server"},
+		{"upstreams empty", "version: 1\nresolver: {mode: forward, upstreams: []}\ngroups: [{name: a}]\n", "2:38", "resolver.upstreams", "forward mode needs at least one upstream server"},
 		{"timeout above query timeout", strings.Replace(base, "resolver: {", "resolver: {timeout: 10s, ", 1), "2:21", "resolver.timeout", "10s is longer than server.query_timeout (5s)"},
-		{"tls without name", strings.Replace(base, "192.0.2.1}", "192.0.2.1, protocol: tls}", 1), "2:24", "resolver.upstreams[0].tls_server_name", `required for protocol "tls"`},
-		{"tls name on udp", strings.Replace(base, "192.0.2.1}", "192.0.2.1, tls_server_name: dns.example}", 1), "2:62", "resolver.upstreams[0].tls_server_name", `only used with protocol "tls"`},
-		{"tls name invalid", strings.Replace(base, "192.0.2.1}", "192.0.2.1, protocol: tls, tls_server_name: \"a b\"}", 1), "2:77", "resolver.upstreams[0].tls_server_name", `"a b" is not a valid server name`},
-		{"duplicate upstream", strings.Replace(base, "[{address: 192.0.2.1}]", "[{address: 192.0.2.1}, {address: \"192.0.2.1:53\"}]", 1), "2:46", "resolver.upstreams[1]", "192.0.2.1:53 over udp is already listed at resolver.upstreams[0]"},
+		{"tls without name", strings.Replace(base, "192.0.2.1}", "192.0.2.1, protocol: tls}", 1), "2:39", "resolver.upstreams[0].tls_server_name", `required for protocol "tls"`},
+		{"tls name on udp", strings.Replace(base, "192.0.2.1}", "192.0.2.1, tls_server_name: dns.example}", 1), "2:77", "resolver.upstreams[0].tls_server_name", `only used with protocol "tls"`},
+		{"tls name invalid", strings.Replace(base, "192.0.2.1}", "192.0.2.1, protocol: tls, tls_server_name: \"a b\"}", 1), "2:92", "resolver.upstreams[0].tls_server_name", `"a b" is not a valid server name`},
+		{"duplicate upstream", strings.Replace(base, "[{address: 192.0.2.1}]", "[{address: 192.0.2.1}, {address: \"192.0.2.1:53\"}]", 1), "2:61", "resolver.upstreams[1]", "192.0.2.1:53 over udp is already listed at resolver.upstreams[0]"},
 		{"unknown key, top level", base + "resolver2: 1\n", "4:1", "resolver2", `did you mean "resolver"?`},
-		{"conditional bad domain", "version: 1\nresolver:\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - domains: [ok.internal, \"bad domain\"]\n      upstreams: [{address: 10.0.0.1}]\ngroups: [{name: a}]\n",
-			"5:30", "resolver.conditional[0].domains[1]", `"bad domain." is not a valid domain name: ' ' is not allowed`},
-		{"conditional root", "version: 1\nresolver:\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - {domains: [.], upstreams: [{address: 10.0.0.1}]}\ngroups: [{name: a}]\n",
-			"5:18", "resolver.conditional[0].domains[0]", "the root would forward every query"},
-		{"conditional duplicate", "version: 1\nresolver:\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - {domains: [a.internal], upstreams: [{address: 10.0.0.1}]}\n    - {domains: [A.Internal.], upstreams: [{address: 10.0.0.2}]}\ngroups: [{name: a}]\n",
-			"6:18", "resolver.conditional[1].domains[0]", "a.internal. is already forwarded by resolver.conditional[0].domains[0]"},
-		{"conditional no upstreams", "version: 1\nresolver:\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - domains: [a.internal]\ngroups: [{name: a}]\n",
-			"5:7", "resolver.conditional[0].upstreams", `required key "upstreams" is missing`},
-		{"conditional empty domains", "version: 1\nresolver:\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - {domains: [], upstreams: [{address: 10.0.0.1}]}\ngroups: [{name: a}]\n",
-			"5:17", "resolver.conditional[0].domains", "needs at least one domain"},
+		{"conditional bad domain", "version: 1\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - domains: [ok.internal, \"bad domain\"]\n      upstreams: [{address: 10.0.0.1}]\ngroups: [{name: a}]\n",
+			"6:30", "resolver.conditional[0].domains[1]", `"bad domain." is not a valid domain name: ' ' is not allowed`},
+		{"conditional root", "version: 1\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - {domains: [.], upstreams: [{address: 10.0.0.1}]}\ngroups: [{name: a}]\n",
+			"6:18", "resolver.conditional[0].domains[0]", "the root would forward every query"},
+		{"conditional duplicate", "version: 1\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - {domains: [a.internal], upstreams: [{address: 10.0.0.1}]}\n    - {domains: [A.Internal.], upstreams: [{address: 10.0.0.2}]}\ngroups: [{name: a}]\n",
+			"7:18", "resolver.conditional[1].domains[0]", "a.internal. is already forwarded by resolver.conditional[0].domains[0]"},
+		{"conditional no upstreams", "version: 1\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - domains: [a.internal]\ngroups: [{name: a}]\n",
+			"6:7", "resolver.conditional[0].upstreams", `required key "upstreams" is missing`},
+		{"conditional empty domains", "version: 1\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.1}]\n  conditional:\n    - {domains: [], upstreams: [{address: 10.0.0.1}]}\ngroups: [{name: a}]\n",
+			"6:17", "resolver.conditional[0].domains", "needs at least one domain"},
 		{"cache size", base + "cache: {size: -1}\n", "4:15", "cache.size", "must be from 0 (no cache) to 10000000 entries, got -1"},
 		{"max below min", base + "cache:\n  min_ttl: 1h\n  max_ttl: 30m\n", "6:12", "cache.max_ttl", "30m is shorter than cache.min_ttl (1h)"},
 		{"max below min, max default", base + "cache:\n  min_ttl: 2d\n", "5:3", "cache.max_ttl", "24h is shorter than cache.min_ttl (48h)"},
 		{"fractional ttl", base + "cache: {min_ttl: 1500ms}\n", "4:18", "cache.min_ttl", "DNS TTLs are whole seconds, got 1.5s"},
 		{"huge ttl", base + "cache: {max_ttl: 100000d}\n", "4:18", "cache.max_ttl", "must be at most 596523h14m7s (RFC 2181)"},
 		{"servfail ttl", base + "cache: {servfail_ttl: 10m}\n", "4:23", "cache.servfail_ttl", "must be at most 5m (RFC 2308), got 10m"},
-		{"groups missing", "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\n", "1:1", "groups", `required key "groups" is missing`},
-		{"groups empty", "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: []\n", "3:9", "groups", "needs at least one group"},
+		{"groups missing", "version: 1\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\n", "1:1", "groups", `required key "groups" is missing`},
+		{"groups empty", "version: 1\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: []\n", "3:9", "groups", "needs at least one group"},
 		{"group name", strings.Replace(base, "name: a", "name: Year 7", 1), "3:17", "groups[0].name", `"Year 7" is not a valid group name`},
 		{"group name missing", strings.Replace(base, "name: a", "description: x", 1), "3:10", "groups[0].name", `required key "name" is missing`},
 		{"group duplicate", strings.Replace(base, "[{name: a}]", "[{name: a}, {name: a}]", 1), "3:28", "groups[1].name", `group "a" is already defined at groups[0]`},
@@ -339,6 +340,7 @@ server:
   query_timout: 5s
   edns_buffer_size: 9000
 resolver:
+  mode: forward
   upstreams:
     - address: 9.9.9.9:99999
 cache:
@@ -348,8 +350,8 @@ groups: [{name: a}]
 	_, err := Parse("/etc/gatehouse/gatehouse.yaml", []byte(src))
 	want := `/etc/gatehouse/gatehouse.yaml:3:3: server.query_timout: unknown key "query_timout"; did you mean "query_timeout"?
 /etc/gatehouse/gatehouse.yaml:4:21: server.edns_buffer_size: must be from 512 to 4096 bytes, got 9000 (1232 avoids IP fragmentation)
-/etc/gatehouse/gatehouse.yaml:7:16: resolver.upstreams[0].address: "9.9.9.9:99999" is not a valid address: port must be a number from 1 to 65535
-/etc/gatehouse/gatehouse.yaml:9:12: cache.max_ttl: expected a duration like "5s", "90m" or "7d", got "forever"`
+/etc/gatehouse/gatehouse.yaml:8:16: resolver.upstreams[0].address: "9.9.9.9:99999" is not a valid address: port must be a number from 1 to 65535
+/etc/gatehouse/gatehouse.yaml:10:12: cache.max_ttl: expected a duration like "5s", "90m" or "7d", got "forever"`
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse error =\n%v\nwant\n%s", err, want)
 	}
@@ -367,12 +369,12 @@ groups: [{name: a}]
 // does not also produce validation errors about its zero value.
 func TestParse_quietAfterDecodeError(t *testing.T) {
 	tests := []struct{ name, yaml string }{
-		{"upstreams not a list", "version: 1\nresolver: {upstreams: x}\ngroups: [{name: a}]\n"},
-		{"groups not a list", "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: x\ndefault_group: a\n"},
-		{"group name missing, default set", "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}, {description: b}]\ndefault_group: b\n"},
-		{"query timeout bad", "version: 1\nserver: {query_timeout: x}\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"},
-		{"min ttl bad", "version: 1\ncache: {min_ttl: x, max_ttl: 1s}\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"},
-		{"allow_any bad", "version: 1\naccess: {allow: [0.0.0.0/0], allow_any: yes}\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"},
+		{"upstreams not a list", "version: 1\nresolver: {mode: forward, upstreams: x}\ngroups: [{name: a}]\n"},
+		{"groups not a list", "version: 1\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: x\ndefault_group: a\n"},
+		{"group name missing, default set", "version: 1\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}, {description: b}]\ndefault_group: b\n"},
+		{"query timeout bad", "version: 1\nserver: {query_timeout: x}\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"},
+		{"min ttl bad", "version: 1\ncache: {min_ttl: x, max_ttl: 1s}\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"},
+		{"allow_any bad", "version: 1\naccess: {allow: [0.0.0.0/0], allow_any: yes}\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -387,7 +389,7 @@ func TestParse_quietAfterDecodeError(t *testing.T) {
 
 func TestParse_aliasBomb(t *testing.T) {
 	var b strings.Builder
-	b.WriteString("version: 1\ngroups: [{name: a}]\nresolver:\n  upstreams: &u [")
+	b.WriteString("version: 1\ngroups: [{name: a}]\nresolver:\n  mode: forward\n  upstreams: &u [")
 	for i := range 400 {
 		if i > 0 {
 			b.WriteString(", ")
@@ -445,7 +447,8 @@ func TestPackagingExample(t *testing.T) {
 		{"listen.http", c.Listen.HTTP, &ListenAddr{Port: 8053}},
 		{"rate", c.Access.RateLimit.QueriesPerSecond, 200},
 		{"burst", c.Access.RateLimit.Burst, 400},
-		{"upstreams", len(c.Resolver.Upstreams), 2},
+		{"mode", c.Resolver.Mode, ModeRecursive},
+		{"dnssec", c.Resolver.DNSSEC.Enabled, true},
 		{"conditional domains", c.Resolver.Conditional[0].Domains, []string{"curriculum.school.internal.", "10.in-addr.arpa."}},
 		{"conditional upstreams", c.Resolver.Conditional[0].Upstreams, []Upstream{
 			{Address: netip.MustParseAddrPort("10.20.0.10:53"), Protocol: ProtocolUDP},

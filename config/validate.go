@@ -167,7 +167,23 @@ func (v *validator) access(a *Access) {
 func (v *validator) resolver(r *Resolver, queryTimeout time.Duration) {
 	switch r.Mode {
 	case ModeRecursive:
-		v.errorf("resolver.mode", `recursive mode is not available in this build yet; use "forward"`)
+		for _, f := range []struct{ path, file string }{
+			{"resolver.recursion.root_hints", r.Recursion.RootHints},
+			{"resolver.dnssec.trust_anchors", r.DNSSEC.TrustAnchors},
+		} {
+			if f.file != "" && !strings.HasPrefix(f.file, "/") {
+				v.errorf(f.path, "%q must be an absolute path", f.file)
+			}
+		}
+		if n := r.DNSSEC.NSEC3MaxIterations; n < 0 || n > 65535 {
+			v.errorf("resolver.dnssec.nsec3_max_iterations", "must be from 0 to 65535, got %d", n)
+		}
+		if r.DNSSEC.ClockSkew < 0 {
+			v.errorf("resolver.dnssec.clock_skew", "must not be negative")
+		}
+		if len(r.Upstreams) > 0 {
+			v.errorf("resolver.upstreams", `upstreams are only used in forward mode, and the mode is recursive (the default): set "mode: forward" to forward to them, or remove them to resolve from the root servers`)
+		}
 	case ModeForward:
 		if len(r.Upstreams) == 0 {
 			v.errorf("resolver.upstreams", "forward mode needs at least one upstream server")

@@ -83,8 +83,6 @@ func TestCompile(t *testing.T) {
 	cfg, err := config.Parse("t.yaml", []byte(`version: 1
 access:
   allow: [192.168.5.0/24]
-resolver:
-  upstreams: [{address: 192.0.2.53}]
 groups:
   - name: staff
   - name: guests

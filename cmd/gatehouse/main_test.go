@@ -344,7 +344,7 @@ func TestServe_rejectsBadConfigAtStart(t *testing.T) {
 func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("version: 1\ngroups: [{name: staff}]\nresolver:\n  upstreams: [{address: 192.0.2.53}]\n"), 0o644)
+	os.WriteFile(good, []byte("version: 1\ngroups: [{name: staff}]\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.53}]\n"), 0o644)
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), []string{"gatehouse", "check-config", "--config", good}, &stdout, &stderr); err != nil {
 		t.Fatalf("check-config good: %v (%s)", err, stderr.String())
@@ -357,7 +357,7 @@ func TestCheckConfig(t *testing.T) {
 	}
 
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("version: 1\ncache:\n  size: -5\n  max_ttl: soon\ngroups: [{name: staff}]\nresolver:\n  upstreams: [{address: 192.0.2.53}]\n"), 0o644)
+	os.WriteFile(bad, []byte("version: 1\ncache:\n  size: -5\n  max_ttl: soon\ngroups: [{name: staff}]\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.53}]\n"), 0o644)
 	stdout.Reset()
 	stderr.Reset()
 	err := run(context.Background(), []string{"gatehouse", "check-config", "--config", bad}, &stdout, &stderr)
@@ -420,7 +420,7 @@ func TestServe_leaseChangeMovesDeviceToItsGroup(t *testing.T) {
 	dnsPort, httpPort := freePort(t), freePort(t)
 	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`version: 1
 listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
-resolver: {upstreams: [{address: %s}]}
+resolver: {mode: forward, upstreams: [{address: %s}]}
 clients:
   leases: [{path: %s, format: dnsmasq}]
 groups:

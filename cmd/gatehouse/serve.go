@@ -24,6 +24,8 @@ import (
 	"gatehouse/resolver"
 	"gatehouse/resolver/cache"
 	"gatehouse/resolver/forward"
+	"gatehouse/resolver/recursor"
+	"gatehouse/resolver/validator"
 )
 
 // site is one running Gatehouse: everything serve builds, and what the
@@ -35,6 +37,8 @@ type site struct {
 
 	reg      *prometheus.Registry
 	fwdM     *forward.Metrics
+	recM     *recursor.Metrics
+	valM     *validator.Metrics
 	upstream upstreamSwitch
 	cache    *cache.Cache
 	server   *resolver.Server
@@ -55,14 +59,21 @@ type upstreamSwitch struct {
 	cur atomic.Pointer[upstreams]
 }
 
-// upstreams is one forwarder and the transport only it uses.
+// upstreams is the resolver chain for one config (forwarder, with the
+// recursor behind it in recursive mode) and the transport only it uses.
 type upstreams struct {
+	res       resolver.SecurityResolver
 	fwd       *forward.Forwarder
 	transport *resolver.Transport
 }
 
 func (u *upstreamSwitch) Resolve(ctx context.Context, q resolver.Question) (*dns.Msg, error) {
-	return u.cur.Load().fwd.Resolve(ctx, q)
+	return u.cur.Load().res.Resolve(ctx, q)
+}
+
+// ResolveSecurity passes the DNSSEC status through to the cache.
+func (u *upstreamSwitch) ResolveSecurity(ctx context.Context, q resolver.Question) (*dns.Msg, resolver.Security, error) {
+	return u.cur.Load().res.ResolveSecurity(ctx, q)
 }
 
 // transportGrace is how long a replaced transport stays open for the
@@ -102,6 +113,12 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 
 	var err error
 	if s.fwdM, err = forward.NewMetrics(s.reg); err != nil {
+		return nil, err
+	}
+	if s.recM, err = recursor.NewMetrics(s.reg); err != nil {
+		return nil, err
+	}
+	if s.valM, err = validator.NewMetrics(s.reg); err != nil {
 		return nil, err
 	}
 	cacheM, err := cache.NewMetrics(s.reg)
@@ -188,26 +205,87 @@ func (s *site) newUpstreams(cfg *config.Config) (*upstreams, error) {
 		}
 		return out
 	}
+	rc := cfg.Resolver
 	t := resolver.NewTransport(resolver.TransportConfig{
-		Timeout: cfg.Resolver.Timeout,
+		// The recursor sets its own shorter per-server timeouts through the
+		// context; this only bounds an exchange from above.
+		Timeout: max(rc.Timeout, 3*time.Second),
 		BufSize: uint16(cfg.Server.EDNSBufferSize),
 		Logger:  s.log,
 	})
 	fc := forward.Config{
-		Upstreams: conv(cfg.Resolver.Upstreams),
+		Upstreams: conv(rc.Upstreams),
 		Exchanger: t,
 		Logger:    s.log,
 		Metrics:   s.fwdM,
 	}
-	for _, c := range cfg.Resolver.Conditional {
+	for _, c := range rc.Conditional {
 		fc.Conditional = append(fc.Conditional, forward.Rule{Domains: c.Domains, Upstreams: conv(c.Upstreams)})
+	}
+	if rc.Mode == config.ModeRecursive {
+		var err error
+		if fc.Fallback, err = s.newRecursion(cfg, t); err != nil {
+			t.Close()
+			return nil, err
+		}
 	}
 	fwd, err := forward.New(fc)
 	if err != nil {
 		t.Close()
 		return nil, err
 	}
-	return &upstreams{fwd: fwd, transport: t}, nil
+	return &upstreams{res: fwd, fwd: fwd, transport: t}, nil
+}
+
+// newRecursion builds the recursor, with the validator in front of it when
+// DNSSEC is on.
+func (s *site) newRecursion(cfg *config.Config, t *resolver.Transport) (resolver.Resolver, error) {
+	rc := cfg.Resolver.Recursion
+	var hints []dns.RR
+	if rc.RootHints != "" {
+		data, err := os.ReadFile(rc.RootHints)
+		if err != nil {
+			return nil, fmt.Errorf("reading root hints: %w", err)
+		}
+		if hints, err = recursor.ParseHints(rc.RootHints, data); err != nil {
+			return nil, err
+		}
+	}
+	rec, err := recursor.New(recursor.Config{
+		Exchanger:         t,
+		RootHints:         hints,
+		QNameMinimisation: rc.QNameMinimisation,
+		Use0x20:           rc.Use0x20,
+		IPv6:              rc.IPv6,
+		AllowLoopback:     rc.AllowLoopback,
+		Logger:            s.log,
+		Metrics:           s.recM,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ds := cfg.Resolver.DNSSEC
+	if !ds.Enabled {
+		return rec, nil
+	}
+	var anchors []dns.RR
+	if ds.TrustAnchors != "" {
+		data, err := os.ReadFile(ds.TrustAnchors)
+		if err != nil {
+			return nil, fmt.Errorf("reading trust anchors: %w", err)
+		}
+		if anchors, err = validator.ParseTrustAnchors(ds.TrustAnchors, data); err != nil {
+			return nil, err
+		}
+	}
+	return validator.New(validator.Config{
+		Upstream:           rec,
+		TrustAnchors:       anchors,
+		ClockSkew:          ds.ClockSkew,
+		NSEC3MaxIterations: uint16(ds.NSEC3MaxIterations),
+		Logger:             s.log,
+		Metrics:            s.valM,
+	})
 }
 
 func rateLimit(cfg *config.Config) resolver.RateLimit {

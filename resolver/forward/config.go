@@ -1,6 +1,8 @@
 package forward
 
 import (
+	"gatehouse/resolver"
+
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -57,8 +59,13 @@ type Exchanger interface {
 
 // Config configures a Forwarder.
 type Config struct {
-	// Upstreams receive every question no Rule covers. At least one.
+	// Upstreams receive every question no Rule covers. At least one,
+	// unless Fallback is set.
 	Upstreams []Upstream
+	// Fallback, when set, answers every question no Rule covers instead of
+	// Upstreams: in recursive mode the recursor resolves everything except
+	// the conditional domains (the school's Active Directory zone).
+	Fallback resolver.Resolver
 	// Conditional forwarding rules.
 	Conditional []Rule
 	// Exchanger talks to upstreams (default: a new resolver.Transport with

@@ -23,6 +23,7 @@ type Forwarder struct {
 	ex        Exchanger
 	upstreams []*upstream            // each distinct upstream once, in config order
 	defaults  []*upstream            // for names no rule covers
+	fallback  resolver.Resolver      // instead of defaults, when set
 	rules     map[string][]*upstream // rule domain → its upstreams
 
 	// explore decides whether this query tries a random healthy upstream
@@ -30,7 +31,20 @@ type Forwarder struct {
 	explore func() bool
 }
 
-var _ resolver.Resolver = (*Forwarder)(nil) // type check
+var _ resolver.SecurityResolver = (*Forwarder)(nil)
+
+// ResolveSecurity implements resolver.SecurityResolver: the Fallback's
+// status when it answered and can tell one; forwarded answers are
+// unchecked (the upstream's AD bit is passed on, not verified here).
+func (f *Forwarder) ResolveSecurity(ctx context.Context, q resolver.Question) (*dns.Msg, resolver.Security, error) {
+	if f.fallback != nil && f.route(q.Name) == nil {
+		if sr, ok := f.fallback.(resolver.SecurityResolver); ok {
+			return sr.ResolveSecurity(ctx, q)
+		}
+	}
+	m, err := f.Resolve(ctx, q)
+	return m, resolver.SecurityUnchecked, err
+} // type check
 
 // New validates cfg and returns a Forwarder.
 func New(cfg Config) (*Forwarder, error) {
@@ -82,7 +96,10 @@ func New(cfg Config) (*Forwarder, error) {
 		}
 		return out
 	}
-	f.defaults = build("Upstreams", cfg.Upstreams)
+	f.fallback = cfg.Fallback
+	if f.fallback == nil || len(cfg.Upstreams) > 0 {
+		f.defaults = build("Upstreams", cfg.Upstreams)
+	}
 	for i, r := range cfg.Conditional {
 		path := fmt.Sprintf("Conditional[%d]", i)
 		ups := build(path+".Upstreams", r.Upstreams)
@@ -140,8 +157,12 @@ func normalize(u Upstream) (Upstream, error) {
 // there was one (so its Extended DNS Error reaches the client); otherwise the
 // error wraps resolver.ErrNoUpstream. The reply's question name is q.Name.
 func (f *Forwarder) Resolve(ctx context.Context, q resolver.Question) (*dns.Msg, error) {
+	ups := f.route(q.Name)
+	if ups == nil && f.fallback != nil {
+		return f.fallback.Resolve(ctx, q)
+	}
 	var buf [8]candidate
-	cands := order(buf[:0], f.route(q.Name), time.Now(), f.explore())
+	cands := order(buf[:0], ups, time.Now(), f.explore())
 	m := q.Msg(resolver.DefaultBufSize)
 
 	var servfail *dns.Msg
@@ -243,7 +264,7 @@ func releaseProbes(cands []candidate) {
 // defaults. Walking label by label matches on label boundaries only.
 func (f *Forwarder) route(name string) []*upstream {
 	if len(f.rules) == 0 {
-		return f.defaults
+		return f.defaults // nil with a Fallback
 	}
 	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
 		if ups, ok := f.rules[name[off:]]; ok {
