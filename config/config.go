@@ -42,6 +42,7 @@ type Config struct {
 	Calendar     Calendar `yaml:"calendar"`
 	Periods      []Period `yaml:"periods"`
 	Clients      Clients  `yaml:"clients"`
+	Blocking     Blocking `yaml:"blocking"`
 	Groups       []Group  `yaml:"groups,required"`
 	DefaultGroup string   `yaml:"default_group"` // defaults to the first group
 }
@@ -173,6 +174,23 @@ type Group struct {
 	// LogRetention is how long this group's query log entries are kept;
 	// 0 means query_log.retention. Whole days.
 	LogRetention time.Duration `yaml:"log_retention" default:"0s"`
+	// BlockAnswer is how blocked names are answered: nxdomain (the name
+	// does not exist), null (0.0.0.0 and ::), or blockpage (Gatehouse's own
+	// address, where a page explains the block; see blocking.page_addresses).
+	BlockAnswer string `yaml:"block_answer" default:"nxdomain"`
+	// BypassExempt turns off the anti-bypass rules (Firefox DoH canary,
+	// iCloud Private Relay, DDR) for this group, e.g. IT staff testing.
+	BypassExempt bool `yaml:"bypass_exempt" default:"false"`
+}
+
+// Blocking configures block answers for every group.
+type Blocking struct {
+	// TTL of block answers: short, so an unblock takes effect quickly.
+	TTL time.Duration `yaml:"ttl" default:"60s"`
+	// PageAddresses are Gatehouse's own addresses on the school network,
+	// given as the answer for blocked names in groups with
+	// block_answer: blockpage (one IPv4 and/or one IPv6).
+	PageAddresses []netip.Addr `yaml:"page_addresses"`
 }
 
 // GroupMatch lists the rules that place a client in a group. Precedence

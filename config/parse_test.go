@@ -63,7 +63,8 @@ func TestDefault(t *testing.T) {
 		},
 		QueryLog: QueryLog{Enabled: true, Retention: 90 * 24 * time.Hour},
 		TimeZone: "Europe/London",
-		Groups: []Group{{Name: "default", SafeSearch: SafeSearch{
+		Blocking: Blocking{TTL: time.Minute},
+		Groups: []Group{{Name: "default", BlockAnswer: "nxdomain", SafeSearch: SafeSearch{
 			Google: "on", YouTube: "strict", Bing: "on", DuckDuckGo: "on", Pixabay: "on",
 			Ecosia: "off", Brave: "on", Yandex: "on", Unsupported: "on",
 		}}},
@@ -253,6 +254,9 @@ func TestParse_errors(t *testing.T) {
 		{"burst negative", base + "access: {rate_limit: {burst: -5}}\n", "4:30", "access.rate_limit.burst", "must not be negative, got -5"},
 		{"root hints relative", "version: 1\nresolver: {recursion: {root_hints: named.root}}\ngroups: [{name: a}]\n", "2:36", "resolver.recursion.root_hints", "must be an absolute path"},
 		{"upstreams in recursive mode", "version: 1\nresolver: {upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n", "2:23", "resolver.upstreams", `set "mode: forward" to forward to them`},
+		{"block answer unknown", strings.Replace(base, "{name: a}", "{name: a, block_answer: refuse}", 1), "3:34", "groups[0].block_answer", `"refuse" is not a block answer`},
+		{"blockpage without address", strings.Replace(base, "{name: a}", "{name: a, block_answer: blockpage}", 1), "3:34", "groups[0].block_answer", "needs blocking.page_addresses"},
+		{"block ttl", base + "blocking: {ttl: 2h}\n", "4:17", "blocking.ttl", "from 1s to 1h"},
 		{"mode unknown", strings.Replace(base, "mode: forward", "mode: stub", 1), "2:18", "resolver.mode", `expected one of "forward", "recursive", got "stub"`},
 		{"no upstreams", "version: 1\nresolver:\n  mode: forward\ngroups: [{name: a}]\n", "3:3", "resolver.upstreams", "forward mode needs at least one upstream server"},
 		{"forward without upstreams", "version: 1\nresolver: {mode: forward}\ngroups: [{name: a}]\n", "2:11", "resolver.upstreams", "forward mode needs at least one upstream server"},

@@ -26,6 +26,8 @@ type validator struct {
 	pos  map[string]position
 	bad  map[string]bool
 	errs Errors
+
+	pageAddrs []netip.Addr // blocking.page_addresses, for groups' block_answer
 }
 
 func (v *validator) errorf(path, format string, args ...any) {
@@ -91,6 +93,7 @@ func (v *validator) config(c *Config) {
 	v.clients(&c.Clients)
 	v.queryLog(c)
 	v.groups(c.Groups, c.DefaultGroup)
+	v.blocking(&c.Blocking)
 	v.groupPolicies(c.Groups)
 }
 

@@ -123,7 +123,37 @@ func (v *validator) groupPolicies(groups []Group) {
 			claim(v, subnets, p, fmt.Sprintf("%s.subnets[%d]", path, j))
 		}
 		v.safeSearch(fmt.Sprintf("groups[%d].safe_search", i), g.SafeSearch)
+		switch g.BlockAnswer {
+		case "nxdomain", "null":
+		case "blockpage":
+			if len(v.pageAddrs) == 0 {
+				v.errorf(fmt.Sprintf("groups[%d].block_answer", i), "blockpage needs blocking.page_addresses: Gatehouse's own address on the school network")
+			}
+		default:
+			v.errorf(fmt.Sprintf("groups[%d].block_answer", i), "%q is not a block answer; use nxdomain, null or blockpage", g.BlockAnswer)
+		}
 	}
+}
+
+func (v *validator) blocking(b *Blocking) {
+	if b.TTL < time.Second || b.TTL > time.Hour || b.TTL%time.Second != 0 {
+		v.errorf("blocking.ttl", "must be whole seconds from 1s to 1h, got %s", FormatDuration(b.TTL))
+	}
+	var v4, v6 int
+	for i, a := range b.PageAddresses {
+		if a.Is4() || a.Is4In6() {
+			v4++
+		} else {
+			v6++
+		}
+		if a.IsUnspecified() || a.IsMulticast() {
+			v.errorf(fmt.Sprintf("blocking.page_addresses[%d]", i), "%s cannot serve a block page", a)
+		}
+	}
+	if v4 > 1 || v6 > 1 {
+		v.errorf("blocking.page_addresses", "give at most one IPv4 and one IPv6 address")
+	}
+	v.pageAddrs = b.PageAddresses
 }
 
 func claim[K comparable](v *validator, seen map[K]string, k K, path string) {
