@@ -6,6 +6,7 @@ import (
 
 	"gatehouse/clientmap"
 	"gatehouse/config"
+	"gatehouse/safesearch"
 )
 
 // Compile turns a parsed, validated config into a Snapshot. It builds every
@@ -30,11 +31,28 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 		return nil, fmt.Errorf("compiling client map: %w", err)
 	}
 	clients = clients.WithLeases(leases)
-	return New(Options{
-		Gen:      gen,
-		LoadedAt: now,
-		Allow:    cfg.Access.Allow,
-		AllowAny: cfg.Access.AllowAny,
-		Clients:  clients,
-	})
+	table := safesearch.Builtin()
+	opts := Options{
+		Gen:           gen,
+		LoadedAt:      now,
+		Allow:         cfg.Access.Allow,
+		AllowAny:      cfg.Access.AllowAny,
+		Clients:       clients,
+		DefaultGroup:  cfg.DefaultGroup,
+		SafeSearch:    table,
+		BlockTTL:      cfg.Blocking.TTL,
+		PageAddresses: cfg.Blocking.PageAddresses,
+	}
+	for _, g := range cfg.Groups {
+		style, err := ParseStyle(g.BlockAnswer)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		ss, err := g.SafeSearch.Apply(table.Defaults())
+		if err != nil {
+			return nil, fmt.Errorf("group %s: safe_search.%w", g.Name, err)
+		}
+		opts.Groups = append(opts.Groups, GroupOptions{Name: g.Name, Style: style, SafeSearch: ss, BypassExempt: g.BypassExempt})
+	}
+	return New(opts)
 }

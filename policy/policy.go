@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gatehouse/clientmap"
+	"gatehouse/safesearch"
 )
 
 // Action is what a Decision tells the query path to do.
@@ -16,8 +17,11 @@ const (
 	Pass Action = iota
 	// Allow: an allow rule matched; resolve normally, skip answer-side checks.
 	Allow
-	// Block: answer locally in the group's block style.
+	// Block: answer locally in Decision.Style.
 	Block
+	// Rewrite: answer with a CNAME to Decision.Target and the target's
+	// records, resolved live (safe search).
+	Rewrite
 )
 
 func (a Action) String() string {
@@ -28,17 +32,28 @@ func (a Action) String() string {
 		return "allow"
 	case Block:
 		return "block"
+	case Rewrite:
+		return "rewrite"
 	}
 	return fmt.Sprintf("action(%d)", uint8(a))
 }
 
 // Decision is the outcome of Decide: small and comparable, so it can be
-// logged and compared in tests.
+// logged and compared in tests. Its strings are shared, never built per
+// query.
 type Decision struct {
 	Action Action
-	// Reason names the rule class that decided, for logs and metrics
-	// (a bounded set: "", "list", "schedule", ...).
-	Reason string
+	// Reason names the kind of rule that decided (bounded: it labels
+	// metrics).
+	Reason Reason
+	// Style is how to answer a Block.
+	Style Style
+	// Category, List and Matched explain the decision: the category
+	// ("pornography", "safesearch", "bypass"), the list or provider that
+	// matched, and the matched entry (a suffix of the query name).
+	Category, List, Matched string
+	// Target is the CNAME target of a Rewrite.
+	Target string
 }
 
 // Snapshot is one immutable, consistent view of the policy.
@@ -50,6 +65,13 @@ type Snapshot struct {
 	allow    []netip.Prefix // clients allowed to query at all
 	allowAny bool
 	clients  *clientmap.Map
+
+	groups       map[string]*group
+	defaultGroup string
+	safeSearch   *safesearch.Table
+	blockTTL     uint32
+	pageV4       netip.Addr // block page addresses (invalid when none)
+	pageV6       netip.Addr
 }
 
 // Options are the compiled inputs of a Snapshot.
@@ -61,6 +83,23 @@ type Options struct {
 	Allow    []netip.Prefix
 	AllowAny bool
 	Clients  *clientmap.Map
+	// Groups are the groups' policies; DefaultGroup must be one of them.
+	Groups       []GroupOptions
+	DefaultGroup string
+	// SafeSearch is the provider table (nil: the built-in one).
+	SafeSearch *safesearch.Table
+	// BlockTTL is the TTL of block answers (default 60 s).
+	BlockTTL time.Duration
+	// PageAddresses serve the block page (for StyleBlockPage).
+	PageAddresses []netip.Addr
+}
+
+// GroupOptions is one group's policy.
+type GroupOptions struct {
+	Name         string
+	Style        Style
+	SafeSearch   safesearch.Settings
+	BypassExempt bool
 }
 
 // New validates opts and builds a Snapshot.
@@ -75,14 +114,53 @@ func New(opts Options) (*Snapshot, error) {
 	for i, p := range opts.Allow {
 		allow[i] = p.Masked()
 	}
-	return &Snapshot{
-		Gen:      opts.Gen,
-		LoadedAt: opts.LoadedAt,
-		allow:    allow,
-		allowAny: opts.AllowAny,
-		clients:  opts.Clients,
-	}, nil
+	s := &Snapshot{
+		Gen:          opts.Gen,
+		LoadedAt:     opts.LoadedAt,
+		allow:        allow,
+		allowAny:     opts.AllowAny,
+		clients:      opts.Clients,
+		groups:       make(map[string]*group, len(opts.Groups)),
+		defaultGroup: opts.DefaultGroup,
+		safeSearch:   opts.SafeSearch,
+		blockTTL:     uint32(opts.BlockTTL / time.Second),
+	}
+	if s.safeSearch == nil {
+		s.safeSearch = safesearch.Builtin()
+	}
+	if s.blockTTL == 0 {
+		s.blockTTL = 60
+	}
+	for _, g := range opts.Groups {
+		s.groups[g.Name] = &group{name: g.Name, style: g.Style, safeSearch: g.SafeSearch, bypassExempt: g.BypassExempt}
+	}
+	if len(s.groups) == 0 {
+		// A snapshot built without groups (tests of access control) gets
+		// one default group with default settings.
+		if s.defaultGroup == "" {
+			s.defaultGroup = "default"
+		}
+		s.groups[s.defaultGroup] = &group{name: s.defaultGroup}
+	}
+	if s.groups[s.defaultGroup] == nil {
+		return nil, fmt.Errorf("policy: default group %q is not defined", s.defaultGroup)
+	}
+	for _, a := range opts.PageAddresses {
+		if a.Unmap().Is4() {
+			s.pageV4 = a.Unmap()
+		} else {
+			s.pageV6 = a
+		}
+	}
+	return s, nil
 }
+
+// BlockTTL is the TTL for block answers, in seconds.
+func (s *Snapshot) BlockTTL() uint32 { return s.blockTTL }
+
+// PageAddresses returns the block page's IPv4 and IPv6 addresses (either
+// may be invalid).
+func (s *Snapshot) PageAddresses() (v4, v6 netip.Addr) { return s.pageV4, s.pageV6 }
 
 // Allowed reports whether addr may query at all. A handful of prefixes is
 // typical, so a linear scan beats anything cleverer.
@@ -116,17 +194,3 @@ func (s *Snapshot) WithLeases(l *clientmap.Leases) *Snapshot {
 
 // Clients returns the client map, for explaining decisions.
 func (s *Snapshot) Clients() *clientmap.Map { return s.clients }
-
-// Decide is the policy decision for one question from one client at now. It
-// is pure (no I/O, no clock) and does not allocate. name is canonical (lower
-// case, fully qualified) and must not be retained: it may point into a
-// reused buffer.
-//
-// Precedence (filled in as lists, schedules and safe search arrive):
-//
-//	| order | check        | result |
-//	|-------|--------------|--------|
-//	| (f)   | otherwise    | pass   |
-func (s *Snapshot) Decide(c clientmap.Client, name string, qtype uint16, now time.Time) Decision {
-	return Decision{Action: Pass}
-}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse/policy"
 )
 
 // Metrics are the server's Prometheus metrics (gatehouse_server_*). Every
@@ -21,7 +23,14 @@ type Metrics struct {
 	panics      prometheus.Counter
 	tcpConns    prometheus.Gauge
 	tcpRejected prometheus.Counter
+	decisions   [numActions][numReasons]prometheus.Counter
 }
+
+// The policy decisions counted, by action and reason: both bounded enums.
+const (
+	numActions = int(policy.Rewrite) + 1
+	numReasons = int(policy.ReasonSchedule) + 1
+)
 
 // countedTypes get their own label value; the rest count as "other", so a
 // client sending random types cannot grow the label set.
@@ -83,7 +92,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "TCP connections closed at once because the connection cap was reached.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{queries, responses, duration, drops, m.refusedACL, m.staleServed, m.panics, m.tcpConns, m.tcpRejected} {
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: "policy", Name: "decisions_total",
+		Help: "Policy decisions, by action and the kind of rule that decided.",
+	}, []string{"action", "reason"})
+	for a := range numActions {
+		for r := range numReasons {
+			m.decisions[a][r] = decisions.WithLabelValues(policy.Action(a).String(), policy.Reason(r).String())
+		}
+	}
+	for _, c := range []prometheus.Collector{queries, responses, duration, drops, decisions, m.refusedACL, m.staleServed, m.panics, m.tcpConns, m.tcpRejected} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -145,5 +163,11 @@ func (m *Metrics) answered(rcode int, s source, elapsed time.Duration) {
 }
 
 func (m *Metrics) dropped(r dropReason) { m.drops[r].Inc() }
-func (m *Metrics) refused()             { m.refusedACL.Inc() }
-func (m *Metrics) stale()               { m.staleServed.Inc() }
+
+func (m *Metrics) decided(d policy.Decision) {
+	if int(d.Action) < numActions && int(d.Reason) < numReasons {
+		m.decisions[d.Action][d.Reason].Inc()
+	}
+}
+func (m *Metrics) refused() { m.refusedACL.Inc() }
+func (m *Metrics) stale()   { m.staleServed.Inc() }

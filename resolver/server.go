@@ -191,6 +191,8 @@ type query struct {
 	start  time.Time
 	client clientmap.Client
 	d      policy.Decision
+	// lookup is what to ask the cache: the question, or a rewrite's target.
+	lookup Question
 	// detached: the name no longer points into a listener buffer.
 	detached bool
 }
@@ -199,8 +201,23 @@ type query struct {
 // can move to another goroutine while the listener reads the next packet.
 func (qu *query) detach() {
 	qu.wq.question = bytes.Clone(qu.wq.question)
-	qu.wq.q.Name = strings.Clone(qu.wq.q.Name)
+	name := strings.Clone(qu.wq.q.Name)
+	qu.d.Matched = suffixOf(name, qu.d.Matched)
+	if qu.lookup.Name == qu.wq.q.Name {
+		qu.lookup.Name = name
+	}
+	qu.wq.q.Name = name
 	qu.detached = true
+}
+
+// suffixOf returns m as a substring of name when it is one of name's
+// suffixes: decisions point into the query name, which may be a reused
+// buffer, and must follow it when it is copied.
+func suffixOf(name, m string) string {
+	if strings.HasSuffix(name, m) {
+		return name[len(name)-len(m):]
+	}
+	return m
 }
 
 // answer runs the query path for one packet and returns the reply to send
@@ -242,16 +259,29 @@ func (s *Server) answer(pkt []byte, qu *query, b *buffers) (reply []byte, miss b
 	}
 	qu.client = snap.Identify(addr, qu.start)
 	qu.d = snap.Decide(qu.client, wq.q.Name, wq.q.Type, qu.start)
+	s.m.decided(qu.d)
+	qu.lookup = wq.q
 	switch qu.d.Action {
-	case policy.Pass, policy.Allow:
 	case policy.Block:
-		// Block answers arrive with the blocklists; until then nothing blocks.
+		return s.blocked(qu, snap, b), false
+	case policy.Rewrite:
+		// The target's records, as an ordinary client would get them; our
+		// CNAME in front is unsigned, so no RRSIGs.
+		qu.lookup = Question{Name: qu.d.Target, Type: wq.q.Type, CD: wq.q.CD}
 	}
 
-	if c, ok := s.cache.Lookup(wq.q, qu.start); ok {
-		return s.finish(qu, c, nil, b), false
+	if c, ok := s.cache.Lookup(qu.lookup, qu.start); ok {
+		return s.reply(qu, c, b), false
 	}
 	return nil, true
+}
+
+// reply fits a cached or resolved answer to the query's decision.
+func (s *Server) reply(qu *query, c Cached, b *buffers) []byte {
+	if qu.d.Action == policy.Rewrite {
+		return s.rewritten(qu, c, b)
+	}
+	return s.finish(qu, c, nil, b)
 }
 
 // resolve finishes a query that missed the cache: one upstream resolution
@@ -259,12 +289,12 @@ func (s *Server) answer(pkt []byte, qu *query, b *buffers) (reply []byte, miss b
 func (s *Server) resolve(qu *query, b *buffers) []byte {
 	ctx, cancel := context.WithTimeout(s.base, s.queryTimeout)
 	defer cancel()
-	c, err := s.cache.Get(ctx, qu.wq.q)
+	c, err := s.cache.Get(ctx, qu.lookup)
 	if err != nil {
-		s.log.Debug("resolve failed", "question", qu.wq.q.String(), "error", err)
+		s.log.Debug("resolve failed", "question", qu.lookup.String(), "error", err)
 		return s.local(qu, b, dns.RcodeServerFailure, edeFor(err))
 	}
-	return s.finish(qu, c, nil, b)
+	return s.reply(qu, c, b)
 }
 
 // parseFull handles what the fast parser declined. It fills wq and returns
@@ -375,6 +405,7 @@ func (s *Server) done(qu *query, rcode int, src source, a *Answer, sec Security)
 	if !qu.detached {
 		name = strings.Clone(name) // it points into the listener's buffer
 	}
+	d := qu.d
 	e := querylog.Entry{
 		Time:       qu.start,
 		Client:     qu.client.Addr,
@@ -385,6 +416,9 @@ func (s *Server) done(qu *query, rcode int, src source, a *Answer, sec Security)
 		QType:      qu.wq.q.Type,
 		Proto:      logProtos[qu.proto],
 		Decision:   logDecision(qu, rcode),
+		Category:   d.Category,
+		List:       d.List,
+		Matched:    suffixOf(name, d.Matched),
 		Rcode:      uint16(rcode),
 		Source:     logSources[src],
 		DNSSEC:     logSecurity[min(int(sec), len(logSecurity)-1)],
@@ -416,8 +450,12 @@ func logDecision(qu *query, rcode int) querylog.Decision {
 	switch {
 	case !qu.client.Addr.IsValid():
 		return querylog.Refused // refused or malformed before identification
+	case qu.d.Action == policy.Block && qu.d.Reason == policy.ReasonBypass:
+		return querylog.BypassAttempt
 	case qu.d.Action == policy.Block:
 		return querylog.Blocked
+	case qu.d.Action == policy.Rewrite && rcode != dns.RcodeServerFailure:
+		return querylog.Rewritten
 	case rcode == dns.RcodeServerFailure:
 		return querylog.Failed
 	case rcode == dns.RcodeRefused || rcode == dns.RcodeNotImplemented || rcode == dns.RcodeFormatError:

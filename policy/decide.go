@@ -1,0 +1,145 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"gatehouse/clientmap"
+	"gatehouse/safesearch"
+)
+
+// Reason says which kind of rule decided: a bounded set, so it can label
+// metrics.
+type Reason uint8
+
+// Reasons.
+const (
+	ReasonNone       Reason = iota
+	ReasonBypass            // an anti-bypass rule (DoH canary, Private Relay, DDR)
+	ReasonSafeSearch        // safe search: a rewrite, or an engine without a safe mode
+	ReasonList              // a block list
+	ReasonLocked            // a locked category (iwf, ctiru): nobody can allow it
+	ReasonAllowlist         // an allow entry
+	ReasonSchedule          // a list active only in some periods
+)
+
+var reasonNames = [...]string{"none", "bypass", "safesearch", "list", "locked", "allowlist", "schedule"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// Style is how a blocked name is answered.
+type Style uint8
+
+// Styles.
+const (
+	// StyleNXDOMAIN: the name does not exist (with our SOA, so the negative
+	// answer is cached only for the block TTL).
+	StyleNXDOMAIN Style = iota
+	// StyleNull: 0.0.0.0 for A, :: for AAAA, no data for other types.
+	StyleNull
+	// StyleBlockPage: Gatehouse's own address for A and AAAA, where the
+	// block page explains; no data for other types.
+	StyleBlockPage
+	// StyleNODATA: the name exists but has no records of the type (used
+	// for DDR's _dns.resolver.arpa, answered locally).
+	StyleNODATA
+)
+
+// ParseStyle reads a config block_answer value.
+func ParseStyle(s string) (Style, error) {
+	switch s {
+	case "nxdomain":
+		return StyleNXDOMAIN, nil
+	case "null":
+		return StyleNull, nil
+	case "blockpage":
+		return StyleBlockPage, nil
+	}
+	return 0, fmt.Errorf("unknown block answer %q", s)
+}
+
+// group is one group's compiled policy.
+type group struct {
+	name         string
+	style        Style
+	safeSearch   safesearch.Settings
+	bypassExempt bool
+}
+
+// bypassRule is one built-in anti-bypass rule (safesearch.md section 3).
+type bypassRule struct {
+	name  string // canonical; the rule covers the name and everything below
+	list  string // what the log calls it
+	style Style
+}
+
+// bypassRules are on for every group unless it is exempt. Each is its own
+// logged decision, so attempts can be counted per device.
+var bypassRules = [...]bypassRule{
+	// Firefox turns its default DNS over HTTPS off when this does not
+	// resolve (support.mozilla.org "canary domain").
+	{"use-application-dns.net.", "firefox-doh-canary", StyleNXDOMAIN},
+	// iCloud Private Relay: Apple asks networks that must audit traffic
+	// to answer these with NXDOMAIN or no data, not to time out.
+	{"mask.icloud.com.", "icloud-private-relay", StyleNXDOMAIN},
+	{"mask-h2.icloud.com.", "icloud-private-relay", StyleNXDOMAIN},
+	// DDR (RFC 9462): answered here with no data, so devices are never
+	// told of a public encrypted resolver to upgrade to.
+	{"_dns.resolver.arpa.", "ddr", StyleNODATA},
+}
+
+// Decide is the policy decision for one question from one client at now. It
+// is pure (no I/O, no clock) and does not allocate. name is canonical (lower
+// case, fully qualified) and must not be retained: it may point into a
+// reused buffer; Decision.Matched is a substring of it.
+//
+// Precedence, first match wins:
+//
+//	| order | check                                    | result                       |
+//	|-------|------------------------------------------|------------------------------|
+//	| 1     | anti-bypass rule, group not exempt       | block (NXDOMAIN, DDR: NODATA)|
+//	| 2     | safe search: provider on for the group   | rewrite to the safe host     |
+//	|       | engine without a safe mode, on           | block (group's style)        |
+//	| 3     | otherwise                                | pass                         |
+func (s *Snapshot) Decide(c clientmap.Client, name string, qtype uint16, now time.Time) Decision {
+	g := s.groups[c.Group]
+	if g == nil {
+		g = s.groups[s.defaultGroup]
+	}
+	if !g.bypassExempt {
+		for i := range bypassRules {
+			r := &bypassRules[i]
+			if m, ok := under(name, r.name); ok {
+				return Decision{Action: Block, Reason: ReasonBypass, Style: r.style, Category: "bypass", List: r.list, Matched: m}
+			}
+		}
+	}
+	if r, ok := s.safeSearch.Decide(name, g.safeSearch); ok {
+		d := Decision{Reason: ReasonSafeSearch, Category: "safesearch", List: string(r.Provider), Matched: r.Match}
+		switch r.Action {
+		case safesearch.Rewrite:
+			d.Action, d.Target = Rewrite, r.Target
+		default:
+			d.Action, d.Style = Block, g.style
+		}
+		return d
+	}
+	return Decision{Action: Pass}
+}
+
+// under reports whether name is suffix or below it, returning the part of
+// name that matched (a substring: no allocation).
+func under(name, suffix string) (string, bool) {
+	if len(name) < len(suffix) || name[len(name)-len(suffix):] != suffix {
+		return "", false
+	}
+	if len(name) > len(suffix) && name[len(name)-len(suffix)-1] != '.' {
+		return "", false // "xmask.icloud.com." is not under "mask.icloud.com."
+	}
+	return name[len(name)-len(suffix):], true
+}
