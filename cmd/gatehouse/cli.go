@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					return checkConfig(c.String("config"), stdout, stderr)
 				},
 			},
+			logsCommand(stdout, stderr, configFlag),
+			reportsCommand(stdout, configFlag),
 			{
 				Name:  "version",
 				Usage: "print the version and build information",

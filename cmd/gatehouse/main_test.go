@@ -88,9 +88,19 @@ $ORIGIN example.org.
 ns   3600 IN A   127.0.0.1
 www   300 IN A   192.0.2.80
 `)
+	// The safe-search targets live in their own zone.
+	google := dnstest.NewZone(t, `
+$ORIGIN google.com.
+@                 3600 IN SOA ns.google.com. host.google.com. 1 7200 3600 1209600 300
+forcesafesearch    300 IN A   192.0.2.99
+`)
 	var n atomic.Int64
 	addr := dnstest.NewServer(t, dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		n.Add(1)
+		if len(r.Question) == 1 && dns.IsSubDomain("google.com.", dns.CanonicalName(r.Question[0].Name)) {
+			google.ServeDNS(w, r)
+			return
+		}
 		z.ServeDNS(w, r)
 	}))
 	return addr, &n
@@ -482,5 +492,73 @@ func TestServe_queriesReachTheQueryLog(t *testing.T) {
 	}
 	if oldest.QName != "www.example.org." || oldest.Answer.Summary() != "A 192.0.2.80" || oldest.Decision != querylog.Allowed {
 		t.Errorf("oldest entry = %+v", oldest)
+	}
+}
+
+func TestLogsCLI_searchExportTailReport(t *testing.T) {
+	up, _ := upstream(t)
+	in := start(t, func(d, h int) string { return siteConfig(d, h, up, "127.0.0.0/8") })
+	cli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"gatehouse"}, append(args, "--config", in.path)...), &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	query(t, "udp", in.dns, "www.example.org.")
+	query(t, "udp", in.dns, "mask.icloud.com.")                      // a bypass attempt
+	query(t, "udp", in.dns, "www.google.com.")                       // rewritten to forcesafesearch
+	query(t, "udp", in.dns, "evil\\010\\027[2J<script>.example.org.") // control bytes and markup in a name
+	var out string
+	waitFor(t, "four entries", func() bool {
+		out, _ = cli("logs", "search", "--client", "127.0.0.1", "--since", "1h")
+		return strings.Contains(out, "4 entries")
+	})
+	for _, want := range []string{"www.example.org.", "bypass-attempt", "bypass/icloud-private-relay mask.icloud.com.", "rewritten", "safesearch/google", "pupils"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("search output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsAny(out, "\x08\x17\x1b") {
+		t.Errorf("search output passes control bytes from a query name to the terminal:\n%q", out)
+	}
+	out, err := cli("logs", "search", "--decision", "blocked", "--format", "csv")
+	if err != nil || strings.Contains(out, "www.example.org") {
+		t.Errorf("csv of blocked: %v\n%s", err, out)
+	}
+	out, err = cli("logs", "search", "--domain", "*.example.org", "--from", "00:00", "--format", "jsonl")
+	if err != nil || strings.Count(out, "\n") != 2 {
+		t.Errorf("jsonl for *.example.org since midnight: %v, want 2 lines:\n%s", err, out)
+	}
+	if _, err := cli("logs", "search", "--decision", "nonsense"); err == nil {
+		t.Error("an unknown decision was accepted")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var tailOut syncBuffer
+	tailDone := make(chan error, 1)
+	go func() {
+		tailDone <- run(ctx, []string{"gatehouse", "logs", "tail", "--config", in.path, "--domain", "*.example.org"}, &tailOut, io.Discard)
+	}()
+	time.Sleep(700 * time.Millisecond) // let tail find the newest entry before the next query
+	query(t, "udp", in.dns, "nope.example.org.")
+	waitFor(t, "tail to show the new query", func() bool { return strings.Contains(tailOut.String(), "nope.example.org.") })
+	cancel()
+	if err := <-tailDone; err != nil {
+		t.Errorf("tail: %v", err)
+	}
+	if strings.Contains(tailOut.String(), "www.example.org.") {
+		t.Errorf("tail repeated an old entry:\n%s", tailOut.String())
+	}
+
+	out, err = cli("report", "--period", "day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Queries           5", "bypass-attempt  1", "rewritten       1", "127.0.0.1      bypass  1", "safesearch  1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err = cli("report", "--period", "day", "--format", "csv"); err != nil || !strings.Contains(out, "pupils") {
+		t.Errorf("csv report: %v\n%s", err, out)
 	}
 }
