@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/bits"
 	"slices"
+	"unsafe"
 )
 
 // ListSpec is one list to compile.
@@ -34,7 +35,7 @@ const (
 // then Build. It is not safe for concurrent use.
 //
 // Reload. A Builder made from the previous Set (NewBuilder(prev)) hashes
-// with prev's seed and, for each list whose name, kind (allow or block,
+// with prev's hash keys and, for each list whose name, kind (allow or block,
 // locked or not), source names and formats are unchanged, reads the
 // sources once to digest them: when the digest equals prev's, the list is
 // not parsed again; Build takes its entries out of prev's table (which is
@@ -42,12 +43,13 @@ const (
 // Only changed lists are parsed, and no per-list copy is kept between
 // builds, so the steady-state memory stays that of one table.
 type Builder struct {
-	prev  *Set
-	seed  maphash.Seed
-	lists []*pendingList
-	used  Mask
-	names map[string]bool
-	built bool
+	prev       *Set
+	hash       hasher
+	digestSeed maphash.Seed
+	lists      []*pendingList
+	used       Mask
+	names      map[string]bool
+	built      bool
 
 	// Scratch reused from list to list.
 	free   [][]uint64 // key chunks
@@ -74,9 +76,9 @@ const (
 func NewBuilder(prev *Set) *Builder {
 	b := &Builder{prev: prev, names: make(map[string]bool)}
 	if prev != nil {
-		b.seed = prev.seed
+		b.hash, b.digestSeed = prev.hash, prev.digestSeed
 	} else {
-		b.seed = maphash.MakeSeed()
+		b.hash, b.digestSeed = newHasher(), maphash.MakeSeed()
 	}
 	return b
 }
@@ -185,7 +187,7 @@ func (b *Builder) carry(spec ListSpec, old *listData) *pendingList {
 // digest hashes the text of sources, as compile does while parsing.
 func (b *Builder) digest(sources []Source) (uint64, error) {
 	var h maphash.Hash
-	h.SetSeed(b.seed)
+	h.SetSeed(b.digestSeed)
 	for _, src := range sources {
 		rc, err := src.Open()
 		if err != nil {
@@ -213,9 +215,9 @@ func writeLen(h *maphash.Hash, n int64) {
 func (b *Builder) compile(spec ListSpec) (*pendingList, error) {
 	pl := &pendingList{spec: spec, prevID: -1}
 	pl.info = ListInfo{ID: spec.ID, Name: spec.Name, Category: spec.Category, Allow: spec.Allow}
-	s := &buildSink{seed: b.seed, allowList: spec.Allow, locked: spec.Category.Locked(), info: &pl.info, b: b}
+	s := &buildSink{hash: &b.hash, allowList: spec.Allow, locked: spec.Category.Locked(), info: &pl.info, b: b}
 	var h maphash.Hash
-	h.SetSeed(b.seed)
+	h.SetSeed(b.digestSeed)
 	for _, src := range spec.Sources {
 		rc, err := src.Open()
 		if err != nil {
@@ -263,7 +265,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // string per entry.
 type buildSink struct {
 	b         *Builder
-	seed      maphash.Seed
+	hash      *hasher
 	allowList bool
 	locked    bool
 	info      *ListInfo
@@ -287,7 +289,8 @@ func (s *buildSink) entry(name []byte, kind Kind, act Action, _ int) {
 		slot = slotNoData
 	}
 	s.info.Stats.Parsed++
-	s.acc[slot].add(s.b, hashKey(maphash.Bytes(s.seed, name), kind))
+	// The hasher only reads name during the call.
+	s.acc[slot].add(s.b, hashKey(s.hash.name(unsafe.String(unsafe.SliceData(name), len(name))), kind))
 }
 
 func (s *buildSink) issue(line int, err error, text []byte) {
@@ -346,7 +349,7 @@ func (c *keyChunks) release(b *Builder) {
 // sortKeys returns the keys of c sorted and without duplicates, and the
 // number of duplicates removed; c's chunks go back to the pool.
 //
-// The keys are uniform (seeded hash), so one counting pass on the top bits
+// The keys are uniform (keyed hash), so one counting pass on the top bits
 // spreads them into buckets of about four, which insertion sort finishes.
 func (b *Builder) sortKeys(c *keyChunks) ([]uint64, int) {
 	defer c.release(b)
@@ -432,7 +435,7 @@ func (b *Builder) Build() (*Set, error) {
 	}
 	b.built = true
 	b.free, b.counts = nil, nil
-	s := &Set{seed: b.seed}
+	s := &Set{hash: b.hash, digestSeed: b.digestSeed}
 
 	var curs []cursor
 	var mapping [MaxLists]int // prev ListID -> new ListID + 1
@@ -471,7 +474,7 @@ func (b *Builder) Build() (*Set, error) {
 		for i, v := range p.values {
 			remap[i] = v.remap(&mapping)
 		}
-		curs = append(curs, cursor{keys: p.keys, vals: p.vals, remap: remap})
+		curs = append(curs, cursor{prev: p, remap: remap})
 	}
 	b.lists = nil
 
@@ -509,9 +512,14 @@ func (v value) remap(mapping *[MaxLists]int) value {
 // place lays the n merged keys out in the table (see Set).
 func (s *Set) place(curs []cursor, n int) error {
 	s.n = n
-	s.m = uint64(max(n*loadDen/loadNum, 1))
-	keys := make([]uint64, s.m+64)
-	vals := make([]uint16, len(keys))
+	s.nb = uint64(max((n*loadDen+bucketSlots*loadNum-1)/(bucketSlots*loadNum), 1))
+	buckets := make([]bucket, s.nb+2)
+	adviseHugePages(buckets)
+	for i := range buckets {
+		for q := range buckets[i].keys {
+			buckets[i].keys[q] = emptyKey
+		}
+	}
 	in := newInterner()
 	last := -1
 	var err error
@@ -521,26 +529,36 @@ func (s *Set) place(curs []cursor, n int) error {
 			err = ierr
 			return
 		}
-		pos := max(int(s.home(k)), last+1)
-		for pos+1 >= len(keys) {
-			keys = append(keys, emptyKey)
-			vals = append(vals, 0)
+		pos := max(int(s.home(k))*bucketSlots, last+1)
+		for pos/bucketSlots+1 >= len(buckets) {
+			var e bucket
+			for q := range e.keys {
+				e.keys[q] = emptyKey
+			}
+			buckets = append(buckets, e)
 		}
-		for q := last + 1; q < pos; q++ {
-			keys[q] = emptyKey
-		}
-		keys[pos], vals[pos] = k, idx
+		b := &buckets[pos/bucketSlots]
+		b.keys[pos%bucketSlots], b.vals[pos%bucketSlots] = k, idx
 		last = pos
 	})
 	if err != nil {
 		return err
 	}
-	size := max(int(s.m), last+1) + 1
-	for q := last + 1; q < size; q++ {
-		keys[q] = emptyKey
-	}
-	s.keys, s.vals = keys[:size:size], vals[:size:size]
+	// Keep every home bucket and one empty bucket after the last key.
+	size := max(int(s.nb), last/bucketSlots+1) + 1
+	s.buckets = buckets[:size:size]
 	s.values = in.values
+
+	s.filter = make([]uint64, max(n/8, 1))
+	adviseHugePages(s.filter)
+	for i := range s.buckets {
+		for _, k := range s.buckets[i].keys {
+			if k != emptyKey {
+				w, m := s.filterBits(k &^ 3)
+				s.filter[w] |= m
+			}
+		}
+	}
 	return nil
 }
 
@@ -588,29 +606,48 @@ func (in *interner) add(v value) (uint16, error) {
 }
 
 // cursor walks one sorted run of keys: a fresh list's keys with one value,
-// or the previous Set's table with per-slot values remapped.
+// or the slots of the previous Set's table with their values remapped.
 type cursor struct {
 	keys  []uint64
-	vals  []uint16 // nil: every key has val
-	remap []value
 	val   value
+	prev  *Set
+	remap []value
 	i     int
 }
 
-func (c *cursor) skip() {
-	if c.vals == nil {
-		return
+func (c *cursor) len() int {
+	if c.prev != nil {
+		return len(c.prev.buckets) * bucketSlots
 	}
-	for c.i < len(c.keys) && (c.keys[c.i] == emptyKey || c.remap[c.vals[c.i]].zero()) {
-		c.i++
+	return len(c.keys)
+}
+
+func (c *cursor) key() uint64 {
+	if c.prev != nil {
+		k, _ := c.prev.slot(c.i)
+		return k
 	}
+	return c.keys[c.i]
 }
 
 func (c *cursor) value() value {
-	if c.vals == nil {
-		return c.val
+	if c.prev != nil {
+		_, v := c.prev.slot(c.i)
+		return c.remap[v]
 	}
-	return c.remap[c.vals[c.i]]
+	return c.val
+}
+
+// skip moves past empty slots and slots of lists not carried over.
+func (c *cursor) skip() {
+	if c.prev == nil {
+		return
+	}
+	for n := c.len(); c.i < n; c.i++ {
+		if k, v := c.prev.slot(c.i); k != emptyKey && !c.remap[v].zero() {
+			return
+		}
+	}
 }
 
 // mergeRuns calls emit for every distinct key of the runs in ascending
@@ -627,8 +664,8 @@ func mergeRuns(curs []cursor, emit func(k uint64, v value)) {
 		c := &cs[i]
 		c.i = 0
 		c.skip()
-		if c.i < len(c.keys) {
-			h = append(h, head{c.keys[c.i], c})
+		if c.i < c.len() {
+			h = append(h, head{c.key(), c})
 		}
 	}
 	down := func(i int) {
@@ -655,8 +692,8 @@ func mergeRuns(curs []cursor, emit func(k uint64, v value)) {
 		c := h[0].c
 		c.i++
 		c.skip()
-		if c.i < len(c.keys) {
-			h[0].k = c.keys[c.i]
+		if c.i < c.len() {
+			h[0].k = c.key()
 		} else {
 			h[0] = h[len(h)-1]
 			h = h[:len(h)-1]

@@ -77,7 +77,7 @@
 //
 // A Builder parses each list into sorted 64-bit keys (a seeded hash of the
 // name with the kind folded in) without allocating per line, and Build
-// merges the lists into one table of about 12.5 bytes per distinct entry
+// merges the lists into one table of about 14.3 bytes per distinct entry
 // (see Set). A Builder made from the previous Set carries unchanged lists
 // over from that Set's table instead of parsing them again.
 package blocklists

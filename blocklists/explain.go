@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"strings"
 )
@@ -58,9 +57,9 @@ func (s *Set) Explain(name string) ([]Hit, error) {
 		if suffix == "." {
 			break
 		}
-		t := hashKey(maphash.String(s.seed, suffix), 0)
-		for p := s.home(t); ; p++ {
-			k := s.keys[p]
+		t := hashKey(s.hash.name(suffix), 0)
+		for p := int(s.home(t)) * bucketSlots; ; p++ {
+			k, vi := s.slot(p)
 			if k&^3 != t {
 				if k > t {
 					break
@@ -71,7 +70,7 @@ func (s *Set) Explain(name string) ([]Hit, error) {
 			if kind == Exact && off != 0 || kind == Children && off == 0 {
 				continue
 			}
-			v := s.values[s.vals[p]]
+			v := s.values[vi]
 			for m := v.block | v.allow; m != 0; m &= m - 1 {
 				id := m.first()
 				l := s.lists[id]

@@ -28,8 +28,11 @@ var (
 // Comments start with '#' or ';' anywhere, or '!' at the start of a line.
 func (p *lineParser) hostsLine(n int, line []byte) {
 	full := line
-	if i := bytes.IndexAny(line, "#;"); i >= 0 {
-		line = line[:i]
+	for i, c := range line {
+		if c == '#' || c == ';' {
+			line = line[:i]
+			break
+		}
 	}
 	line = trimSpace(line)
 	if len(line) == 0 || line[0] == '!' {

@@ -357,3 +357,12 @@ func TestCategories(t *testing.T) {
 		t.Error("zero Category is valid or locked")
 	}
 }
+
+func TestLastDot(t *testing.T) {
+	for _, s := range []string{"", ".", "a", "a.", ".a", "abcdefgh", "abcdefg.", ".bcdefgh", "a.b.c.d.e.f.g.h.i",
+		"abcdefghijklmnop", "abcdefgh.jklmnop", "abcdefghi.klmnopq", "x.abcdefghijklmnopqrstuvwxyz", "\xae\xae.\xae", "..", "a\x2e\x2fb"} {
+		if got, want := lastDot(s), strings.LastIndexByte(s, '.'); got != want {
+			t.Errorf("lastDot(%q) = %d, want %d", s, got, want)
+		}
+	}
+}

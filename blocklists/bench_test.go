@@ -1,0 +1,223 @@
+package blocklists
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// Benchmarks over synthetic lists of 1M and 5M names in 20 categories
+// (see synth_test.go). The list files are generated once per size and
+// process, in a directory TestMain removes.
+//
+//	go test ./blocklists -run '^$' -bench . -benchtime 3x -count 5
+//
+// BenchmarkBuild reports, besides ns/op:
+//
+//	names/s         listed names (file lines with a name) compiled per second
+//	names/cpu-s     the same per second of CPU time of the whole process
+//	                (garbage collection included), steadier on a busy machine
+//	heap-B/name     live heap added by the Set, per distinct name, after GC
+//	rss-B/name      resident memory added by the Set, per distinct name, after GC
+//	                and returning free memory to the OS (debug.FreeOSMemory)
+//	peak-MiB        peak resident memory during a build above the baseline
+//	                (VmHWM), i.e. the Set plus everything transient
+//
+// BenchmarkMatch reports cpu-ns/op next to ns/op: the CPU time of the
+// benchmark's thread per lookup, which leaves out time spent waiting for a
+// core on a busy machine.
+
+var benchSizes = []int{1_000_000, 5_000_000}
+
+// benchSink keeps the last Set built alive, as the Set in use is during a
+// reload.
+var benchSink *Set
+
+var (
+	benchMu    sync.Mutex
+	benchDir   string
+	benchSpecs = map[int][]ListSpec{}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}
+
+func benchLists(b *testing.B, n int) []ListSpec {
+	b.Helper()
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if specs, ok := benchSpecs[n]; ok {
+		return specs
+	}
+	if benchDir == "" {
+		d, err := os.MkdirTemp("", "blocklists-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchDir = d
+	}
+	dir := fmt.Sprintf("%s/%d", benchDir, n)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	specs := synthLists(b, dir, n, 20)
+	benchSpecs[n] = specs
+	return specs
+}
+
+func buildAll(b *testing.B, specs []ListSpec) *Set {
+	bl := NewBuilder(nil)
+	for _, spec := range specs {
+		if _, err := bl.Add(spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s, err := bl.Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// procStatus returns VmRSS and VmHWM in bytes.
+func procStatus() (rss, hwm int64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var dst *int64
+		switch {
+		case bytes.HasPrefix(line, []byte("VmRSS:")):
+			dst = &rss
+		case bytes.HasPrefix(line, []byte("VmHWM:")):
+			dst = &hwm
+		default:
+			continue
+		}
+		fields := bytes.Fields(line)
+		if len(fields) >= 2 {
+			kb, _ := strconv.ParseInt(string(fields[1]), 10, 64)
+			*dst = kb << 10
+		}
+	}
+	return rss, hwm
+}
+
+// settle collects garbage and returns free memory to the OS, so that heap
+// and RSS readings show live data only.
+func settle() (heap uint64, rss int64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss, _ = procStatus()
+	return ms.HeapAlloc, rss
+}
+
+func BenchmarkBuild(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("names=%dM", n/1_000_000), func(b *testing.B) {
+			specs := benchLists(b, n)
+			b.ReportAllocs()
+			// As in a reload, the previous Set stays alive during a build.
+			cpu0, cpuOK := processCPU()
+			for b.Loop() {
+				benchSink = buildAll(b, specs)
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "names/s")
+			if cpu1, ok := processCPU(); ok && cpuOK {
+				b.ReportMetric(float64(n)*float64(b.N)/(float64(cpu1-cpu0)/1e9), "names/cpu-s")
+			}
+
+			// Memory of one build from a settled heap, outside the timing.
+			benchSink = nil
+			heap0, rss0 := settle()
+			// Reset the peak-RSS mark (Linux clear_refs "5").
+			hwmOK := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+			s := buildAll(b, specs)
+			_, hwm := procStatus()
+			heap1, rss1 := settle()
+			distinct := float64(s.Len())
+			b.ReportMetric(float64(int64(heap1)-int64(heap0))/distinct, "heap-B/name")
+			b.ReportMetric(float64(rss1-rss0)/distinct, "rss-B/name")
+			if hwmOK {
+				b.ReportMetric(float64(hwm-rss0)/(1<<20), "peak-MiB")
+			}
+			runtime.KeepAlive(s)
+		})
+	}
+}
+
+func BenchmarkMatch(b *testing.B) {
+	for _, n := range benchSizes {
+		for _, hit := range []bool{true, false} {
+			kind := "miss"
+			if hit {
+				kind = "hit"
+			}
+			b.Run(fmt.Sprintf("names=%dM/%s", n/1_000_000, kind), func(b *testing.B) {
+				specs := benchLists(b, n)
+				s := buildAll(b, specs)
+				qs := synthQueries(b, specs, 1<<16, hit)
+				if len(qs) < 1<<16 {
+					b.Fatalf("only %d queries", len(qs))
+				}
+				for _, q := range qs[:100] {
+					if got := s.Match(q, ^Mask(0), 0); (got.Action != NoAction) != hit {
+						b.Fatalf("Match(%q) = %+v, want hit %v", q, got, hit)
+					}
+				}
+				all := ^Mask(0)
+				b.ReportAllocs()
+				i := 0
+				stop := threadCPU(b)
+				for b.Loop() {
+					s.Match(qs[i&(1<<16-1)], all, 0)
+					i++
+				}
+				if ns, ok := stop(); ok {
+					b.ReportMetric(ns, "cpu-ns/op")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMemoryLatency is the floor under BenchmarkMatch on the machine
+// it runs on: one dependent load from a random place in 64 MiB, the size
+// of the 5M-name Set. Match needs at least one such load for a name whose
+// suffix is listed (the filter can only rule names out), and on a busy
+// virtual machine it costs hundreds of nanoseconds.
+func BenchmarkMemoryLatency(b *testing.B) {
+	n := 64 << 20 / 8
+	next := make([]uint64, n)
+	perm := rand.Perm(n)
+	for i := range n {
+		next[perm[i]] = uint64(perm[(i+1)%n])
+	}
+	p := uint64(0)
+	stop := threadCPU(b)
+	for b.Loop() {
+		p = next[p]
+	}
+	if ns, ok := stop(); ok {
+		b.ReportMetric(ns, "cpu-ns/op")
+	}
+	runtime.KeepAlive(p)
+}
