@@ -504,8 +504,8 @@ func TestLogsCLI_searchExportTailReport(t *testing.T) {
 		return out.String() + errOut.String(), err
 	}
 	query(t, "udp", in.dns, "www.example.org.")
-	query(t, "udp", in.dns, "mask.icloud.com.")                      // a bypass attempt
-	query(t, "udp", in.dns, "www.google.com.")                       // rewritten to forcesafesearch
+	query(t, "udp", in.dns, "mask.icloud.com.")                       // a bypass attempt
+	query(t, "udp", in.dns, "www.google.com.")                        // rewritten to forcesafesearch
 	query(t, "udp", in.dns, "evil\\010\\027[2J<script>.example.org.") // control bytes and markup in a name
 	var out string
 	waitFor(t, "four entries", func() bool {
@@ -560,5 +560,49 @@ func TestLogsCLI_searchExportTailReport(t *testing.T) {
 	}
 	if out, err = cli("report", "--period", "day", "--format", "csv"); err != nil || !strings.Contains(out, "pupils") {
 		t.Errorf("csv report: %v\n%s", err, out)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	dir := t.TempDir()
+	leaseFile := filepath.Join(dir, "dnsmasq.leases")
+	os.WriteFile(leaseFile, []byte(fmt.Sprintf("%d aa:bb:cc:00:00:09 10.20.3.4 Y9-IPAD-12 *\n", time.Now().Add(time.Hour).Unix())), 0o644)
+	path := filepath.Join(dir, "gatehouse.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`version: 1
+access: {allow: [10.0.0.0/8, 127.0.0.0/8]}
+clients:
+  leases: [{path: %s, format: dnsmasq}]
+groups:
+  - name: pupils
+    match: {subnets: [10.20.0.0/16], hostnames: ["Y9-*"]}
+  - name: staff
+    match: {hostnames: ["STAFF-*"]}
+    safe_search: {youtube: moderate, google: off}
+    bypass_exempt: true
+default_group: pupils
+`, leaseFile)), 0o644)
+	explain := func(args ...string) string {
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), append([]string{"gatehouse", "explain", "--config", path}, args...), &out, &errOut); err != nil {
+			t.Fatalf("explain %v: %v\n%s", args, err, errOut.String())
+		}
+		return out.String()
+	}
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--client", "10.20.3.4", "www.youtube.com"}, []string{"MAC aa:bb:cc:00:00:09, hostname Y9-IPAD-12", "pupils (placed by hostname Y9-*)", "REWRITTEN", "CNAME restrict.youtube.com."}},
+		{[]string{"--client", "10.20.3.4", "use-application-dns.net", "AAAA"}, []string{"BLOCKED: answered NXDOMAIN", "list firefox-doh-canary"}},
+		{[]string{"--client", "10.20.9.9", "www.example.org"}, []string{"placed by subnet 10.20.0.0/16", "resolved normally"}},
+		{[]string{"--client", "192.168.1.1", "www.example.org"}, []string{"REFUSED"}},
+	}
+	for _, tt := range tests {
+		out := explain(tt.args...)
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("explain %v lacks %q:\n%s", tt.args, w, out)
+			}
+		}
 	}
 }
