@@ -45,8 +45,8 @@ type Config struct {
 	FlushInterval time.Duration
 	// WriterShare is the most of one CPU the writer goroutine uses while it
 	// works through a backlog (default 0.25; 1 or more: no limit). After a
-	// batch that took d, the writer rests d*(1-share)/share before the
-	// next. Below its capacity (share × the ingest rate in
+	// batch that took d, the writer rests d*(1-share)/share, at most
+	// FlushInterval, before the next. Below its capacity (share × the ingest rate in
 	// docs/performance.md) it never rests long enough to matter; above
 	// it, under a query flood, the queue fills and entries drop (counted)
 	// rather than the writer taking CPU from answering DNS.
@@ -194,7 +194,8 @@ func Open(cfg Config) (*Log, error) {
 // process than the one writing it (the CLI's "logs search" and "logs
 // tail"). It works while the server writes: SQLite's WAL lets readers and
 // one writer share the file. Enqueue drops, Hold and Release fail with
-// ErrReadOnly. The site time zone is the one the writer recorded.
+// ErrReadOnly. The site name and time zone are the ones the writer
+// recorded.
 func OpenReadOnly(path string) (*Log, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("opening query log %s: %w", path, err)
@@ -224,6 +225,7 @@ func OpenReadOnly(path string) (*Log, error) {
 			l.loc = loc
 		}
 	}
+	l.rdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'site'`).Scan(&l.cfg.Site)
 	return l, nil
 }
 
@@ -296,9 +298,11 @@ func (l *Log) init(ctx context.Context) error {
 	if err := migrate(ctx, l.wdb, l.now()); err != nil {
 		return err
 	}
-	if _, err := l.wdb.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES ('location', ?)
-		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, l.loc.String()); err != nil {
-		return fmt.Errorf("recording site time zone: %w", err)
+	for k, v := range map[string]string{"location": l.loc.String(), "site": l.cfg.Site} {
+		if _, err := l.wdb.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
+			return fmt.Errorf("recording site %s: %w", k, err)
+		}
 	}
 	err := l.wdb.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'secret'`).Scan(&l.secret)
 	if errors.Is(err, sql.ErrNoRows) {

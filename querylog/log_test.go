@@ -346,17 +346,16 @@ func TestDecision_parse(t *testing.T) {
 
 func TestWriter_keepsToItsCPUShare(t *testing.T) {
 	// Each batch "takes" 20ms; with a 1% share the writer then rests for
-	// about two seconds, leaving later entries queued, while Flush still
-	// writes everything at once.
+	// about two seconds (below the flush interval), leaving later entries
+	// queued, while Flush still writes everything at once.
 	var batches atomic.Int32
-	l := openTest(t, Config{WriterShare: 0.01, FlushInterval: 5 * time.Millisecond,
+	l := openTest(t, Config{WriterShare: 0.01, FlushInterval: 5 * time.Second,
 		testBeforeWrite: func() { batches.Add(1); time.Sleep(20 * time.Millisecond) }})
 	l.Enqueue(fullEntry())
-	for l.Status().Written == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	flush(t, l)
 	l.Enqueue(fullEntry())
-	time.Sleep(100 * time.Millisecond) // 20 flush intervals
+	l.wake <- struct{}{}
+	time.Sleep(100 * time.Millisecond)
 	if st := l.Status(); st.Queued != 1 || batches.Load() != 1 {
 		t.Errorf("writer did not rest: queued %d, batches %d", st.Queued, batches.Load())
 	}

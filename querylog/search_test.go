@@ -453,7 +453,7 @@ func TestSubscribe(t *testing.T) {
 
 func TestOpenReadOnly_afterWriterClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "q.db")
-	w, err := Open(Config{Path: path, Location: time.UTC})
+	w, err := Open(Config{Path: path, Location: time.UTC, Site: "Hill School"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,8 +469,8 @@ func TestOpenReadOnly_afterWriterClosed(t *testing.T) {
 	if got := len(mustSearch(t, r, Filter{}).Entries); got != 1 {
 		t.Errorf("%d entries, want 1", got)
 	}
-	if r.loc.String() != "UTC" {
-		t.Errorf("read-only location %v, want the writer's UTC", r.loc)
+	if r.loc.String() != "UTC" || r.cfg.Site != "Hill School" {
+		t.Errorf("read-only location %v site %q, want the writer's UTC and Hill School", r.loc, r.cfg.Site)
 	}
 	if _, err := OpenReadOnly(filepath.Join(t.TempDir(), "missing.db")); err == nil {
 		t.Error("OpenReadOnly of a missing file succeeded")

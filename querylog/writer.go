@@ -221,7 +221,10 @@ func (w *writer) write(batch []Entry) (err error) {
 	took := time.Since(start)
 	l.metrics.writeDuration.Observe(took.Seconds())
 	if share := l.cfg.WriterShare; share < 1 {
-		w.restUntil = time.Now().Add(time.Duration(float64(took) * (1 - share) / share))
+		// Never rest longer than FlushInterval: that would stretch what a
+		// crash can lose beyond the promised bound.
+		rest := min(time.Duration(float64(took)*(1-share)/share), l.cfg.FlushInterval)
+		w.restUntil = time.Now().Add(rest)
 	}
 	l.metrics.written.Add(float64(len(batch)))
 	w.backoff, w.retryAt = 0, time.Time{}

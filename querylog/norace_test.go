@@ -1,0 +1,5 @@
+//go:build !race
+
+package querylog
+
+const raceEnabled = false
