@@ -43,6 +43,7 @@ type Config struct {
 	Periods      []Period `yaml:"periods"`
 	Clients      Clients  `yaml:"clients"`
 	Blocking     Blocking `yaml:"blocking"`
+	Lists        []List   `yaml:"lists"`
 	Groups       []Group  `yaml:"groups,required"`
 	DefaultGroup string   `yaml:"default_group"` // defaults to the first group
 }
@@ -181,6 +182,53 @@ type Group struct {
 	// BypassExempt turns off the anti-bypass rules (Firefox DoH canary,
 	// iCloud Private Relay, DDR) for this group, e.g. IT staff testing.
 	BypassExempt bool `yaml:"bypass_exempt" default:"false"`
+	// Block lists the categories blocked for this group at all times. The
+	// locked categories (iwf, ctiru) are blocked for everyone anyway.
+	Block []string `yaml:"block"`
+	// BlockDuring blocks more categories only inside (or outside) named
+	// periods: social media in lessons, say.
+	BlockDuring []TimedBlock `yaml:"block_during"`
+	// AllowLists are allow lists (lists with allow: true) for this group.
+	AllowLists []string `yaml:"allow_lists"`
+	// Allow and Deny are extra domains (and everything below them) allowed
+	// or blocked for this group. Allow never overrides a locked category.
+	Allow []string `yaml:"allow"`
+	Deny  []string `yaml:"deny"`
+}
+
+// TimedBlock blocks Categories while one of the periods During is in
+// force, or, with Outside, while none of them is.
+type TimedBlock struct {
+	Categories []string `yaml:"categories,required"`
+	During     []string `yaml:"during,required"` // period names
+	Outside    bool     `yaml:"outside" default:"false"`
+}
+
+// List is one block or allow list: a local file in one of the list
+// formats, or a category directory (one folder per category, each with a
+// "domains" file), which becomes one list per category folder.
+type List struct {
+	// Name identifies the list in logs, reports and explanations; for a
+	// directory, lists are named name/folder.
+	Name string `yaml:"name,required"`
+	// Category is what the list is about (required for a file). Lists in
+	// the locked categories iwf and ctiru apply to every group, always.
+	Category string `yaml:"category"`
+	Path     string `yaml:"path"`                  // a list file
+	Format   string `yaml:"format" default:"auto"` // auto, hosts, domains, adblock, rpz
+	// Directory is a category database; Categories maps its folder names
+	// to categories ("adult: pornography"); unmapped folders are skipped.
+	Directory  string           `yaml:"directory"`
+	Categories []FolderCategory `yaml:"categories"`
+	// Allow makes it an allow list, used by groups that name it in
+	// allow_lists.
+	Allow bool `yaml:"allow" default:"false"`
+}
+
+// FolderCategory maps one folder of a category directory to a category.
+type FolderCategory struct {
+	Folder   string `yaml:"folder,required"`
+	Category string `yaml:"category,required"`
 }
 
 // Blocking configures block answers for every group.

@@ -95,6 +95,7 @@ func (v *validator) config(c *Config) {
 	v.groups(c.Groups, c.DefaultGroup)
 	v.blocking(&c.Blocking)
 	v.groupPolicies(c.Groups)
+	v.groupLists(c, v.lists(c.Lists))
 }
 
 func (v *validator) listen(l *Listen) {

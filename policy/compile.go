@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"time"
 
+	"gatehouse/blocklists"
 	"gatehouse/clientmap"
 	"gatehouse/config"
+	"gatehouse/policy/schedule"
 	"gatehouse/safesearch"
 )
 
@@ -14,8 +16,10 @@ import (
 // caller can keep the snapshot in force.
 //
 // leases are the DHCP leases known now (nil when none): they are carried
-// into the new snapshot so a reload does not forget them.
-func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Leases) (*Snapshot, error) {
+// into the new snapshot so a reload does not forget them. prev is the
+// snapshot in force (nil at start): its lists are carried over without
+// parsing when their files are unchanged.
+func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Leases, prev *Snapshot) (*Snapshot, error) {
 	cc := clientmap.Config{DefaultGroup: cfg.DefaultGroup}
 	for _, g := range cfg.Groups {
 		cc.Rules = append(cc.Rules, clientmap.Rule{
@@ -31,6 +35,26 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 		return nil, fmt.Errorf("compiling client map: %w", err)
 	}
 	clients = clients.WithLeases(leases)
+	var prevLists *blocklists.Set
+	if prev != nil {
+		prevLists = prev.lists
+	}
+	lists, err := compileLists(cfg, prevLists)
+	if err != nil {
+		return nil, fmt.Errorf("compiling lists: %w", err)
+	}
+	loc, err := schedule.LoadTimeZone(cfg.TimeZone)
+	if err != nil {
+		return nil, err
+	}
+	var periods []schedule.Period
+	for _, p := range cfg.Periods {
+		periods = append(periods, schedule.Period{Name: p.Name, Weekly: p.Weekly, TermTimeOnly: p.TermTimeOnly})
+	}
+	sched, err := schedule.NewSchedule(loc, &schedule.Calendar{Terms: cfg.Calendar.Terms, Closures: cfg.Calendar.Closures}, periods)
+	if err != nil {
+		return nil, fmt.Errorf("compiling schedules: %w", err)
+	}
 	table := safesearch.Builtin()
 	opts := Options{
 		Gen:           gen,
@@ -42,6 +66,8 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 		SafeSearch:    table,
 		BlockTTL:      cfg.Blocking.TTL,
 		PageAddresses: cfg.Blocking.PageAddresses,
+		Lists:         lists,
+		Schedule:      sched,
 	}
 	for _, g := range cfg.Groups {
 		style, err := ParseStyle(g.BlockAnswer)
@@ -52,7 +78,12 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 		if err != nil {
 			return nil, fmt.Errorf("group %s: safe_search.%w", g.Name, err)
 		}
-		opts.Groups = append(opts.Groups, GroupOptions{Name: g.Name, Style: style, SafeSearch: ss, BypassExempt: g.BypassExempt})
+		gl, err := compileGroupLists(lists, g)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		gl.Name, gl.Style, gl.SafeSearch, gl.BypassExempt = g.Name, style, ss, g.BypassExempt
+		opts.Groups = append(opts.Groups, gl)
 	}
 	return New(opts)
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"gatehouse/blocklists"
 	"gatehouse/clientmap"
+	"gatehouse/policy/schedule"
 	"gatehouse/safesearch"
 )
 
@@ -69,6 +71,9 @@ type group struct {
 	style        Style
 	safeSearch   safesearch.Settings
 	bypassExempt bool
+	block, allow blocklists.Mask // lists selected at all times
+	timed        []timedBlock
+	timedAll     blocklists.Mask // every list some timed block adds
 }
 
 // bypassRule is one built-in anti-bypass rule (safesearch.md section 3).
@@ -100,16 +105,37 @@ var bypassRules = [...]bypassRule{
 //
 // Precedence, first match wins:
 //
-//	| order | check                                    | result                       |
-//	|-------|------------------------------------------|------------------------------|
-//	| 1     | anti-bypass rule, group not exempt       | block (NXDOMAIN, DDR: NODATA)|
-//	| 2     | safe search: provider on for the group   | rewrite to the safe host     |
-//	|       | engine without a safe mode, on           | block (group's style)        |
-//	| 3     | otherwise                                | pass                         |
+//	| order | check                                      | result                          |
+//	|-------|--------------------------------------------|---------------------------------|
+//	| 1     | a locked list (iwf, ctiru) lists the name  | block; nothing can allow it     |
+//	| 2     | anti-bypass rule, group not exempt         | block (NXDOMAIN; DDR: NODATA)   |
+//	| 3     | safe search: provider on for the group     | rewrite to the safe host        |
+//	|       | engine without a safe mode, on             | block (group's style)           |
+//	| 4     | an allow entry of the group                | allow                           |
+//	| 5     | a block list of the group, or one a timed  | block (group's style; RPZ NODATA|
+//	|       | block adds during its periods              | entries answer no data)         |
+//	| 6     | otherwise                                  | pass                            |
+//
+// The most specific entry explains a list decision (blocklists.Set.Match).
+// When the name is on a list that a timed block switches, TTLCap is set to
+// the time left to the next edge, so no device keeps the answer past it.
 func (s *Snapshot) Decide(c clientmap.Client, name string, qtype uint16, now time.Time) Decision {
 	g := s.groups[c.Group]
 	if g == nil {
 		g = s.groups[s.defaultGroup]
+	}
+	var m blocklists.Match
+	block := g.block
+	if s.lists != nil {
+		for i := range g.timed {
+			if g.timed[i].active(s.sched, now) {
+				block |= g.timed[i].mask
+			}
+		}
+		m = s.lists.Match(name, block, g.allow)
+		if m.Locked {
+			return s.listDecision(g, m, block)
+		}
 	}
 	if !g.bypassExempt {
 		for i := range bypassRules {
@@ -129,7 +155,47 @@ func (s *Snapshot) Decide(c clientmap.Client, name string, qtype uint16, now tim
 		}
 		return d
 	}
-	return Decision{Action: Pass}
+	d := s.listDecision(g, m, block)
+	if g.timedAll != 0 && s.lists.Match(name, g.timedAll, 0).Action != blocklists.NoAction {
+		// The answer flips at the next edge of a period this name's lists
+		// follow: expire it then.
+		var edge time.Time
+		for i := range g.timed {
+			if e := g.timed[i].nextEdge(s.sched, now); !e.IsZero() && (edge.IsZero() || e.Before(edge)) {
+				edge = e
+			}
+		}
+		if !edge.IsZero() {
+			d.TTLCap = schedule.CapTTL(^uint32(0), now, edge)
+		}
+	}
+	return d
+}
+
+// listDecision turns a list match into a decision.
+func (s *Snapshot) listDecision(g *group, m blocklists.Match, block blocklists.Mask) Decision {
+	if m.Action == blocklists.NoAction {
+		return Decision{Action: Pass}
+	}
+	d := Decision{Category: m.Category.String(), List: s.listNames[m.List], Matched: m.Suffix}
+	switch m.Action {
+	case blocklists.Allow:
+		d.Action, d.Reason = Allow, ReasonAllowlist
+	case blocklists.Block, blocklists.NoData:
+		d.Action, d.Reason, d.Style = Block, ReasonList, g.style
+		if m.Action == blocklists.NoData {
+			d.Style = StyleNODATA
+		}
+		switch {
+		case m.Locked:
+			d.Reason = ReasonLocked
+		case m.Lists&g.block == 0 && m.Lists&block != 0:
+			d.Reason = ReasonSchedule // only a timed block selected it
+		}
+	default:
+		return Decision{Action: Pass}
+	}
+	return d
 }
 
 // under reports whether name is suffix or below it, returning the part of

@@ -5,7 +5,9 @@ import (
 	"net/netip"
 	"time"
 
+	"gatehouse/blocklists"
 	"gatehouse/clientmap"
+	"gatehouse/policy/schedule"
 	"gatehouse/safesearch"
 )
 
@@ -54,6 +56,9 @@ type Decision struct {
 	Category, List, Matched string
 	// Target is the CNAME target of a Rewrite.
 	Target string
+	// TTLCap, when nonzero, is the most seconds any answer TTL may claim:
+	// the decision for this name changes at a schedule edge that soon.
+	TTLCap uint32
 }
 
 // Snapshot is one immutable, consistent view of the policy.
@@ -72,6 +77,9 @@ type Snapshot struct {
 	blockTTL     uint32
 	pageV4       netip.Addr // block page addresses (invalid when none)
 	pageV6       netip.Addr
+	lists        *blocklists.Set // nil: no lists
+	listNames    [blocklists.MaxLists]string
+	sched        *schedule.Schedule // nil: no periods
 }
 
 // Options are the compiled inputs of a Snapshot.
@@ -92,6 +100,11 @@ type Options struct {
 	BlockTTL time.Duration
 	// PageAddresses serve the block page (for StyleBlockPage).
 	PageAddresses []netip.Addr
+	// Lists are the compiled block and allow lists (nil: none); groups
+	// select from them with masks.
+	Lists *blocklists.Set
+	// Schedule holds the periods groups' timed blocks refer to.
+	Schedule *schedule.Schedule
 }
 
 // GroupOptions is one group's policy.
@@ -100,6 +113,18 @@ type GroupOptions struct {
 	Style        Style
 	SafeSearch   safesearch.Settings
 	BypassExempt bool
+	// Block and Allow select lists of Options.Lists (locked lists apply
+	// to every group regardless).
+	Block, Allow blocklists.Mask
+	// Timed adds lists to Block during (or outside) periods.
+	Timed []TimedOptions
+}
+
+// TimedOptions is one schedule-gated block.
+type TimedOptions struct {
+	Mask    blocklists.Mask
+	Periods []string
+	Outside bool
 }
 
 // New validates opts and builds a Snapshot.
@@ -131,8 +156,28 @@ func New(opts Options) (*Snapshot, error) {
 	if s.blockTTL == 0 {
 		s.blockTTL = 60
 	}
+	s.lists, s.sched = opts.Lists, opts.Schedule
+	if s.lists != nil {
+		for _, l := range s.lists.Lists() {
+			s.listNames[l.ID] = l.Name
+		}
+	}
 	for _, g := range opts.Groups {
-		s.groups[g.Name] = &group{name: g.Name, style: g.Style, safeSearch: g.SafeSearch, bypassExempt: g.BypassExempt}
+		cg := &group{name: g.Name, style: g.Style, safeSearch: g.SafeSearch, bypassExempt: g.BypassExempt,
+			block: g.Block, allow: g.Allow}
+		for _, t := range g.Timed {
+			if s.sched == nil {
+				return nil, fmt.Errorf("policy: group %s has timed blocks but there is no schedule", g.Name)
+			}
+			for _, p := range t.Periods {
+				if !s.sched.Has(p) {
+					return nil, fmt.Errorf("policy: group %s: no period %q", g.Name, p)
+				}
+			}
+			cg.timed = append(cg.timed, timedBlock{mask: t.Mask, periods: t.Periods, outside: t.Outside})
+			cg.timedAll |= t.Mask
+		}
+		s.groups[g.Name] = cg
 	}
 	if len(s.groups) == 0 {
 		// A snapshot built without groups (tests of access control) gets
@@ -191,6 +236,10 @@ func (s *Snapshot) WithLeases(l *clientmap.Leases) *Snapshot {
 	c.clients = s.clients.WithLeases(l)
 	return &c
 }
+
+// Lists returns the compiled lists (nil when none), for explaining
+// decisions and carrying unchanged lists into the next snapshot.
+func (s *Snapshot) Lists() *blocklists.Set { return s.lists }
 
 // Clients returns the client map, for explaining decisions.
 func (s *Snapshot) Clients() *clientmap.Map { return s.clients }

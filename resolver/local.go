@@ -92,7 +92,7 @@ func blockEDE(d policy.Decision) *dns.EDNS0_EDE {
 // queries never get hints, whatever the style: only NXDOMAIN or no data.
 func (s *Server) blocked(qu *query, snap *policy.Snapshot, b *buffers) []byte {
 	wq, d := &qu.wq, qu.d
-	ttl := snap.BlockTTL()
+	ttl := minCap(snap.BlockTTL(), d.TTLCap)
 	zone := d.Matched
 	if zone == "" {
 		zone = wq.q.Name
@@ -149,7 +149,7 @@ func (s *Server) rewritten(qu *query, c Cached, b *buffers) []byte {
 		return s.local(qu, b, dns.RcodeServerFailure, nil)
 	}
 	m := localReply(wq, target.Rcode)
-	ttl := uint32(rewriteTTL)
+	ttl := minCap(rewriteTTL, qu.d.TTLCap)
 	age := func(rrs []dns.RR) []dns.RR {
 		for _, rr := range rrs {
 			h := rr.Header()
@@ -157,6 +157,7 @@ func (s *Server) rewritten(qu *query, c Cached, b *buffers) []byte {
 			if c.Stale {
 				h.Ttl = StaleTTL
 			}
+			h.Ttl = minCap(h.Ttl, qu.d.TTLCap)
 			ttl = min(ttl, h.Ttl)
 		}
 		return rrs

@@ -259,3 +259,23 @@ func TestServer_rewriteFromCacheIsInline(t *testing.T) {
 		t.Errorf("reply = %v, want CNAME + A, both aged to ttl 200", r)
 	}
 }
+
+// TestServer_decisionTTLCap checks that a decision's TTL cap (a schedule
+// edge coming) shortens the TTLs of a cached answer.
+func TestServer_decisionTTLCap(t *testing.T) {
+	a := newAnswer(t, upstreamReply(t, "social.example.", dns.TypeA, 0, []string{"social.example. 3600 IN A 192.0.2.5"}, nil))
+	s := hitServer(t)
+	s.cache = &fakeCache{
+		OnLookup: func(q Question, now time.Time) (Cached, bool) { return Cached{Answer: a, FromCache: true}, true },
+		OnGet:    func(context.Context, Question) (Cached, error) { return Cached{Answer: a}, nil },
+	}
+	qu := query{proto: protoUDP, start: time.Now(), wq: wireQuery{id: 1, question: nil}}
+	qu.d.TTLCap = 42
+	r := unpack(t, s.finish(&qu, Cached{Answer: a, FromCache: true}, nil, newBuffers()))
+	if got := r.Answer[0].Header().Ttl; got != 42 {
+		t.Errorf("ttl = %d, want the decision's cap 42", got)
+	}
+	if minCap(0, 7) != 7 || minCap(9, 0) != 9 || minCap(9, 7) != 7 || minCap(0, 0) != 0 {
+		t.Error("minCap")
+	}
+}

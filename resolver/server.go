@@ -362,7 +362,7 @@ func (s *Server) finish(qu *query, c Cached, ede *dns.EDNS0_EDE, b *buffers) []b
 		DO:       wq.q.DO,
 		BufSize:  s.bufSize,
 		Age:      c.Age,
-		MaxTTL:   c.TTLCap,
+		MaxTTL:   minCap(c.TTLCap, qu.d.TTLCap),
 		EDE:      ede,
 	}
 	if qu.proto == protoUDP {
@@ -385,6 +385,17 @@ func (s *Server) finish(qu *query, c Cached, ede *dns.EDNS0_EDE, b *buffers) []b
 	}
 	s.done(qu, c.Answer.Rcode, src, c.Answer, c.Answer.Security)
 	return out
+}
+
+// minCap combines TTL caps, where 0 means none.
+func minCap(a, b uint32) uint32 {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // local writes and counts a reply synthesised here (errors, refusals)

@@ -70,7 +70,7 @@ func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at stri
 	if err != nil {
 		return err
 	}
-	snap, err := policy.Compile(cfg, 0, now, leases)
+	snap, err := policy.Compile(cfg, 0, now, leases, nil)
 	if err != nil {
 		return err
 	}
@@ -92,6 +92,28 @@ func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at stri
 	fmt.Fprintf(tw, "question\t%s %s at %s\n", name, dns.Type(qtype), now.In(loc).Format("Mon 2006-01-02 15:04 MST"))
 	d := snap.Decide(c, name, qtype, now)
 	fmt.Fprintf(tw, "decision\t%s\n", describe(d))
+	if d.TTLCap > 0 {
+		fmt.Fprintf(tw, "schedule\tthis answer changes with a period edge in %s; its TTL is capped to match\n", time.Duration(d.TTLCap)*time.Second)
+	}
+	// Every list entry that matches, with its source line, whether or not
+	// this group uses the list.
+	if set := snap.Lists(); set != nil {
+		hits, err := set.Explain(name)
+		for _, h := range hits {
+			where := h.Source
+			if h.Line > 0 {
+				where = fmt.Sprintf("%s:%d", h.Source, h.Line)
+			}
+			locked := ""
+			if h.Locked {
+				locked = ", locked"
+			}
+			fmt.Fprintf(tw, "listed\t%s in %s (%s%s) at %s\n", h.Entry, h.ListName, h.Category, locked, where)
+		}
+		if err != nil {
+			fmt.Fprintf(tw, "warning\t%s\n", err)
+		}
+	}
 	return nil
 }
 

@@ -567,20 +567,25 @@ func TestExplain(t *testing.T) {
 	dir := t.TempDir()
 	leaseFile := filepath.Join(dir, "dnsmasq.leases")
 	os.WriteFile(leaseFile, []byte(fmt.Sprintf("%d aa:bb:cc:00:00:09 10.20.3.4 Y9-IPAD-12 *\n", time.Now().Add(time.Hour).Unix())), 0o644)
+	adult := filepath.Join(dir, "adult.txt")
+	os.WriteFile(adult, []byte("# adult sites\nexample.net\nbad.example.org\n"), 0o644)
 	path := filepath.Join(dir, "gatehouse.yaml")
 	os.WriteFile(path, []byte(fmt.Sprintf(`version: 1
 access: {allow: [10.0.0.0/8, 127.0.0.0/8]}
 clients:
   leases: [{path: %s, format: dnsmasq}]
+lists:
+  - {name: adult, category: pornography, path: %s}
 groups:
   - name: pupils
+    block: [pornography]
     match: {subnets: [10.20.0.0/16], hostnames: ["Y9-*"]}
   - name: staff
     match: {hostnames: ["STAFF-*"]}
     safe_search: {youtube: moderate, google: off}
     bypass_exempt: true
 default_group: pupils
-`, leaseFile)), 0o644)
+`, leaseFile, adult)), 0o644)
 	explain := func(args ...string) string {
 		var out, errOut bytes.Buffer
 		if err := run(context.Background(), append([]string{"gatehouse", "explain", "--config", path}, args...), &out, &errOut); err != nil {
@@ -596,6 +601,8 @@ default_group: pupils
 		{[]string{"--client", "10.20.3.4", "use-application-dns.net", "AAAA"}, []string{"BLOCKED: answered NXDOMAIN", "list firefox-doh-canary"}},
 		{[]string{"--client", "10.20.9.9", "www.example.org"}, []string{"placed by subnet 10.20.0.0/16", "resolved normally"}},
 		{[]string{"--client", "192.168.1.1", "www.example.org"}, []string{"REFUSED"}},
+		{[]string{"--client", "10.20.3.4", "www.bad.example.org"}, []string{"BLOCKED", "category pornography, list adult, matched entry bad.example.org.", "adult.txt:3"}},
+		{[]string{"--client", "10.20.3.5", "x.example.net"}, []string{"placed by subnet", "BLOCKED", "adult.txt:2"}},
 	}
 	for _, tt := range tests {
 		out := explain(tt.args...)

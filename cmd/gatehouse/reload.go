@@ -183,7 +183,7 @@ func (s *site) apply(cfg *config.Config) error {
 		}
 		return err
 	}
-	snap, err := policy.Compile(cfg, s.gen+1, time.Now(), leases)
+	snap, err := policy.Compile(cfg, s.gen+1, time.Now(), leases, s.server.Policy())
 	if err != nil {
 		return fail(err)
 	}

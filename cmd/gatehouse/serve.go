@@ -167,7 +167,7 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		s.closeQueryLog()
 		return nil, err
 	}
-	snap, err := policy.Compile(cfg, s.gen, time.Now(), s.leaseW.leases())
+	snap, err := policy.Compile(cfg, s.gen, time.Now(), s.leaseW.leases(), nil)
 	if err != nil {
 		s.leaseW.close()
 		s.closeQueryLog()
