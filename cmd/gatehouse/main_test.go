@@ -613,3 +613,49 @@ default_group: pupils
 		}
 	}
 }
+
+func TestServe_listFileChangeBlocksWithinSeconds(t *testing.T) {
+	up, _ := upstream(t)
+	listDir := t.TempDir()
+	list := filepath.Join(listDir, "adult.txt")
+	replace := func(text string) {
+		tmp := filepath.Join(listDir, ".adult.tmp")
+		if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace("# nothing yet\n")
+	in := start(t, func(d, h int) string {
+		return siteConfig(d, h, up, "127.0.0.0/8") + fmt.Sprintf(`    block: [pornography]
+lists:
+  - {name: adult, category: pornography, path: %s}
+`, list)
+	})
+	if r := query(t, "udp", in.dns, "www.example.org."); r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("before the list change: %s", dns.RcodeToString[r.Rcode])
+	}
+	replace("www.example.org\n") // a technician's list tool drops a new version in place
+	waitFor(t, "the new entry to block", func() bool {
+		r := query(t, "udp", in.dns, "www.example.org.")
+		return r.Rcode == dns.RcodeNameError && ede(r) != nil
+	})
+	if e := ede(query(t, "udp", in.dns, "www.example.org.")); e.InfoCode != dns.ExtendedErrorCodeBlocked || !strings.Contains(e.ExtraText, "pornography (adult)") {
+		t.Errorf("EDE = %+v", e)
+	}
+	replace("# emptied again\n")
+	waitFor(t, "the entry to be gone", func() bool { return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeSuccess })
+}
+
+func ede(r *dns.Msg) *dns.EDNS0_EDE {
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_EDE); ok {
+				return e
+			}
+		}
+	}
+	return nil
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"reflect"
 	"syscall"
 	"time"
@@ -65,23 +64,16 @@ func (s *site) reloadLoop(ctx context.Context) {
 
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error
-	if s.path != "" {
-		// Watch the directory, not the file: editors and tools replace the
-		// file by renaming a new one over it, which ends a watch on the file.
-		w, err := fsnotify.NewWatcher()
-		if err == nil {
-			err = w.Add(filepath.Dir(s.path))
-		}
-		if err != nil {
-			s.log.Warn("config file changes will not be noticed; use SIGHUP to reload", "error", err)
-		} else {
-			defer w.Close()
-			events, watchErrs = w.Events, w.Errors
-		}
+	ws, err := newWatchSet(s.path)
+	if err != nil {
+		s.log.Warn("config and list file changes will not be noticed; use SIGHUP to reload", "error", err)
+	} else {
+		defer ws.close()
+		events, watchErrs = ws.w.Events, ws.w.Errors
+		s.followLists(ws)
 	}
 	hash := s.fileHash()
-	var debounce <-chan time.Time
-	base := filepath.Clean(s.path)
+	var configChanged, listsChanged <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -89,19 +81,40 @@ func (s *site) reloadLoop(ctx context.Context) {
 		case <-hup:
 			s.log.Info("SIGHUP: reloading")
 			hash = s.reload(hash, true)
+			s.followLists(ws)
 		case ev := <-events:
-			if filepath.Clean(ev.Name) == base && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
-				debounce = time.After(reloadDebounce)
+			isConfig, isList := ws.classify(ev)
+			if isConfig {
+				configChanged = time.After(reloadDebounce)
+			}
+			if isList {
+				listsChanged = time.After(reloadDebounce)
 			}
 		case err := <-watchErrs:
-			s.log.Warn("watching the config file", "error", err)
-		case <-debounce:
-			debounce = nil
+			s.log.Warn("watching config and list files", "error", err)
+		case <-configChanged:
+			configChanged = nil
 			hash = s.reload(hash, false)
+			s.followLists(ws)
+		case <-listsChanged:
+			// A list file changed: rebuild; unchanged lists are carried over.
+			listsChanged = nil
+			s.log.Info("a list file changed: reloading lists")
+			hash = s.reload(hash, true)
 		case <-s.leaseCh:
 			// A DHCP lease changed: the same policy, with the new leases.
 			s.server.SetPolicy(s.server.Policy().WithLeases(s.leaseW.leases()))
 		}
+	}
+}
+
+// followLists points the watcher at the lists of the config in force.
+func (s *site) followLists(ws *watchSet) {
+	if ws == nil {
+		return
+	}
+	for _, err := range ws.follow(s.cfg) {
+		s.log.Warn("list changes will not be noticed until SIGHUP", "error", err)
 	}
 }
 
@@ -121,6 +134,7 @@ func (s *site) fileHash() [32]byte {
 // in force (the old one when the reload failed).
 func (s *site) reload(prev [32]byte, force bool) [32]byte {
 	if s.path == "" {
+		// The built-in default: nothing to read again.
 		s.reloads.total.WithLabelValues("unchanged").Inc()
 		return prev
 	}
