@@ -24,7 +24,7 @@ type ListSpec struct {
 // maxIssues is how many skipped lines a list keeps for reporting.
 const maxIssues = 20
 
-// loadFactor is distinct keys per slot, as a fraction n/d: the table has
+// The table is filled to loadNum/loadDen of its slots: n keys get
 // n*loadDen/loadNum slots.
 const (
 	loadNum = 4

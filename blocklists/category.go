@@ -89,6 +89,16 @@ var categories = [numCategories]categoryInfo{
 // and no one (including administrators) may switch that off.
 var ErrLocked = errors.New("category is locked: it applies to every group and schedule and cannot be allowed or exempted")
 
+// CheckOverride returns an error wrapping ErrLocked when c is a locked
+// category, and nil otherwise. Configuration calls it for every category a
+// group, schedule, exemption or allow list would relax.
+func CheckOverride(c Category) error {
+	if c.Locked() {
+		return fmt.Errorf("category %s: %w", c, ErrLocked)
+	}
+	return nil
+}
+
 // Categories returns every category in report order.
 func Categories() []Category {
 	out := make([]Category, 0, numCategories-1)

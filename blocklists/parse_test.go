@@ -346,6 +346,12 @@ func TestCategories(t *testing.T) {
 			t.Errorf("%v.Locked() = %v, want %v", c, c.Locked(), wantLocked)
 		}
 	}
+	for _, c := range all {
+		err := CheckOverride(c)
+		if c.Locked() != errors.Is(err, ErrLocked) {
+			t.Errorf("CheckOverride(%v) = %v", c, err)
+		}
+	}
 	var c Category
 	if err := c.UnmarshalText([]byte("adult")); err == nil {
 		t.Error(`UnmarshalText("adult") succeeded, want unknown category`)

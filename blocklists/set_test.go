@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -563,4 +564,41 @@ func FuzzSet_Match(f *testing.F) {
 			t.Fatalf("Match(%q, %#x, %#x) = %+v, reference %+v", q, block, allow, got, want)
 		}
 	})
+}
+
+// TestSet_concurrent runs lookups from several goroutines while a new Set
+// is built from the one being read, as the reload loop does; with -race it
+// catches any write to a published Set.
+func TestSet_concurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	lists, queries := randomLists(rng, 8, 40)
+	s := buildSet(t, nil, lists...)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				s.Match(queries[i%len(queries)], ^Mask(0), Mask(i))
+				if i%97 == 0 {
+					s.Explain(queries[i%len(queries)])
+				}
+			}
+		}()
+	}
+	for range 5 {
+		lists[0].text += "||more.example^\n"
+		next := buildSet(t, s, lists...)
+		if next.Len() != s.Len()+1 && next.Len() != s.Len() {
+			t.Errorf("rebuild has %d entries, previous %d", next.Len(), s.Len())
+		}
+	}
+	close(done)
+	wg.Wait()
 }
