@@ -75,7 +75,7 @@
 //
 // # Compilation and reload
 //
-// A Builder parses each list into sorted 64-bit keys (a seeded hash of the
+// A Builder parses each list into sorted 64-bit keys (a keyed hash of the
 // name with the kind folded in) without allocating per line, and Build
 // merges the lists into one table of about 14.3 bytes per distinct entry
 // (see Set). A Builder made from the previous Set carries unchanged lists
