@@ -297,7 +297,11 @@ func (c *Cache) fetch(ctx context.Context, q resolver.Question, gen uint64) (res
 	m, sec, err := c.resolve(ctx, q)
 	now := c.cfg.Now()
 	if err != nil {
-		return c.fallback(q, now, err)
+		r, ferr := c.fallback(q, now, err)
+		if ferr != nil && ctx.Err() == nil {
+			c.storeFailure(q, err, now, gen)
+		}
+		return r, ferr
 	}
 	a, err := answerFor(q, m)
 	if err != nil {
@@ -391,6 +395,31 @@ func (c *Cache) usable(q resolver.Question, now time.Time) (resolver.Cached, boo
 	r := cachedFrom(e, now)
 	r.Stale = !now.Before(e.expires)
 	return r, true
+}
+
+// storeFailure caches a resolution failure that carries an Extended DNS
+// Error (a bogus DNSSEC chain, a blown work budget) as a SERVFAIL answer
+// with that EDE, for ServfailTTL: RFC 9520 asks resolvers to remember
+// failures (at least 1 s), so a client retrying does not make us redo the
+// work each time. Plain network errors are not cached: they are the
+// upstream's state, not the name's, and serve-stale or the next try
+// handles them.
+func (c *Cache) storeFailure(q resolver.Question, err error, now time.Time, gen uint64) {
+	var ext *resolver.ExtendedError
+	if c.cfg.ServfailTTL <= 0 || !errors.As(err, &ext) {
+		return
+	}
+	m := new(dns.Msg)
+	m.SetQuestion(q.Name, q.Type)
+	m.Response, m.Rcode = true, dns.RcodeServerFailure
+	m.SetEdns0(resolver.DefaultBufSize, false)
+	opt := m.IsEdns0()
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: ext.Code, ExtraText: ext.Text})
+	a, aerr := resolver.NewAnswer(m)
+	if aerr != nil {
+		return
+	}
+	c.store(q, a, now, c.cfg.ServfailTTL, gen)
 }
 
 // fallback answers q from the cache when upstream failed with err, or

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -598,5 +599,43 @@ func TestSecurityStoredWithAnswer(t *testing.T) {
 	}
 	if r, ok := c.Lookup(q, time.Now()); !ok || r.Answer.Security != resolver.SecuritySecure {
 		t.Errorf("cached answer lost its status: %v", r.Answer.Security)
+	}
+}
+
+// TestFailuresWithEDECached checks RFC 9520: a validation failure is
+// remembered for servfail_ttl (with its EDE), so retries cost nothing
+// upstream, while a plain network error is not cached.
+func TestFailuresWithEDECached(t *testing.T) {
+	clk := newClock()
+	var calls atomic.Int64
+	up := &fakeUpstream{OnResolve: func(_ context.Context, q resolver.Question) (*dns.Msg, error) {
+		calls.Add(1)
+		if q.Name == "bogus.example." {
+			return nil, &resolver.ExtendedError{Code: dns.ExtendedErrorCodeSignatureExpired, Text: "signature expired"}
+		}
+		return nil, resolver.ErrNetwork
+	}}
+	c, _ := newTestCache(t, up, Config{Size: 10, ServfailTTL: 5 * time.Second, Now: clk.Now})
+	bogus := question("bogus.example.", dns.TypeA)
+	if _, err := c.Get(context.Background(), bogus); err == nil {
+		t.Fatal("first Get of a bogus name succeeded")
+	}
+	r, err := c.Get(context.Background(), bogus)
+	if err != nil || r.Answer.Rcode != dns.RcodeServerFailure || r.Answer.EDE == nil || r.Answer.EDE.InfoCode != dns.ExtendedErrorCodeSignatureExpired {
+		t.Fatalf("second Get = %+v, %v; want the cached SERVFAIL with EDE 7", r, err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("upstream called %d times, want 1", calls.Load())
+	}
+	clk.Advance(6 * time.Second)
+	c.Get(context.Background(), bogus)
+	if calls.Load() != 2 {
+		t.Errorf("after servfail_ttl: upstream called %d times, want 2", calls.Load())
+	}
+	down := question("down.example.", dns.TypeA)
+	c.Get(context.Background(), down)
+	c.Get(context.Background(), down)
+	if calls.Load() != 4 {
+		t.Errorf("network errors were cached: %d upstream calls, want 4", calls.Load())
 	}
 }
