@@ -489,7 +489,7 @@ func TestReportFinish(t *testing.T) {
 	rep.finish()
 	all := strings.Join(rep.Warnings, "\n")
 	for _, want := range []string{"1.00% of queries lost", "5 SERVFAIL responses", "answered 990 q/s of the 20000 offered",
-		"unbound round 1 fixed: disturbed, other processes used 50% of a core (after 4 attempts)"} {
+		"unbound: 1 of 2 phases disturbed even after retries: other processes used 50% to 50% of a core (limit 20%)"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
 		}

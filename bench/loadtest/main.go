@@ -57,7 +57,7 @@ func defaultOptions() options {
 		Baseline:    true,
 		Pause:       time.Second,
 		MaxNoise:    20,
-		Retries:     3,
+		Retries:     1,
 	}
 }
 

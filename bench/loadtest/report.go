@@ -241,6 +241,7 @@ func (rep *report) finish() {
 
 	warn := func(format string, args ...any) { rep.Warnings = append(rep.Warnings, fmt.Sprintf(format, args...)) }
 	for _, s := range rep.Servers {
+		disturbed, noiseLo, noiseHi := 0, math.Inf(1), math.Inf(-1)
 		for i, r := range s.Rounds {
 			for _, p := range []struct {
 				name string
@@ -262,17 +263,19 @@ func (rep *report) finish() {
 					warn("%s round %d %s: the server's sockets dropped %d packets (receive buffer full): %v", s.Name, i+1, p.name, drops, p.pr.ServerSocketDrops)
 				}
 			}
-			for _, p := range []struct {
-				name string
-				pr   phaseResult
-			}{{"saturation", r.Saturation}, {"fixed", r.Fixed}} {
-				if n := p.pr.otherPct(); n > rep.Options.MaxNoise {
-					warn("%s round %d %s: disturbed, other processes used %.0f%% of a core (after %d attempts)", s.Name, i+1, p.name, n, p.pr.Attempts)
+			for _, pr := range []phaseResult{r.Saturation, r.Fixed} {
+				if n := pr.otherPct(); n > rep.Options.MaxNoise {
+					disturbed++
+					noiseLo, noiseHi = min(noiseLo, n), max(noiseHi, n)
 				}
 			}
 			if want := float64(rep.Options.Rate); r.Fixed.QPS < 0.95*want {
 				warn("%s round %d fixed: answered %.0f q/s of the %.0f offered; CPU per query was measured near saturation", s.Name, i+1, r.Fixed.QPS, want)
 			}
+		}
+		if disturbed > 0 {
+			warn("%s: %d of %d phases disturbed even after retries: other processes used %.0f%% to %.0f%% of a core (limit %.0f%%)",
+				s.Name, disturbed, 2*len(s.Rounds), noiseLo, noiseHi, rep.Options.MaxNoise)
 		}
 		if gs := s.Gatehouse; gs != nil && gs.CacheMisses > 0 {
 			warn("gatehouse: %.0f cache misses during the measurement (want 0)", gs.CacheMisses)
