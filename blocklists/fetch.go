@@ -1,0 +1,350 @@
+package blocklists
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+)
+
+// Defaults of FetcherConfig.
+const (
+	DefaultMaxBytes         = 256 << 20
+	DefaultMinValidFraction = 0.5
+	DefaultFetchTimeout     = 5 * time.Minute
+)
+
+// minValidLineFraction is the share of valid lines among valid and
+// invalid ones below which a download is not a list (an error page or a
+// file of the wrong kind). Unsupported lines (Adblock cosmetic rules,
+// URLs) count for neither side: they are list syntax DNS cannot use.
+const minValidLineFraction = 0.5
+
+// The reasons a refresh fails, as FailureReason returns them and the
+// refresh_failures_total metric counts them.
+const (
+	ReasonHTTPStatus = "http_status" // not 200 (or 304 to a conditional request)
+	ReasonTooSmall   = "too_small"   // empty, or far fewer valid lines than the stored copy
+	ReasonNotAList   = "not_a_list"  // markup, no valid lines, mostly invalid lines, bad gzip
+	ReasonNetwork    = "network"     // connecting, timing out, a body cut short
+	ReasonTooLarge   = "too_large"   // over the size limit
+	ReasonStorage    = "storage"     // writing the copy to disk
+)
+
+// FetchError is a failed or rejected download. The stored copy, if any,
+// stays in force.
+type FetchError struct {
+	URL    string // without any password
+	Reason string // one of the Reason constants
+	Err    error
+}
+
+func (e *FetchError) Error() string { return fmt.Sprintf("fetching %s: %v", e.URL, e.Err) }
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// FailureReason classifies an error of Fetch or Store.Save: one of the
+// Reason constants (ReasonStorage for errors that are not a FetchError).
+func FailureReason(err error) string {
+	var fe *FetchError
+	if errors.As(err, &fe) {
+		return fe.Reason
+	}
+	return ReasonStorage
+}
+
+// CheckURL reports whether s is a URL a list can be downloaded from: an
+// absolute http:// or https:// URL with a host.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("list URL: %w", err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("list URL %s: scheme %q: want https or http", redactURL(s), u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("list URL %s: no host", redactURL(s))
+	}
+	return nil
+}
+
+// FetcherConfig configures a Fetcher. The zero value uses the defaults.
+type FetcherConfig struct {
+	// Client makes the requests (its Timeout bounds a whole download).
+	// Nil means a client on http.DefaultTransport, which honours the
+	// HTTPS_PROXY environment variables, with DefaultFetchTimeout.
+	Client *http.Client
+	// MaxBytes caps a list's size, as sent and after decompression
+	// (default DefaultMaxBytes).
+	MaxBytes int64
+	// MinValidFraction is the least share of the stored copy's valid
+	// lines a new copy must have (default DefaultMinValidFraction): a
+	// download cut short is rejected, not stored.
+	MinValidFraction float64
+	// TempDir receives downloads while they are checked. Use the Store's
+	// directory, so saving one is a rename. Default os.TempDir().
+	TempDir string
+	// UserAgent is sent with every request (default "Gatehouse").
+	UserAgent string
+}
+
+// Fetcher downloads lists over HTTP(S) with conditional requests and
+// checks each download before it may replace the stored copy. It is safe
+// for concurrent use.
+type Fetcher struct {
+	client      *http.Client
+	maxBytes    int64
+	minFraction float64
+	tempDir     string
+	userAgent   string
+}
+
+// NewFetcher returns a Fetcher.
+func NewFetcher(cfg FetcherConfig) (*Fetcher, error) {
+	f := &Fetcher{client: cfg.Client, maxBytes: cfg.MaxBytes, minFraction: cfg.MinValidFraction, tempDir: cfg.TempDir, userAgent: cfg.UserAgent}
+	if f.client == nil {
+		f.client = &http.Client{Timeout: DefaultFetchTimeout}
+	}
+	if f.maxBytes == 0 {
+		f.maxBytes = DefaultMaxBytes
+	}
+	if f.minFraction == 0 {
+		f.minFraction = DefaultMinValidFraction
+	}
+	if f.tempDir == "" {
+		f.tempDir = os.TempDir()
+	}
+	if f.userAgent == "" {
+		f.userAgent = "Gatehouse"
+	}
+	switch {
+	case f.maxBytes < 0:
+		return nil, fmt.Errorf("list fetcher: negative size limit %d", f.maxBytes)
+	case f.minFraction < 0 || f.minFraction > 1:
+		return nil, fmt.Errorf("list fetcher: minimum valid fraction %v outside 0..1", f.minFraction)
+	}
+	return f, nil
+}
+
+// Download is one list to fetch.
+type Download struct {
+	Name   string
+	URL    string
+	Format Format // for counting lines; Auto detects
+	// Prev is the stored copy (Store.Meta), or nil. Its validators make
+	// the request conditional, and its valid-line count is the floor for
+	// the new copy, when it came from the same URL.
+	Prev *Meta
+	// Force accepts a copy with far fewer valid lines than Prev: for an
+	// operator who knows the list really shrank.
+	Force bool
+}
+
+// Result is a successful Fetch: the server's copy is unchanged
+// (NotModified), or a new copy waits in a temporary file for Store.Save.
+// Close it when not saved.
+type Result struct {
+	// NotModified is set when the server answered 304 to the conditional
+	// request: Meta is Prev with the new check time and validators.
+	NotModified bool
+	Meta        Meta
+	file        string // the checked download, until saved or closed
+}
+
+// Close removes the downloaded copy if it was not saved.
+func (r *Result) Close() error {
+	if r.file == "" {
+		return nil
+	}
+	err := os.Remove(r.file)
+	r.file = ""
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// Fetch downloads d.URL. A 304 to the conditional request is a Result
+// with NotModified; a 200 is read (decompressed if gzip, up to the size
+// limit) into a temporary file and checked: not empty, not markup, valid
+// lines at least half of the valid and invalid ones, and at least the
+// configured fraction of Prev's valid lines. Anything else is a
+// *FetchError saying why, and nothing is stored.
+func (f *Fetcher) Fetch(ctx context.Context, d Download) (*Result, error) {
+	shown := redactURL(d.URL)
+	fail := func(reason string, err error) (*Result, error) {
+		return nil, &FetchError{URL: shown, Reason: reason, Err: err}
+	}
+	if err := CheckURL(d.URL); err != nil {
+		return nil, err
+	}
+	prev := d.Prev
+	if prev != nil && prev.URL != d.URL {
+		prev = nil // the stored copy came from elsewhere
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", shown, err)
+	}
+	req.Header.Set("User-Agent", f.userAgent)
+	if prev != nil {
+		if prev.ETag != "" {
+			req.Header.Set("If-None-Match", prev.ETag)
+		}
+		if prev.LastModified != "" {
+			req.Header.Set("If-Modified-Since", prev.LastModified)
+		}
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in FetchError already
+		}
+		return fail(ReasonNetwork, err)
+	}
+	defer resp.Body.Close()
+	now := time.Now()
+	etag, lastMod := headerValidator(resp, "ETag"), headerValidator(resp, "Last-Modified")
+
+	switch {
+	case resp.StatusCode == http.StatusNotModified && prev != nil:
+		m := *prev
+		m.CheckedAt = now
+		if etag != "" {
+			m.ETag = etag
+		}
+		if lastMod != "" {
+			m.LastModified = lastMod
+		}
+		return &Result{NotModified: true, Meta: m}, nil
+	case resp.StatusCode != http.StatusOK:
+		return fail(ReasonHTTPStatus, fmt.Errorf("HTTP status %s", resp.Status))
+	case resp.ContentLength > f.maxBytes:
+		return fail(ReasonTooLarge, fmt.Errorf("%d bytes, over the limit of %d", resp.ContentLength, f.maxBytes))
+	}
+
+	// The body as sent (the transport has already undone a gzip
+	// Content-Encoding it asked for), then a gzip file undone here.
+	var body io.Reader = &capReader{r: markReader{resp.Body}, max: f.maxBytes}
+	br := bufio.NewReader(body)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fail(classify(err))
+		}
+		defer zr.Close()
+		body = zr
+	} else {
+		body = br
+	}
+	tmp, st, err := spool(f.tempDir, body, "response body", d.Format, f.maxBytes)
+	if err != nil {
+		reason, err := classify(err)
+		if reason == ReasonTooLarge {
+			err = fmt.Errorf("response body over the limit of %d bytes", f.maxBytes)
+		}
+		return fail(reason, err)
+	}
+	res := &Result{file: tmp, Meta: Meta{Name: d.Name, URL: d.URL, ETag: etag, LastModified: lastMod,
+		FetchedAt: now, CheckedAt: now, SHA256: st.sum, ValidLines: st.valid, InvalidLines: st.invalid, Bytes: st.bytes}}
+	if reason, err := f.check(st, prev, d.Force); err != nil {
+		res.Close()
+		return fail(reason, err)
+	}
+	return res, nil
+}
+
+// check applies the sanity checks to a download.
+func (f *Fetcher) check(st spoolStats, prev *Meta, force bool) (string, error) {
+	switch {
+	case st.html:
+		return ReasonNotAList, errMarkup
+	case st.bytes == 0:
+		return ReasonTooSmall, errors.New("empty response body")
+	case st.valid == 0:
+		return ReasonNotAList, fmt.Errorf("no valid lines (%d invalid, %d unsupported)", st.invalid, st.unsupported)
+	case float64(st.valid) < minValidLineFraction*float64(st.valid+st.invalid):
+		return ReasonNotAList, fmt.Errorf("only %d of %d lines are valid", st.valid, st.valid+st.invalid)
+	case prev != nil && !force && float64(st.valid) < f.minFraction*float64(prev.ValidLines):
+		return ReasonTooSmall, fmt.Errorf("%d valid lines, fewer than %.0f%% of the %d of the stored copy (cut short?)",
+			st.valid, 100*f.minFraction, prev.ValidLines)
+	}
+	return "", nil
+}
+
+// classify tells why reading a download failed.
+func classify(err error) (string, error) {
+	var we *writeError
+	var re *readError
+	switch {
+	case errors.Is(err, errTooLarge):
+		return ReasonTooLarge, err
+	case errors.As(err, &we):
+		return ReasonStorage, err
+	case errors.As(err, &re), errors.Is(err, io.ErrUnexpectedEOF):
+		return ReasonNetwork, err
+	}
+	return ReasonNotAList, err // a damaged gzip stream
+}
+
+// headerValidator returns a response's validator header if it can be
+// stored and sent back.
+func headerValidator(resp *http.Response, key string) string {
+	v := resp.Header.Get(key)
+	if !validHeaderValue(v) {
+		return ""
+	}
+	return v
+}
+
+// readError marks a failure reading the download.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// markReader marks the errors of r as readErrors.
+type markReader struct{ r io.Reader }
+
+func (m markReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &readError{err}
+	}
+	return n, err
+}
+
+// Save stores the outcome of a successful Fetch: the downloaded copy, or,
+// for a 304 or a download identical to the stored copy, only the new
+// check time and validators. It reports whether the stored content
+// changed. The Result's temporary file is consumed either way.
+func (s *Store) Save(res *Result) (changed bool, err error) {
+	if res.NotModified {
+		cur, err := s.Meta(res.Meta.Name)
+		if err != nil {
+			return false, fmt.Errorf("saving list %q: not modified, but %w", res.Meta.Name, err)
+		}
+		if cur.SHA256 != res.Meta.SHA256 {
+			return false, fmt.Errorf("saving list %q: not modified since a copy that is no longer stored", res.Meta.Name)
+		}
+		cur.URL, cur.CheckedAt = res.Meta.URL, res.Meta.CheckedAt
+		cur.ETag, cur.LastModified = res.Meta.ETag, res.Meta.LastModified
+		key, _ := storeKey(cur.Name)
+		if err := s.writeMeta(key, cur); err != nil {
+			return false, fmt.Errorf("saving list %q: %w", cur.Name, err)
+		}
+		return false, nil
+	}
+	if res.file == "" {
+		return false, fmt.Errorf("saving list %q: download already saved or closed", res.Meta.Name)
+	}
+	defer res.Close()
+	return s.commit(res.Meta, res.file)
+}

@@ -1,0 +1,449 @@
+package blocklists
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// listServer serves one list over HTTP on loopback, with an ETag and a
+// Last-Modified date, answering conditional requests; tests change what
+// it serves and read what it was sent.
+type listServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	body    string
+	etag    string
+	lastMod string
+	handler http.HandlerFunc // replaces the list when set
+	reqs    []http.Header
+}
+
+func newListServer(t *testing.T, body string) *listServer {
+	t.Helper()
+	ls := &listServer{}
+	ls.set(body, `"v1"`)
+	ls.Server = httptest.NewServer(http.HandlerFunc(ls.serve))
+	t.Cleanup(ls.Close)
+	return ls
+}
+
+func (ls *listServer) set(body, etag string) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.body, ls.etag = body, etag
+	ls.lastMod = time.Date(2025, 9, 1, 8, 0, len(ls.reqs), 0, time.UTC).Format(http.TimeFormat)
+}
+
+func (ls *listServer) handle(h http.HandlerFunc) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.handler = h
+}
+
+func (ls *listServer) serve(w http.ResponseWriter, r *http.Request) {
+	ls.mu.Lock()
+	ls.reqs = append(ls.reqs, r.Header.Clone())
+	h, body, etag, lastMod := ls.handler, ls.body, ls.etag, ls.lastMod
+	ls.mu.Unlock()
+	if h != nil {
+		h(w, r)
+		return
+	}
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Last-Modified", lastMod)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	io.WriteString(w, body)
+}
+
+// lastRequest is the header of the last request served.
+func (ls *listServer) lastRequest(t *testing.T) http.Header {
+	t.Helper()
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if len(ls.reqs) == 0 {
+		t.Fatal("no request reached the server")
+	}
+	return ls.reqs[len(ls.reqs)-1]
+}
+
+func (ls *listServer) requests() int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.reqs)
+}
+
+func newTestFetcher(t *testing.T, ls *listServer, s *Store, cfg FetcherConfig) *Fetcher {
+	t.Helper()
+	if cfg.Client == nil {
+		cfg.Client = ls.Client()
+	}
+	cfg.TempDir = s.Dir()
+	f, err := NewFetcher(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// names returns a domains list of n names.
+func names(n int, prefix string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%s%d.example\n", prefix, i)
+	}
+	return b.String()
+}
+
+// fetchSave fetches the list "ads" from ls with the stored copy as Prev
+// and saves the result.
+func fetchSave(t *testing.T, f *Fetcher, s *Store, ls *listServer, force bool) (*Result, bool, error) {
+	t.Helper()
+	d := Download{Name: "ads", URL: ls.URL + "/ads.txt", Force: force}
+	if m, err := s.Meta("ads"); err == nil {
+		d.Prev = &m
+	}
+	res, err := f.Fetch(t.Context(), d)
+	if err != nil {
+		return nil, false, err
+	}
+	defer res.Close()
+	changed, err := s.Save(res)
+	if err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	return res, changed, nil
+}
+
+func storedText(t *testing.T, s *Store, name string) string {
+	t.Helper()
+	src, err := s.Source(name, Auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readSource(t, src)
+}
+
+func wantReason(t *testing.T, err error, reason string) {
+	t.Helper()
+	var fe *FetchError
+	if !errors.As(err, &fe) || fe.Reason != reason || FailureReason(err) != reason {
+		t.Fatalf("error = %v, want a FetchError for %s", err, reason)
+	}
+	t.Log(err)
+	if !strings.Contains(err.Error(), fe.URL) || !strings.HasPrefix(fe.URL, "http://127.0.0.1:") {
+		t.Errorf("error %q does not name the URL", err)
+	}
+}
+
+// noTemps fails if a download was left in the store's directory.
+func noTemps(t *testing.T, s *Store) {
+	t.Helper()
+	for _, f := range dirFiles(t, s.Dir()) {
+		if strings.HasPrefix(f, tempPrefix) {
+			t.Errorf("temporary file %s left behind", f)
+		}
+	}
+}
+
+func TestFetch_lifecycle(t *testing.T) {
+	s := openTestStore(t)
+	v1 := names(100, "ads")
+	ls := newListServer(t, v1)
+	f := newTestFetcher(t, ls, s, FetcherConfig{})
+
+	// First fetch: stored, with the validators.
+	res, changed, err := fetchSave(t, f, s, ls, false)
+	if err != nil || !changed || res.NotModified {
+		t.Fatalf("first fetch: %+v, changed %v, %v; want a new copy", res, changed, err)
+	}
+	if h := ls.lastRequest(t); h.Get("If-None-Match") != "" || h.Get("If-Modified-Since") != "" || h.Get("User-Agent") != "Gatehouse" {
+		t.Errorf("first request headers %v: want no conditions, our user agent", h)
+	}
+	m1, err := s.Meta("ads")
+	if err != nil || m1.ETag != `"v1"` || m1.LastModified == "" || m1.ValidLines != 100 || m1.Bytes != int64(len(v1)) {
+		t.Fatalf("stored meta %+v, %v", m1, err)
+	}
+	if got := storedText(t, s, "ads"); got != v1 {
+		t.Error("stored text differs from the served list")
+	}
+
+	// Unchanged: the validators go back, the 304 keeps the copy.
+	res, changed, err = fetchSave(t, f, s, ls, false)
+	if err != nil || changed || !res.NotModified {
+		t.Fatalf("second fetch: %+v, changed %v, %v; want not modified", res, changed, err)
+	}
+	if h := ls.lastRequest(t); h.Get("If-None-Match") != `"v1"` || h.Get("If-Modified-Since") != m1.LastModified {
+		t.Errorf("conditional request headers %v: want If-None-Match %s, If-Modified-Since %s", h, m1.ETag, m1.LastModified)
+	}
+	m2, _ := s.Meta("ads")
+	if m2.SHA256 != m1.SHA256 || !m2.FetchedAt.Equal(m1.FetchedAt) || m2.CheckedAt.Before(m1.CheckedAt) {
+		t.Errorf("after 304: meta %+v, want the same copy checked again", m2)
+	}
+
+	// Changed: replaced.
+	v2 := names(120, "ads")
+	ls.set(v2, `"v2"`)
+	_, changed, err = fetchSave(t, f, s, ls, false)
+	if err != nil || !changed {
+		t.Fatalf("third fetch: changed %v, %v; want a new copy", changed, err)
+	}
+	if m3, _ := s.Meta("ads"); m3.ETag != `"v2"` || m3.ValidLines != 120 || storedText(t, s, "ads") != v2 {
+		t.Errorf("after change: meta %+v", m3)
+	}
+
+	// Same content under a new ETag (a server that regenerates it): not
+	// a change.
+	ls.set(v2, `"v3"`)
+	_, changed, err = fetchSave(t, f, s, ls, false)
+	if m4, _ := s.Meta("ads"); err != nil || changed || m4.ETag != `"v3"` {
+		t.Errorf("same content, new ETag: changed %v, %v, ETag %s; want unchanged with the new ETag", changed, err, m4.ETag)
+	}
+	noTemps(t, s)
+}
+
+// Every rejected download leaves the stored copy as it was.
+func TestFetch_rejected(t *testing.T) {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		io.WriteString(zw, s)
+		zw.Close()
+		return b.Bytes()
+	}
+	const stored = 1000
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		max     int64
+		want    string
+	}{
+		{"server error", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "oops", http.StatusInternalServerError)
+		}, 0, ReasonHTTPStatus},
+		{"not found", http.NotFound, 0, ReasonHTTPStatus},
+		{"partial content", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusPartialContent)
+			io.WriteString(w, names(stored, "ads"))
+		}, 0, ReasonHTTPStatus},
+		{"truncated", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, names(300, "ads"))
+		}, 0, ReasonTooSmall},
+		{"empty", func(w http.ResponseWriter, r *http.Request) {}, 0, ReasonTooSmall},
+		{"HTML page", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "\n  <!DOCTYPE html>\n<html><body>Proxy error</body></html>\n")
+		}, 0, ReasonNotAList},
+		{"captive portal text", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, names(stored, "ads")[:40]+strings.Repeat("Please log in to use the network here\n", stored))
+		}, 0, ReasonNotAList},
+		{"comments only", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "# nothing today\n")
+		}, 0, ReasonNotAList},
+		{"bad gzip", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(append([]byte{0x1f, 0x8b}, "not really gzip at all"...))
+		}, 0, ReasonNotAList},
+		// The stored list has about 12 kB.
+		{"over the limit, with a length", func(w http.ResponseWriter, r *http.Request) {
+			body := names(3*stored, "ads")
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			io.WriteString(w, body)
+		}, 20000, ReasonTooLarge},
+		{"over the limit, chunked", func(w http.ResponseWriter, r *http.Request) {
+			for range 10 {
+				io.WriteString(w, names(stored/3, "ads"))
+				w.(http.Flusher).Flush()
+			}
+		}, 20000, ReasonTooLarge},
+		{"gzip bomb", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(gz(strings.Repeat("a.example\n", 100000)))
+		}, 20000, ReasonTooLarge},
+		{"body cut short", func(w http.ResponseWriter, r *http.Request) {
+			body := names(stored, "ads")
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			io.WriteString(w, body[:len(body)/2])
+			panic(http.ErrAbortHandler)
+		}, 0, ReasonNetwork},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			old := names(stored, "ads")
+			ls := newListServer(t, old)
+			f := newTestFetcher(t, ls, s, FetcherConfig{MaxBytes: tc.max})
+			if _, _, err := fetchSave(t, f, s, ls, false); err != nil {
+				t.Fatal(err)
+			}
+			ls.handle(tc.handler)
+			_, _, err := fetchSave(t, f, s, ls, false)
+			wantReason(t, err, tc.want)
+			if got := storedText(t, s, "ads"); got != old {
+				t.Error("the stored copy changed")
+			}
+			noTemps(t, s)
+		})
+	}
+}
+
+// A 304 is only an answer to a conditional request.
+func TestFetch_unaskedNotModified(t *testing.T) {
+	s := openTestStore(t)
+	ls := newListServer(t, "")
+	ls.handle(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotModified) })
+	f := newTestFetcher(t, ls, s, FetcherConfig{})
+	_, _, err := fetchSave(t, f, s, ls, false)
+	wantReason(t, err, ReasonHTTPStatus)
+}
+
+// Force lets an operator accept a list that really shrank; the other
+// checks still apply.
+func TestFetch_force(t *testing.T) {
+	s := openTestStore(t)
+	ls := newListServer(t, names(1000, "ads"))
+	f := newTestFetcher(t, ls, s, FetcherConfig{})
+	if _, _, err := fetchSave(t, f, s, ls, false); err != nil {
+		t.Fatal(err)
+	}
+	small := names(10, "ads")
+	ls.set(small, `"small"`)
+	_, _, err := fetchSave(t, f, s, ls, false)
+	wantReason(t, err, ReasonTooSmall)
+	if _, changed, err := fetchSave(t, f, s, ls, true); err != nil || !changed || storedText(t, s, "ads") != small {
+		t.Errorf("forced: changed %v, %v; want the small list stored", changed, err)
+	}
+	ls.set("<html></html>", `"html"`)
+	_, _, err = fetchSave(t, f, s, ls, true)
+	wantReason(t, err, ReasonNotAList)
+}
+
+// A list whose URL changed is fetched unconditionally and may be smaller.
+func TestFetch_urlChanged(t *testing.T) {
+	s := openTestStore(t)
+	ls := newListServer(t, names(1000, "ads"))
+	f := newTestFetcher(t, ls, s, FetcherConfig{})
+	if _, _, err := fetchSave(t, f, s, ls, false); err != nil {
+		t.Fatal(err)
+	}
+	ls.set(names(10, "new"), `"v1"`) // the same ETag, by chance
+	prev, _ := s.Meta("ads")
+	res, err := f.Fetch(t.Context(), Download{Name: "ads", URL: ls.URL + "/other.txt", Prev: &prev})
+	if err != nil || res.NotModified || res.Meta.ValidLines != 10 {
+		t.Fatalf("Fetch of the new URL = %+v, %v; want a new 10-line copy", res, err)
+	}
+	res.Close()
+	if h := ls.lastRequest(t); h.Get("If-None-Match") != "" || h.Get("If-Modified-Since") != "" {
+		t.Errorf("request to the new URL was conditional: %v", h)
+	}
+}
+
+func TestFetch_gzip(t *testing.T) {
+	text := names(50, "gz")
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	io.WriteString(zw, text)
+	zw.Close()
+	gzipped := b.Bytes()
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"content encoding", func(w http.ResponseWriter, r *http.Request) {
+			if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+				io.WriteString(w, "not asked for gzip")
+				return
+			}
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(gzipped)
+		}},
+		{"gzip file", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/gzip")
+			w.Write(gzipped)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			ls := newListServer(t, "")
+			ls.handle(tc.handler)
+			f := newTestFetcher(t, ls, s, FetcherConfig{})
+			if _, _, err := fetchSave(t, f, s, ls, false); err != nil {
+				t.Fatal(err)
+			}
+			if got := storedText(t, s, "ads"); got != text {
+				t.Errorf("stored %q, want the decompressed list", got)
+			}
+		})
+	}
+}
+
+func TestFetch_slowServer(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"no headers", func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done()
+		}},
+		{"stalled body", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, names(10, "slow"))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTestStore(t)
+			ls := newListServer(t, "")
+			ls.handle(tc.handler)
+			client := ls.Client()
+			client.Timeout = 100 * time.Millisecond
+			f := newTestFetcher(t, ls, s, FetcherConfig{Client: client})
+			_, _, err := fetchSave(t, f, s, ls, false)
+			wantReason(t, err, ReasonNetwork)
+			if _, err := s.Meta("ads"); err == nil {
+				t.Error("something was stored")
+			}
+			noTemps(t, s)
+		})
+	}
+}
+
+func TestFetch_badURL(t *testing.T) {
+	s := openTestStore(t)
+	ls := newListServer(t, names(10, "x"))
+	f := newTestFetcher(t, ls, s, FetcherConfig{})
+	for _, u := range []string{"file:///etc/passwd", "ftp://127.0.0.1/list", "/relative/list", "127.0.0.1/list", "https:///nohost", "gopher://127.0.0.1:70/"} {
+		if err := CheckURL(u); err == nil {
+			t.Errorf("CheckURL(%q) succeeded", u)
+		}
+		if _, err := f.Fetch(t.Context(), Download{Name: "x", URL: u}); err == nil {
+			t.Errorf("Fetch(%q) succeeded", u)
+		}
+	}
+	if n := ls.requests(); n != 0 {
+		t.Errorf("%d requests reached the server", n)
+	}
+	for _, u := range []string{"https://lists.test/a.txt", "http://127.0.0.1:8080/a?b=c"} {
+		if err := CheckURL(u); err != nil {
+			t.Errorf("CheckURL(%q) = %v", u, err)
+		}
+	}
+}
+
+func TestNewFetcher_invalid(t *testing.T) {
+	for _, cfg := range []FetcherConfig{{MaxBytes: -1}, {MinValidFraction: 1.5}, {MinValidFraction: -0.1}} {
+		if _, err := NewFetcher(cfg); err == nil {
+			t.Errorf("NewFetcher(%+v) succeeded", cfg)
+		}
+	}
+}
