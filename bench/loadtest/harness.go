@@ -305,7 +305,11 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 // quietPhase runs a phase, and again (up to o.Retries more times, after a
 // pause) while other processes took more than o.MaxNoise percent of a core
 // during it: on a shared machine a compile or a test run next door would
-// otherwise decide the result. The last attempt counts either way.
+// otherwise decide the result. The last attempt counts either way. "Other"
+// also holds CPU time charged to no process, such as waking idle CPUs,
+// which a server that sleeps between packets causes: on the 2-core VM of
+// docs/performance.md that is about 45% of a core for Unbound at 20,000 q/s
+// on a quiet machine, hence the default limit of 60%.
 func (h *harness) quietPhase(ctx context.Context, t *target, r int, name string, rate int) (phaseResult, error) {
 	for attempt := 1; ; attempt++ {
 		pr, err := h.phase(ctx, t, r, name, rate)

@@ -56,7 +56,7 @@ func defaultOptions() options {
 		DnsperfCPUs: "auto",
 		Baseline:    true,
 		Pause:       time.Second,
-		MaxNoise:    20,
+		MaxNoise:    60,
 		Retries:     1,
 	}
 }

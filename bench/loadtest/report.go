@@ -119,7 +119,9 @@ type summary struct {
 	SatServerCPUPct  float64 `json:"saturation_server_cpu_pct"`  // of one core
 	SatDnsperfCPUPct float64 `json:"saturation_dnsperf_cpu_pct"` // of one core
 	SatOtherCPUPct   float64 `json:"saturation_other_cpu_pct"`   // of one core: noise
+	SatHostBusyPct   float64 `json:"saturation_host_busy_pct"`   // whole machine, of one core
 	FixedOtherCPUPct float64 `json:"fixed_other_cpu_pct"`        // of one core: noise
+	FixedHostBusyPct float64 `json:"fixed_host_busy_pct"`        // whole machine, of one core
 	FixedQPS         float64 `json:"fixed_qps"`
 	FixedLostPct     float64 `json:"fixed_lost_pct"`
 	FixedP50Ms       float64 `json:"fixed_p50_ms"`
@@ -153,7 +155,13 @@ func summarize(rs []round) summary {
 		SatDnsperfCPUPct: med(func(r round) float64 {
 			return pct(r.Saturation.DnsperfCPUSeconds, r.Saturation.Dnsperf.RunTime)
 		}),
-		SatOtherCPUPct:   med(func(r round) float64 { return r.Saturation.otherPct() }),
+		SatOtherCPUPct: med(func(r round) float64 { return r.Saturation.otherPct() }),
+		SatHostBusyPct: med(func(r round) float64 {
+			return pct(r.Saturation.HostBusySeconds, r.Saturation.Dnsperf.RunTime)
+		}),
+		FixedHostBusyPct: med(func(r round) float64 {
+			return pct(r.Fixed.HostBusySeconds, r.Fixed.Dnsperf.RunTime)
+		}),
 		FixedOtherCPUPct: med(func(r round) float64 { return r.Fixed.otherPct() }),
 		FixedQPS:         med(func(r round) float64 { return r.Fixed.QPS }),
 		FixedLostPct:     med(func(r round) float64 { return r.Fixed.LostPct }),
@@ -342,12 +350,14 @@ func writeTable(w io.Writer, rep *report) {
 	row("  server CPU % of a core", "%.0f", false, func(s *serverResult) float64 { return s.Median.SatServerCPUPct })
 	row("  dnsperf CPU % of a core", "%.0f", false, func(s *serverResult) float64 { return s.Median.SatDnsperfCPUPct })
 	row("  other CPU % (noise)", "%.0f", false, func(s *serverResult) float64 { return s.Median.SatOtherCPUPct })
+	row("  machine busy % of a core", "%.0f", false, func(s *serverResult) float64 { return s.Median.SatHostBusyPct })
 	row("  server CPU µs/query", "%.2f", true, func(s *serverResult) float64 { return s.Median.SatCPUPerQueryUs })
 	row(fmt.Sprintf("fixed %d q/s: answered q/s", o.Rate), "%.0f", false, func(s *serverResult) float64 { return s.Median.FixedQPS })
 	row("  lost %", "%.3f", false, func(s *serverResult) float64 { return s.Median.FixedLostPct })
 	row("  latency p50 ms", "%.3f", false, func(s *serverResult) float64 { return s.Median.FixedP50Ms })
 	row("  latency p99 ms", "%.3f", false, func(s *serverResult) float64 { return s.Median.FixedP99Ms })
 	row("  other CPU % (noise)", "%.0f", false, func(s *serverResult) float64 { return s.Median.FixedOtherCPUPct })
+	row("  machine busy % of a core", "%.0f", true, func(s *serverResult) float64 { return s.Median.FixedHostBusyPct })
 	row("  server CPU µs/query", "%.2f", true, func(s *serverResult) float64 { return s.Median.CPUPerQueryUs })
 	row("peak RSS MiB (VmHWM)", "%.1f", false, func(s *serverResult) float64 { return float64(s.PeakRSSKiB) / 1024 })
 	tw.Flush()
