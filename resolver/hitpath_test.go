@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -104,4 +105,28 @@ func FuzzServer_answer(f *testing.F) {
 			t.Fatalf("reply does not parse: %v (%x)", err, reply)
 		}
 	})
+}
+
+// TestServer_handleUDPHitDoesNotAllocate covers the listener's own per-packet
+// work, not just answer: a query that escapes to the heap there costs every
+// packet an allocation (it once did, through the miss goroutine's capture).
+func TestServer_handleUDPHitDoesNotAllocate(t *testing.T) {
+	s := hitServer(t)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	src := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	pkt := packQuery(t, func(m *dns.Msg) { m.SetEdns0(1232, false) })
+	b := newBuffers()
+	u := udpListener{conn: conn}
+	if n := testing.AllocsPerRun(200, func() { s.handleUDP(u, pkt, nil, src, b) }); n != 0 {
+		t.Errorf("handleUDP allocates %v times per cache hit, want 0", n)
+	}
 }

@@ -208,17 +208,24 @@ func (s *Server) handleUDP(u udpListener, pkt, oob []byte, src netip.AddrPort, b
 	reply, miss := s.answer(pkt, &qu, b)
 	if miss {
 		qu.detach()
-		s.queries.Add(1)
-		go func() {
-			defer s.queries.Done()
-			defer s.recoverQuery()
-			b := s.bufs.Get().(*buffers)
-			defer s.bufs.Put(b)
-			s.writeUDP(u, &qu, s.resolve(&qu, b), b)
-		}()
+		s.resolveUDP(u, qu)
 		return
 	}
 	s.writeUDP(u, &qu, reply, b)
+}
+
+// resolveUDP finishes a cache miss on its own goroutine. It takes the query
+// by value: were the goroutine to capture the listener's query, every
+// query, hits included, would be allocated on the heap.
+func (s *Server) resolveUDP(u udpListener, qu query) {
+	s.queries.Add(1)
+	go func() {
+		defer s.queries.Done()
+		defer s.recoverQuery()
+		b := s.bufs.Get().(*buffers)
+		defer s.bufs.Put(b)
+		s.writeUDP(u, &qu, s.resolve(&qu, b), b)
+	}()
 }
 
 func (s *Server) writeUDP(u udpListener, qu *query, reply []byte, b *buffers) {
@@ -342,13 +349,13 @@ func (s *Server) serveTCPConn(c *net.TCPConn) {
 			qu.detach()
 			slots <- struct{}{}
 			inflight.Add(1)
-			go func() {
+			go func(qu query) { // by value, as in resolveUDP
 				defer func() { <-slots; inflight.Done() }()
 				defer s.recoverQuery()
 				b := s.bufs.Get().(*buffers)
 				defer s.bufs.Put(b)
 				write(s.resolve(&qu, b), b)
-			}()
+			}(qu)
 			return true
 		}()
 		if !ok {
