@@ -185,7 +185,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		return nil, err
 	}
 	gcfg := filepath.Join(h.dir, "gatehouse.yaml")
-	if err := os.WriteFile(gcfg, []byte(gatehouseConfig(gport, hport, bport, o.Names)), 0o644); err != nil {
+	if err := os.WriteFile(gcfg, []byte(gatehouseConfig(gport, hport, bport, o.Names, filepath.Join(h.dir, "state"), o.QueryLog)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing gatehouse config: %w", err)
 	}
 	gproc, err := h.start(gatehouseName, gatehouseBin, "serve", "--config", gcfg)

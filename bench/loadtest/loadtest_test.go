@@ -387,7 +387,7 @@ func TestMakeNames(t *testing.T) {
 // the settings the benchmark depends on.
 func TestGatehouseConfig(t *testing.T) {
 	for _, names := range []int{500, 10000, 300000} {
-		cfg, err := config.Parse("bench.yaml", []byte(gatehouseConfig(5300, 8300, 5400, names)))
+		cfg, err := config.Parse("bench.yaml", []byte(gatehouseConfig(5300, 8300, 5400, names, "/var/lib/gatehouse-bench", true)))
 		if err != nil {
 			t.Fatalf("names=%d: %v", names, err)
 		}

@@ -37,9 +37,10 @@ type options struct {
 	JSON        bool          `json:"-"`
 	Out         string        `json:"-"` // also write the JSON report here
 	Keep        bool          `json:"-"`
-	Hold        bool          `json:"-"`        // start and warm, then wait for Ctrl-C
-	Baseline    bool          `json:"baseline"` // also measure the bare Go responder
-	TempDir     string        `json:"-"`        // parent of the work directory; "" = the system's
+	Hold        bool          `json:"-"`         // start and warm, then wait for Ctrl-C
+	Baseline    bool          `json:"baseline"`  // also measure the bare Go responder
+	QueryLog    bool          `json:"query_log"` // Gatehouse writes its query log (the full pipeline)
+	TempDir     string        `json:"-"`         // parent of the work directory; "" = the system's
 }
 
 func defaultOptions() options {
@@ -55,6 +56,7 @@ func defaultOptions() options {
 		Threads:     1,
 		DnsperfCPUs: "auto",
 		Baseline:    true,
+		QueryLog:    true,
 		Pause:       time.Second,
 		MaxNoise:    60,
 		Retries:     1,
@@ -87,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Retries, "retries", o.Retries, "most extra runs of a disturbed phase; the last one counts either way")
 	fs.IntVar(&o.Nice, "nice", o.Nice, "run the servers and dnsperf under nice -n N; a negative N (root only) shields them from other work on a shared machine")
 	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "also measure "+baselineName+", a Go UDP responder that echoes each query doing no DNS work: the floor for any Go server")
+	fs.BoolVar(&o.QueryLog, "querylog", o.QueryLog, "Gatehouse writes every query to its query log, as a school runs it; -querylog=false measures DNS alone")
 	fs.BoolVar(&o.JSON, "json", o.JSON, "print the results as JSON instead of a table")
 	fs.StringVar(&o.Out, "out", o.Out, "also write the JSON report to this file")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the work directory (configs, logs, dnsperf output)")

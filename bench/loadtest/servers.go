@@ -114,12 +114,16 @@ remote-control:
 }
 
 // gatehouseConfig runs the full pipeline (access control, client
-// identification, policy, cache, forwarder) with the shipped defaults
-// except: loopback addresses, no rate limit, a cache of at least twice the
-// name set (so sharding cannot evict any).
-func gatehouseConfig(dnsPort, httpPort, backendPort, names int) string {
+// identification, policy, cache, forwarder, and the query log unless
+// queryLog is false) with the shipped defaults except: loopback addresses,
+// no rate limit, a cache of at least twice the name set (so sharding cannot
+// evict any), and state in stateDir.
+func gatehouseConfig(dnsPort, httpPort, backendPort, names int, stateDir string, queryLog bool) string {
 	size := max(100000, 2*names)
 	return fmt.Sprintf(`version: 1
+state_dir: %q
+query_log:
+  enabled: %v
 log:
   level: info
 listen:
@@ -140,7 +144,7 @@ cache:
   size: %d
 groups:
   - name: bench
-`, dnsPort, httpPort, backendPort, size)
+`, stateDir, queryLog, dnsPort, httpPort, backendPort, size)
 }
 
 // freePort finds a port free for both UDP and TCP on 127.0.0.1. Another
