@@ -24,6 +24,7 @@ import (
 // The two servers under test, in report order.
 const (
 	gatehouseName = "gatehouse"
+	noLogName     = "gatehouse-nolog" // Gatehouse with its query log off, for issue 6's on/off comparison
 	unboundName   = "unbound"
 	baselineName  = "go-echo" // the floor: a Go UDP responder doing no DNS work
 )
@@ -210,6 +211,27 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	}
 	ub := &target{name: unboundName, port: uport, addr: fmt.Sprintf("127.0.0.1:%d", uport), proc: uproc, verify: answerIs, warm: true}
 	targets := []*target{gh, ub}
+
+	// The same Gatehouse with its query log off, measured in the same run.
+	if o.NoLog {
+		nport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		nhport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ncfg := filepath.Join(h.dir, "gatehouse-nolog.yaml")
+		if err := os.WriteFile(ncfg, []byte(gatehouseConfig(nport, nhport, bport, o.Names, filepath.Join(h.dir, "state-nolog"), false)), 0o644); err != nil {
+			return nil, fmt.Errorf("writing gatehouse config: %w", err)
+		}
+		nproc, err := h.start(noLogName, gatehouseBin, "serve", "--config", ncfg)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, &target{name: noLogName, port: nport, addr: fmt.Sprintf("127.0.0.1:%d", nport), proc: nproc, verify: answerIs, warm: true})
+	}
 
 	// Baseline: this binary again, as the bare Go responder.
 	if o.Baseline {

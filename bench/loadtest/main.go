@@ -40,6 +40,7 @@ type options struct {
 	Hold        bool          `json:"-"`         // start and warm, then wait for Ctrl-C
 	Baseline    bool          `json:"baseline"`  // also measure the bare Go responder
 	QueryLog    bool          `json:"query_log"` // Gatehouse writes its query log (the full pipeline)
+	NoLog       bool          `json:"nolog"`     // also measure Gatehouse with the query log off
 	TempDir     string        `json:"-"`         // parent of the work directory; "" = the system's
 }
 
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Nice, "nice", o.Nice, "run the servers and dnsperf under nice -n N; a negative N (root only) shields them from other work on a shared machine")
 	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "also measure "+baselineName+", a Go UDP responder that echoes each query doing no DNS work: the floor for any Go server")
 	fs.BoolVar(&o.QueryLog, "querylog", o.QueryLog, "Gatehouse writes every query to its query log, as a school runs it; -querylog=false measures DNS alone")
+	fs.BoolVar(&o.NoLog, "nolog", o.NoLog, "also measure "+noLogName+", the same Gatehouse with its query log off, in the same run (issue 6: logging on must keep 90% of the throughput)")
 	fs.BoolVar(&o.JSON, "json", o.JSON, "print the results as JSON instead of a table")
 	fs.StringVar(&o.Out, "out", o.Out, "also write the JSON report to this file")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the work directory (configs, logs, dnsperf output)")

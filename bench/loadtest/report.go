@@ -23,6 +23,9 @@ type report struct {
 	// Gatehouse/Unbound of the medians.
 	QPSRatio         float64 `json:"qps_ratio"`
 	CPUPerQueryRatio float64 `json:"cpu_per_query_ratio"`
+	// LogOnOffRatio is Gatehouse's saturation q/s with its query log on
+	// over with it off (-nolog); issue 6 asks for at least 0.9.
+	LogOnOffRatio float64 `json:"log_on_off_qps_ratio,omitempty"`
 	// The issue's targets: cache-hit throughput at least Unbound's, and no
 	// more CPU per query than Unbound at the fixed rate.
 	ThroughputTargetMet bool     `json:"throughput_target_met"`
@@ -226,14 +229,19 @@ type unboundThread struct {
 
 // finish computes the ratios, the targets and the warnings.
 func (rep *report) finish() {
-	var g, u *serverResult
+	var g, u, n *serverResult
 	for i := range rep.Servers {
 		switch rep.Servers[i].Name {
 		case gatehouseName:
 			g = &rep.Servers[i]
 		case unboundName:
 			u = &rep.Servers[i]
+		case noLogName:
+			n = &rep.Servers[i]
 		}
+	}
+	if g != nil && n != nil && n.Median.QPS > 0 {
+		rep.LogOnOffRatio = g.Median.QPS / n.Median.QPS
 	}
 	if g == nil || u == nil {
 		return
@@ -314,14 +322,19 @@ func writeTable(w io.Writer, rep *report) {
 	}
 	fmt.Fprintf(w, "dnsperf: -c %d -q %d -T %d, %s\n\n", o.Clients, o.Outstanding, o.Threads, pin)
 
-	var g, u *serverResult
+	var g, u, n *serverResult
 	for i := range rep.Servers {
 		switch rep.Servers[i].Name {
 		case gatehouseName:
 			g = &rep.Servers[i]
 		case unboundName:
 			u = &rep.Servers[i]
+		case noLogName:
+			n = &rep.Servers[i]
 		}
+	}
+	if g != nil && n != nil && n.Median.QPS > 0 {
+		rep.LogOnOffRatio = g.Median.QPS / n.Median.QPS
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := []string{""}
@@ -393,6 +406,9 @@ func writeTable(w io.Writer, rep *report) {
 	}
 	fmt.Fprintf(w, "target 1, cache-hit q/s at least Unbound's: %s (ratio %.2f)\n", verdict(rep.ThroughputTargetMet), rep.QPSRatio)
 	fmt.Fprintf(w, "target 2, CPU per query at %d q/s at most Unbound's: %s (ratio %.2f)\n", o.Rate, verdict(rep.CPUTargetMet), rep.CPUPerQueryRatio)
+	if rep.LogOnOffRatio > 0 {
+		fmt.Fprintf(w, "query log on vs off (issue 6, at least 0.90): %s (ratio %.2f)\n", verdict(rep.LogOnOffRatio >= 0.9), rep.LogOnOffRatio)
+	}
 	for _, s := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
