@@ -79,6 +79,7 @@ type group struct {
 // bypassRule is one built-in anti-bypass rule (safesearch.md section 3).
 type bypassRule struct {
 	name  string // canonical; the rule covers the name and everything below
+	kind  string // the decision's category: reports count attempts per kind
 	list  string // what the log calls it
 	style Style
 }
@@ -88,14 +89,14 @@ type bypassRule struct {
 var bypassRules = [...]bypassRule{
 	// Firefox turns its default DNS over HTTPS off when this does not
 	// resolve (support.mozilla.org "canary domain").
-	{"use-application-dns.net.", "firefox-doh-canary", StyleNXDOMAIN},
+	{"use-application-dns.net.", "doh-canary", "firefox-doh-canary", StyleNXDOMAIN},
 	// iCloud Private Relay: Apple asks networks that must audit traffic
 	// to answer these with NXDOMAIN or no data, not to time out.
-	{"mask.icloud.com.", "icloud-private-relay", StyleNXDOMAIN},
-	{"mask-h2.icloud.com.", "icloud-private-relay", StyleNXDOMAIN},
+	{"mask.icloud.com.", "private-relay", "icloud-private-relay", StyleNXDOMAIN},
+	{"mask-h2.icloud.com.", "private-relay", "icloud-private-relay", StyleNXDOMAIN},
 	// DDR (RFC 9462): answered here with no data, so devices are never
 	// told of a public encrypted resolver to upgrade to.
-	{"_dns.resolver.arpa.", "ddr", StyleNODATA},
+	{"_dns.resolver.arpa.", "ddr", "ddr", StyleNODATA},
 }
 
 // Decide is the policy decision for one question from one client at now. It
@@ -141,7 +142,7 @@ func (s *Snapshot) Decide(c clientmap.Client, name string, qtype uint16, now tim
 		for i := range bypassRules {
 			r := &bypassRules[i]
 			if m, ok := under(name, r.name); ok {
-				return Decision{Action: Block, Reason: ReasonBypass, Style: r.style, Category: "bypass", List: r.list, Matched: m}
+				return Decision{Action: Block, Reason: ReasonBypass, Style: r.style, Category: r.kind, List: r.list, Matched: m}
 			}
 		}
 	}

@@ -35,9 +35,9 @@ func TestSnapshot_Decide(t *testing.T) {
 		want        Decision
 	}{
 		// 1. anti-bypass, unless exempt
-		{"pupils", "use-application-dns.net.", Decision{Action: Block, Reason: ReasonBypass, Style: StyleNXDOMAIN, Category: "bypass", List: "firefox-doh-canary", Matched: "use-application-dns.net."}},
-		{"pupils", "x.mask.icloud.com.", Decision{Action: Block, Reason: ReasonBypass, Style: StyleNXDOMAIN, Category: "bypass", List: "icloud-private-relay", Matched: "mask.icloud.com."}},
-		{"pupils", "_dns.resolver.arpa.", Decision{Action: Block, Reason: ReasonBypass, Style: StyleNODATA, Category: "bypass", List: "ddr", Matched: "_dns.resolver.arpa."}},
+		{"pupils", "use-application-dns.net.", Decision{Action: Block, Reason: ReasonBypass, Style: StyleNXDOMAIN, Category: "doh-canary", List: "firefox-doh-canary", Matched: "use-application-dns.net."}},
+		{"pupils", "x.mask.icloud.com.", Decision{Action: Block, Reason: ReasonBypass, Style: StyleNXDOMAIN, Category: "private-relay", List: "icloud-private-relay", Matched: "mask.icloud.com."}},
+		{"pupils", "_dns.resolver.arpa.", Decision{Action: Block, Reason: ReasonBypass, Style: StyleNODATA, Category: "ddr", List: "ddr", Matched: "_dns.resolver.arpa."}},
 		{"pupils", "notmask.icloud.com.", Decision{Action: Pass}},
 		{"staff", "use-application-dns.net.", Decision{Action: Pass}},
 		// 2. safe search, by the group's settings

@@ -512,7 +512,7 @@ func TestLogsCLI_searchExportTailReport(t *testing.T) {
 		out, _ = cli("logs", "search", "--client", "127.0.0.1", "--since", "1h")
 		return strings.Contains(out, "4 entries")
 	})
-	for _, want := range []string{"www.example.org.", "bypass-attempt", "bypass/icloud-private-relay mask.icloud.com.", "rewritten", "safesearch/google", "pupils"} {
+	for _, want := range []string{"www.example.org.", "bypass-attempt", "private-relay/icloud-private-relay mask.icloud.com.", "rewritten", "safesearch/google", "pupils"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("search output lacks %q:\n%s", want, out)
 		}
@@ -553,7 +553,7 @@ func TestLogsCLI_searchExportTailReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Queries           5", "bypass-attempt  1", "rewritten       1", "127.0.0.1      bypass  1", "safesearch  1"} {
+	for _, want := range []string{"Queries           5", "bypass-attempt  1", "rewritten       1", "127.0.0.1      private-relay  1", "safesearch  1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
