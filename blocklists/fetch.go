@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -347,4 +351,345 @@ func (s *Store) Save(res *Result) (changed bool, err error) {
 	}
 	defer res.Close()
 	return s.commit(res.Meta, res.file)
+}
+
+// Refresh schedule.
+const (
+	// DefaultRefreshInterval is the time between refreshes of a list
+	// whose Remote does not say.
+	DefaultRefreshInterval = 6 * time.Hour
+	// MinRefreshInterval is the shortest interval a Remote may ask for.
+	MinRefreshInterval = time.Minute
+	// DefaultStartSpread is how soon after start a list whose refresh is
+	// overdue is fetched: at a random moment within it. Lists with no
+	// stored copy are fetched at once.
+	DefaultStartSpread = 30 * time.Second
+	// maxBatchDelay is how long a batch of downloads may hold back
+	// OnChange for copies it has already stored.
+	maxBatchDelay = 30 * time.Second
+	// refreshJitter shortens each wait by up to this fraction, at random,
+	// so appliances do not all ask a list server at the same moment.
+	refreshJitter = 0.1
+	// A failed refresh is retried after retryMin, doubling with each
+	// failure up to retryMax (or the list's interval, if shorter).
+	retryMin = time.Minute
+	retryMax = time.Hour
+)
+
+// Remote is a list downloaded from a URL.
+type Remote struct {
+	Name   string
+	URL    string
+	Format Format
+	// Interval between refreshes; 0 means DefaultRefreshInterval.
+	Interval time.Duration
+}
+
+// RefresherConfig configures a Refresher.
+type RefresherConfig struct {
+	Store   *Store
+	Fetcher *Fetcher
+	Lists   []Remote
+	// OnChange is called from Run when one or more stored copies changed
+	// (once for the lists refreshed together, such as every list with no
+	// stored copy at start), so the owner rebuilds the Set. It should not
+	// block for long: a non-blocking send to the reload loop.
+	OnChange func()
+	Logger   *slog.Logger
+	// StartSpread: see DefaultStartSpread, the default.
+	StartSpread time.Duration
+}
+
+// Refresher keeps the stored copies of downloaded lists fresh: each list
+// on its own interval (with jitter), retried with backoff after a failure,
+// which keeps the last good copy and is reported in Status. Downloads run
+// one at a time in Run's goroutine.
+type Refresher struct {
+	store    *Store
+	fetcher  *Fetcher
+	onChange func()
+	log      *slog.Logger
+	spread   time.Duration
+	poke     chan struct{}
+
+	mu      sync.Mutex
+	lists   []*remoteState
+	running bool
+}
+
+// remoteState is one list's schedule and status, guarded by Refresher.mu.
+type remoteState struct {
+	Remote
+	next  time.Time
+	force bool
+	st    ListStatus
+}
+
+// ListStatus is the state of one downloaded list, for the dashboard and
+// the status command.
+type ListStatus struct {
+	Name string
+	URL  string // without any password
+	// The stored copy; Version is empty when there is none.
+	Version    string
+	ValidLines int
+	Bytes      int64
+	FetchedAt  time.Time // when the stored content was downloaded
+	// LastSuccess is the last download or 304, LastAttempt the last try.
+	LastAttempt time.Time
+	LastSuccess time.Time
+	// LastError and LastReason (a Reason constant) are those of the last
+	// attempt; empty after a success.
+	LastError   string
+	LastReason  string
+	Failures    int // consecutive failures
+	NextAttempt time.Time
+}
+
+// NewRefresher checks cfg and returns a Refresher; Run starts it.
+func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
+	r := &Refresher{store: cfg.Store, fetcher: cfg.Fetcher, onChange: cfg.OnChange, log: cfg.Logger,
+		spread: cfg.StartSpread, poke: make(chan struct{}, 1)}
+	if r.store == nil || r.fetcher == nil {
+		return nil, errors.New("list refresher: no store or fetcher")
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.spread <= 0 {
+		r.spread = DefaultStartSpread
+	}
+	seen := map[string]bool{}
+	for _, l := range cfg.Lists {
+		if _, err := storeKey(l.Name); err != nil {
+			return nil, fmt.Errorf("list refresher: list %q: %w", l.Name, err)
+		}
+		if seen[l.Name] {
+			return nil, fmt.Errorf("list refresher: list %q named twice", l.Name)
+		}
+		seen[l.Name] = true
+		if err := CheckURL(l.URL); err != nil {
+			return nil, fmt.Errorf("list refresher: list %q: %w", l.Name, err)
+		}
+		if l.Interval == 0 {
+			l.Interval = DefaultRefreshInterval
+		}
+		if l.Interval < MinRefreshInterval {
+			return nil, fmt.Errorf("list refresher: list %q: interval %v shorter than %v", l.Name, l.Interval, MinRefreshInterval)
+		}
+		r.lists = append(r.lists, &remoteState{Remote: l, st: ListStatus{Name: l.Name, URL: redactURL(l.URL)}})
+	}
+	return r, nil
+}
+
+// Run refreshes the lists until ctx is done, then returns nil. It cleans
+// the store (Store.Clean) first. A Refresher runs once at a time.
+func (r *Refresher) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.running {
+		r.mu.Unlock()
+		return errors.New("list refresher already running")
+	}
+	r.running = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running = false
+		r.mu.Unlock()
+	}()
+
+	if err := r.store.Clean(); err != nil {
+		r.log.Warn("cleaning the list store", "err", err)
+	}
+	r.schedule(time.Now())
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		// Lists due together are one batch and one OnChange, unless the
+		// batch is long (first start with many lists and a slow link).
+		changed, since := false, time.Now()
+		for l := r.nextDue(time.Now()); l != nil; l = r.nextDue(time.Now()) {
+			if r.refresh(ctx, l) {
+				changed = true
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if changed && time.Since(since) >= maxBatchDelay {
+				r.changed()
+				changed, since = false, time.Now()
+			}
+		}
+		if changed {
+			r.changed()
+		}
+		var wake <-chan time.Time
+		if next, ok := r.nextTime(); ok {
+			timer.Reset(time.Until(next))
+			wake = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-r.poke:
+		}
+	}
+}
+
+func (r *Refresher) changed() {
+	if r.onChange != nil {
+		r.onChange()
+	}
+}
+
+// schedule sets each list's first refresh: now for lists with no stored
+// copy (or one from another URL), in a batch; else an interval after the
+// last check, or soon at a random moment if that is past.
+func (r *Refresher) schedule(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.lists {
+		l.next = now
+		m, err := r.store.Meta(l.Name)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				r.log.Warn("stored list damaged; downloading it afresh", "list", l.Name, "err", err)
+			}
+			continue
+		}
+		l.st.setMeta(m)
+		l.st.LastSuccess = m.CheckedAt
+		if m.URL != l.URL {
+			continue
+		}
+		l.next = m.CheckedAt.Add(jitter(l.Interval))
+		if !l.next.After(now) {
+			l.next = now.Add(time.Duration(rand.Int64N(int64(r.spread))))
+		}
+	}
+}
+
+func (st *ListStatus) setMeta(m Meta) {
+	st.Version, st.ValidLines, st.Bytes, st.FetchedAt = m.Version(), m.ValidLines, m.Bytes, m.FetchedAt
+}
+
+// jitter shortens d by up to refreshJitter, at random.
+func jitter(d time.Duration) time.Duration {
+	return d - time.Duration(rand.Float64()*refreshJitter*float64(d))
+}
+
+// backoff is the wait before retrying after the n-th consecutive failure.
+func backoff(interval time.Duration, n int) time.Duration {
+	d := min(interval, retryMax)
+	if n <= 10 {
+		d = min(d, retryMin<<(n-1))
+	}
+	return jitter(d)
+}
+
+// nextDue returns a list due at now, or nil.
+func (r *Refresher) nextDue(now time.Time) *remoteState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var due *remoteState
+	for _, l := range r.lists {
+		if !l.next.After(now) && (due == nil || l.next.Before(due.next)) {
+			due = l
+		}
+	}
+	return due
+}
+
+// nextTime is when the next list is due; false when there are none.
+func (r *Refresher) nextTime() (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var next time.Time
+	for _, l := range r.lists {
+		if next.IsZero() || l.next.Before(next) {
+			next = l.next
+		}
+	}
+	return next, len(r.lists) > 0
+}
+
+// refresh downloads one list and stores it, and reports whether the
+// stored copy changed.
+func (r *Refresher) refresh(ctx context.Context, l *remoteState) bool {
+	r.mu.Lock()
+	force := l.force
+	l.force = false
+	r.mu.Unlock()
+
+	d := Download{Name: l.Name, URL: l.URL, Format: l.Format, Force: force}
+	if m, err := r.store.Meta(l.Name); err == nil {
+		d.Prev = &m
+	}
+	start := time.Now()
+	res, err := r.fetcher.Fetch(ctx, d)
+	changed := false
+	if err == nil {
+		changed, err = r.store.Save(res)
+		res.Close()
+	}
+	now := time.Now()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil && ctx.Err() != nil {
+		// Stopped, not failed: try again when next run.
+		l.force = force
+		return false
+	}
+	l.st.LastAttempt = start
+	if err != nil {
+		l.st.Failures++
+		l.st.LastError, l.st.LastReason = err.Error(), FailureReason(err)
+		l.next = now.Add(backoff(l.Interval, l.st.Failures))
+		r.log.Warn("refreshing list failed; keeping the last good copy", "list", l.Name, "reason", l.st.LastReason, "failures", l.st.Failures, "err", err)
+		return false
+	}
+	l.st.Failures, l.st.LastError, l.st.LastReason = 0, "", ""
+	l.st.LastSuccess = now
+	l.st.setMeta(res.Meta)
+	l.next = now.Add(jitter(l.Interval))
+	if changed {
+		r.log.Info("list updated", "list", l.Name, "version", res.Meta.Version(), "valid_lines", res.Meta.ValidLines, "bytes", res.Meta.Bytes)
+	}
+	return changed
+}
+
+// Refresh asks Run to refresh the list called name now. With force, the
+// new copy may have far fewer valid lines than the stored one (see
+// Download.Force).
+func (r *Refresher) Refresh(name string, force bool) error {
+	r.mu.Lock()
+	found := false
+	for _, l := range r.lists {
+		if l.Name == name {
+			l.next, l.force, found = time.Now(), l.force || force, true
+		}
+	}
+	r.mu.Unlock()
+	if !found {
+		return fmt.Errorf("refreshing list %q: not a downloaded list", name)
+	}
+	select {
+	case r.poke <- struct{}{}:
+	default: // Run has a wake-up pending already
+	}
+	return nil
+}
+
+// Status returns the state of every list, in configuration order.
+func (r *Refresher) Status() []ListStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ListStatus, len(r.lists))
+	for i, l := range r.lists {
+		out[i] = l.st
+		out[i].NextAttempt = l.next
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package blocklists
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -444,6 +447,313 @@ func TestNewFetcher_invalid(t *testing.T) {
 	for _, cfg := range []FetcherConfig{{MaxBytes: -1}, {MinValidFraction: 1.5}, {MinValidFraction: -0.1}} {
 		if _, err := NewFetcher(cfg); err == nil {
 			t.Errorf("NewFetcher(%+v) succeeded", cfg)
+		}
+	}
+}
+
+// fakeLists serves lists by path through a fake transport: no network,
+// so Refresher tests run in a synctest bubble on fake time.
+type fakeLists struct {
+	mu     sync.Mutex
+	bodies map[string]string
+	status map[string]int  // answer with this status instead
+	block  map[string]bool // hold the request until it is cancelled
+	hits   map[string]int
+}
+
+func newFakeLists() *fakeLists {
+	return &fakeLists{bodies: map[string]string{}, status: map[string]int{}, block: map[string]bool{}, hits: map[string]int{}}
+}
+
+func (fl *fakeLists) set(path, body string, status int) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	fl.bodies[path], fl.status[path] = body, status
+}
+
+func (fl *fakeLists) hit(path string) int {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.hits[path]
+}
+
+func (fl *fakeLists) RoundTrip(req *http.Request) (*http.Response, error) {
+	fl.mu.Lock()
+	p := req.URL.Path
+	fl.hits[p]++
+	body, status, block := fl.bodies[p], fl.status[p], fl.block[p]
+	fl.mu.Unlock()
+	if block {
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	}
+	rec := httptest.NewRecorder()
+	etag := fmt.Sprintf(`"%x"`, len(body))
+	switch {
+	case status != 0:
+		rec.WriteHeader(status)
+	case req.Header.Get("If-None-Match") == etag:
+		rec.WriteHeader(http.StatusNotModified)
+	default:
+		rec.Header().Set("ETag", etag)
+		io.WriteString(rec, body)
+	}
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+func newTestRefresher(t *testing.T, s *Store, fl *fakeLists, onChange func(), lists ...Remote) *Refresher {
+	t.Helper()
+	f, err := NewFetcher(FetcherConfig{Client: &http.Client{Transport: fl}, TempDir: s.Dir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRefresher(RefresherConfig{Store: s, Fetcher: f, Lists: lists, OnChange: onChange})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func statusOf(t *testing.T, r *Refresher, name string) ListStatus {
+	t.Helper()
+	for _, st := range r.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	t.Fatalf("no status for %s", name)
+	return ListStatus{}
+}
+
+// runRefresher runs r until the test ends; the returned stop cancels it
+// and waits for Run to return.
+func runRefresher(t *testing.T, r *Refresher) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestRefresher_schedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openTestStore(t)
+		const base = "https://lists.test"
+		oldText := names(100, "old")
+		if _, _, err := s.Put("old", base+"/old", Auto, strings.NewReader(oldText)); err != nil {
+			t.Fatal(err)
+		}
+		fl := newFakeLists()
+		fl.set("/old", oldText, 0)
+		fl.set("/new", names(100, "new"), 0)
+		var changes atomic.Int32
+		r := newTestRefresher(t, s, fl, func() { changes.Add(1) },
+			Remote{Name: "old", URL: base + "/old", Interval: time.Hour},
+			Remote{Name: "new", URL: base + "/new", Interval: time.Hour})
+		start := time.Now()
+		stop := runRefresher(t, r)
+
+		// At once: the list with no copy, not the one checked just now.
+		synctest.Wait()
+		if fl.hit("/new") != 1 || fl.hit("/old") != 0 || changes.Load() != 1 {
+			t.Fatalf("at start: %d, %d requests, %d changes; want the new list fetched and one change", fl.hit("/new"), fl.hit("/old"), changes.Load())
+		}
+		st := statusOf(t, r, "new")
+		if st.Version == "" || st.ValidLines != 100 || !st.LastSuccess.Equal(start) || st.LastError != "" {
+			t.Errorf("status of new after start: %+v", st)
+		}
+		if next := statusOf(t, r, "old").NextAttempt; next.Before(start.Add(54*time.Minute)) || next.After(start.Add(time.Hour)) {
+			t.Errorf("old list next refreshed at +%v, want within 54m..1h", next.Sub(start))
+		}
+
+		// An interval later: both checked, nothing changed.
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if fl.hit("/new") != 2 || fl.hit("/old") != 1 || changes.Load() != 1 {
+			t.Errorf("after 1h: %d, %d requests, %d changes; want both checked, no change", fl.hit("/new"), fl.hit("/old"), changes.Load())
+		}
+
+		// Changed upstream: stored, and the owner told.
+		changed := names(150, "new")
+		fl.set("/new", changed, 0)
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if changes.Load() != 2 || storedText(t, s, "new") != changed {
+			t.Errorf("after a change upstream: %d changes, want 2 and the new text stored", changes.Load())
+		}
+
+		// Failing: the copy stays, the failure is reported, retries back
+		// off from a minute.
+		fl.set("/new", "", http.StatusServiceUnavailable)
+		untilNext := func() {
+			time.Sleep(time.Until(statusOf(t, r, "new").NextAttempt))
+			synctest.Wait()
+		}
+		untilNext()
+		st = statusOf(t, r, "new")
+		if st.Failures != 1 || st.LastReason != ReasonHTTPStatus || !strings.Contains(st.LastError, "503") || st.ValidLines != 150 {
+			t.Errorf("after a failure: %+v", st)
+		}
+		if d := time.Until(st.NextAttempt); d > time.Minute || d < 54*time.Second {
+			t.Errorf("first retry in %v, want about a minute", d)
+		}
+		untilNext()
+		if st = statusOf(t, r, "new"); st.Failures != 2 || time.Until(st.NextAttempt) > 2*time.Minute || time.Until(st.NextAttempt) <= time.Minute {
+			t.Errorf("after a second failure: %+v, want the retry in 1m..2m", st)
+		}
+		if storedText(t, s, "new") != changed {
+			t.Error("a failure replaced the stored copy")
+		}
+		fl.set("/new", changed, 0)
+		untilNext()
+		if st = statusOf(t, r, "new"); st.Failures != 0 || st.LastError != "" || st.LastReason != "" {
+			t.Errorf("after recovery: %+v", st)
+		}
+
+		// Refresh asks now.
+		n := fl.hit("/old")
+		if err := r.Refresh("old", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if fl.hit("/old") != n+1 {
+			t.Errorf("Refresh: %d requests, want %d", fl.hit("/old"), n+1)
+		}
+		if err := r.Refresh("nope", false); err == nil {
+			t.Error("Refresh of an unknown list succeeded")
+		}
+		stop()
+	})
+}
+
+// Lists without a copy are fetched in one batch with one OnChange; a list
+// that really shrank needs a forced refresh.
+func TestRefresher_batchAndForce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openTestStore(t)
+		fl := newFakeLists()
+		var remotes []Remote
+		for _, n := range []string{"a", "b", "c"} {
+			fl.set("/"+n, names(100, n), 0)
+			remotes = append(remotes, Remote{Name: n, URL: "https://lists.test/" + n})
+		}
+		var changes atomic.Int32
+		r := newTestRefresher(t, s, fl, func() { changes.Add(1) }, remotes...)
+		runRefresher(t, r)
+		synctest.Wait()
+		if err := r.Run(t.Context()); err == nil {
+			t.Error("a second Run at the same time succeeded")
+		}
+		if changes.Load() != 1 {
+			t.Errorf("%d changes for three new lists, want 1", changes.Load())
+		}
+		if st := r.Status(); len(st) != 3 || st[0].Name != "a" || st[2].Name != "c" || st[1].Version == "" {
+			t.Errorf("Status = %+v, want a, b, c stored", st)
+		}
+
+		fl.set("/b", names(10, "b"), 0)
+		r.Refresh("b", false)
+		synctest.Wait()
+		if st := statusOf(t, r, "b"); st.LastReason != ReasonTooSmall || st.ValidLines != 100 {
+			t.Errorf("after shrinking: %+v, want rejected as too small", st)
+		}
+		r.Refresh("b", true)
+		synctest.Wait()
+		if st := statusOf(t, r, "b"); st.LastError != "" || st.ValidLines != 10 || changes.Load() != 2 {
+			t.Errorf("after a forced refresh: %+v, %d changes; want the small list stored", st, changes.Load())
+		}
+	})
+}
+
+// Stopping during a download returns, leaves no goroutine behind (synctest
+// fails the test otherwise) and records no failure.
+func TestRefresher_stopDuringDownload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openTestStore(t)
+		fl := newFakeLists()
+		fl.block["/slow"] = true
+		r := newTestRefresher(t, s, fl, nil, Remote{Name: "slow", URL: "https://lists.test/slow"})
+		stop := runRefresher(t, r)
+		synctest.Wait()
+		if fl.hit("/slow") != 1 {
+			t.Fatal("the download did not start")
+		}
+		stop()
+		if st := statusOf(t, r, "slow"); st.Failures != 0 || st.LastError != "" || !st.LastAttempt.IsZero() {
+			t.Errorf("status after stop: %+v, want no attempt recorded", st)
+		}
+		if _, err := s.Meta("slow"); err == nil {
+			t.Error("something was stored")
+		}
+	})
+}
+
+// A real server on loopback: the first refresh stores the list; stopping
+// while the server holds a request returns.
+func TestRefresher_loopback(t *testing.T) {
+	s := openTestStore(t)
+	ls := newListServer(t, names(20, "loop"))
+	f := newTestFetcher(t, ls, s, FetcherConfig{})
+	changed := make(chan struct{}, 10)
+	r, err := NewRefresher(RefresherConfig{Store: s, Fetcher: f, Lists: []Remote{{Name: "loop", URL: ls.URL + "/loop.txt"}},
+		OnChange: func() { changed <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{}, 1)
+	ls.handle(func(w http.ResponseWriter, req *http.Request) {
+		entered <- struct{}{}
+		<-req.Context().Done()
+	})
+	stop := runRefresher(t, r)
+	<-entered
+	stop()
+	if st := statusOf(t, r, "loop"); st.LastError != "" {
+		t.Errorf("stop recorded a failure: %+v", st)
+	}
+
+	ls.handle(nil)
+	stop = runRefresher(t, r)
+	<-changed
+	stop()
+	if got := storedText(t, s, "loop"); got != names(20, "loop") {
+		t.Errorf("stored %q", got)
+	}
+	ls.Client().CloseIdleConnections()
+}
+
+func TestNewRefresher_invalid(t *testing.T) {
+	s := openTestStore(t)
+	f, _ := NewFetcher(FetcherConfig{})
+	good := Remote{Name: "a", URL: "https://lists.test/a"}
+	tests := []struct {
+		name string
+		cfg  RefresherConfig
+	}{
+		{"no store", RefresherConfig{Fetcher: f}},
+		{"no fetcher", RefresherConfig{Store: s}},
+		{"twice", RefresherConfig{Store: s, Fetcher: f, Lists: []Remote{good, good}}},
+		{"no name", RefresherConfig{Store: s, Fetcher: f, Lists: []Remote{{URL: good.URL}}}},
+		{"file URL", RefresherConfig{Store: s, Fetcher: f, Lists: []Remote{{Name: "a", URL: "file:///etc/hosts"}}}},
+		{"short interval", RefresherConfig{Store: s, Fetcher: f, Lists: []Remote{{Name: "a", URL: good.URL, Interval: time.Second}}}},
+	}
+	for _, tc := range tests {
+		if _, err := NewRefresher(tc.cfg); err == nil {
+			t.Errorf("%s: NewRefresher succeeded", tc.name)
 		}
 	}
 }
