@@ -395,6 +395,7 @@ type RefresherConfig struct {
 	// stored copy at start), so the owner rebuilds the Set. It should not
 	// block for long: a non-blocking send to the reload loop.
 	OnChange func()
+	Metrics  *Metrics // may be nil
 	Logger   *slog.Logger
 	// StartSpread: see DefaultStartSpread, the default.
 	StartSpread time.Duration
@@ -408,6 +409,7 @@ type Refresher struct {
 	store    *Store
 	fetcher  *Fetcher
 	onChange func()
+	metrics  *Metrics
 	log      *slog.Logger
 	spread   time.Duration
 	poke     chan struct{}
@@ -448,7 +450,7 @@ type ListStatus struct {
 
 // NewRefresher checks cfg and returns a Refresher; Run starts it.
 func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
-	r := &Refresher{store: cfg.Store, fetcher: cfg.Fetcher, onChange: cfg.OnChange, log: cfg.Logger,
+	r := &Refresher{store: cfg.Store, fetcher: cfg.Fetcher, onChange: cfg.OnChange, metrics: cfg.Metrics, log: cfg.Logger,
 		spread: cfg.StartSpread, poke: make(chan struct{}, 1)}
 	if r.store == nil || r.fetcher == nil {
 		return nil, errors.New("list refresher: no store or fetcher")
@@ -568,6 +570,7 @@ func (r *Refresher) schedule(now time.Time) {
 			l.next = now.Add(time.Duration(rand.Int64N(int64(r.spread))))
 		}
 	}
+	r.metrics.setRemotes(r.lists)
 }
 
 func (st *ListStatus) setMeta(m Meta) {
@@ -647,6 +650,7 @@ func (r *Refresher) refresh(ctx context.Context, l *remoteState) bool {
 		l.st.Failures++
 		l.st.LastError, l.st.LastReason = err.Error(), FailureReason(err)
 		l.next = now.Add(backoff(l.Interval, l.st.Failures))
+		r.metrics.refreshFailed(l.Name, l.st.LastReason)
 		r.log.Warn("refreshing list failed; keeping the last good copy", "list", l.Name, "reason", l.st.LastReason, "failures", l.st.Failures, "err", err)
 		return false
 	}
@@ -654,6 +658,7 @@ func (r *Refresher) refresh(ctx context.Context, l *remoteState) bool {
 	l.st.LastSuccess = now
 	l.st.setMeta(res.Meta)
 	l.next = now.Add(jitter(l.Interval))
+	r.metrics.refreshed(l.Name, now)
 	if changed {
 		r.log.Info("list updated", "list", l.Name, "version", res.Meta.Version(), "valid_lines", res.Meta.ValidLines, "bytes", res.Meta.Bytes)
 	}
