@@ -330,6 +330,8 @@ func (m markReader) Read(p []byte) (int, error) {
 // check time and validators. It reports whether the stored content
 // changed. The Result's temporary file is consumed either way.
 func (s *Store) Save(res *Result) (changed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if res.NotModified {
 		cur, err := s.Meta(res.Meta.Name)
 		if err != nil {
@@ -484,8 +486,9 @@ func NewRefresher(cfg RefresherConfig) (*Refresher, error) {
 	return r, nil
 }
 
-// Run refreshes the lists until ctx is done, then returns nil. It cleans
-// the store (Store.Clean) first. A Refresher runs once at a time.
+// Run refreshes the lists until ctx is done, then returns nil. A
+// Refresher runs once at a time; a new configuration is a new Refresher,
+// best started once the old one's Run has returned.
 func (r *Refresher) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.running {
@@ -500,9 +503,6 @@ func (r *Refresher) Run(ctx context.Context) error {
 		r.mu.Unlock()
 	}()
 
-	if err := r.store.Clean(); err != nil {
-		r.log.Warn("cleaning the list store", "err", err)
-	}
 	r.schedule(time.Now())
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

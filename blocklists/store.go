@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,10 +34,12 @@ import (
 // being built. Every write goes to a temporary file in the directory,
 // which is synced and renamed into place.
 //
-// A Store is safe for concurrent use by one process. Only one process
-// should write a directory; others may read it (Source, Meta).
+// A Store is safe for concurrent use; its writes are serialised. Only one
+// process should write a directory (and call Clean); others may read it
+// (Source, Meta).
 type Store struct {
 	dir string
+	mu  sync.Mutex // serialises writes
 }
 
 // Meta describes the stored copy of one list.
@@ -287,6 +290,8 @@ func (s *Store) Put(name, rawURL string, format Format, r io.Reader) (Meta, bool
 	now := time.Now()
 	m := Meta{Name: name, URL: rawURL, FetchedAt: now, CheckedAt: now, SHA256: st.sum,
 		ValidLines: st.valid, InvalidLines: st.invalid, Bytes: st.bytes}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	changed, err := s.commit(m, tmp)
 	if err != nil {
 		return Meta{}, false, err
@@ -299,7 +304,7 @@ func (s *Store) Put(name, rawURL string, format Format, r io.Reader) (Meta, bool
 
 // commit makes the text in tmp, described by m, the stored copy of
 // m.Name. When the stored copy has the same content, only the metadata is
-// updated (keeping FetchedAt).
+// updated (keeping FetchedAt). s.mu is held.
 func (s *Store) commit(m Meta, tmp string) (bool, error) {
 	key, err := storeKey(m.Name)
 	if err != nil {
@@ -454,6 +459,8 @@ func splitListFile(name string) (key, sum string, ok bool) {
 // copies that no metadata file names. Only the process that writes the
 // store should call it, when it starts.
 func (s *Store) Clean() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("cleaning list store: %w", err)
@@ -492,6 +499,8 @@ func (s *Store) Remove(name string) error {
 	if err != nil {
 		return fmt.Errorf("removing stored list %q: %w", name, err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := os.Remove(s.metaPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing stored list %q: %w", name, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -403,4 +404,31 @@ func sameMeta(a, b Meta) bool {
 	ta, tb := a, b
 	ta.FetchedAt, ta.CheckedAt, tb.FetchedAt, tb.CheckedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return ta == tb && a.FetchedAt.Equal(b.FetchedAt) && a.CheckedAt.Equal(b.CheckedAt)
+}
+
+// Writers in one process are serialised: whatever the interleaving, the
+// metadata names a copy that exists and matches it.
+func TestStore_concurrentWrites(t *testing.T) {
+	s := openTestStore(t)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				text := strings.Repeat("x.example\n", 1+w*10+i)
+				if _, _, err := s.Put("ads", "https://lists.test/ads", Auto, strings.NewReader(text)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	m, err := s.Meta("ads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := storedText(t, s, "ads")
+	if int64(len(got)) != m.Bytes || m.ValidLines != strings.Count(got, "\n") {
+		t.Errorf("meta %+v does not describe the stored copy of %d bytes", m, len(got))
+	}
 }
