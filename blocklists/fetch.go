@@ -566,7 +566,9 @@ func (r *Refresher) schedule(now time.Time) {
 			continue
 		}
 		l.next = m.CheckedAt.Add(jitter(l.Interval))
-		if !l.next.After(now) {
+		if l.force { // Refresh was called before Run
+			l.next = now
+		} else if !l.next.After(now) {
 			l.next = now.Add(time.Duration(rand.Int64N(int64(r.spread))))
 		}
 	}
