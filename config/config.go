@@ -214,8 +214,13 @@ type List struct {
 	// Category is what the list is about (required for a file). Lists in
 	// the locked categories iwf and ctiru apply to every group, always.
 	Category string `yaml:"category"`
-	Path     string `yaml:"path"`                  // a list file
-	Format   string `yaml:"format" default:"auto"` // auto, hosts, domains, adblock, rpz
+	Path     string `yaml:"path"` // a list file
+	// URL is a list downloaded over HTTP(S) and refreshed every Refresh
+	// with conditional GET; the last good copy is kept in state_dir, so
+	// Gatehouse starts and filters with no network.
+	URL     string        `yaml:"url"`
+	Refresh time.Duration `yaml:"refresh" default:"6h"`
+	Format  string        `yaml:"format" default:"auto"` // auto, hosts, domains, adblock, rpz
 	// Directory is a category database; Categories maps its folder names
 	// to categories ("adult: pornography"); unmapped folders are skipped.
 	Directory  string           `yaml:"directory"`

@@ -22,9 +22,27 @@ func (v *validator) lists(ls []List) map[string]bool {
 			seen[l.Name] = path
 			names[l.Name] = l.Allow
 		}
+		sources := 0
+		for _, given := range []string{l.Path, l.Directory, l.URL} {
+			if given != "" {
+				sources++
+			}
+		}
 		switch {
-		case (l.Path == "") == (l.Directory == ""):
-			v.errorf(path, "give exactly one of path (a list file) or directory (a category database)")
+		case sources != 1:
+			v.errorf(path, "give exactly one of path (a list file), url (a list to download) or directory (a category database)")
+		case l.URL != "":
+			if err := blocklists.CheckURL(l.URL); err != nil {
+				v.errorf(path+".url", "%s", err)
+			}
+			if l.Refresh < blocklists.MinRefreshInterval {
+				v.errorf(path+".refresh", "must be at least %s, got %s", FormatDuration(blocklists.MinRefreshInterval), FormatDuration(l.Refresh))
+			}
+			if c, ok := v.category(path+".category", l.Category, "a downloaded list needs a category"); ok && l.Allow {
+				if err := blocklists.CheckOverride(c); err != nil {
+					v.errorf(path+".allow", "a list in the locked category %s cannot be an allow list: %s", c, err)
+				}
+			}
 		case l.Path != "":
 			if !strings.HasPrefix(l.Path, "/") {
 				v.errorf(path+".path", "%q must be an absolute path", l.Path)

@@ -19,7 +19,9 @@ import (
 // into the new snapshot so a reload does not forget them. prev is the
 // snapshot in force (nil at start): its lists are carried over without
 // parsing when their files are unchanged.
-func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Leases, prev *Snapshot) (*Snapshot, error) {
+//
+// store holds the last good copies of downloaded lists (nil: none).
+func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Leases, prev *Snapshot, store *blocklists.Store) (*Snapshot, error) {
 	cc := clientmap.Config{DefaultGroup: cfg.DefaultGroup}
 	for _, g := range cfg.Groups {
 		cc.Rules = append(cc.Rules, clientmap.Rule{
@@ -39,7 +41,7 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 	if prev != nil {
 		prevLists = prev.lists
 	}
-	lists, err := compileLists(cfg, prevLists)
+	lists, err := compileLists(cfg, prevLists, store)
 	if err != nil {
 		return nil, fmt.Errorf("compiling lists: %w", err)
 	}

@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -47,8 +49,10 @@ func groupListName(group, kind string) string { return "group/" + group + "/" + 
 
 // compileLists builds the Set for cfg: every configured list, plus one
 // allow and one deny list per group that has entries. Lists unchanged since
-// prev are carried over without parsing.
-func compileLists(cfg *config.Config, prev *blocklists.Set) (*blocklists.Set, error) {
+// prev are carried over without parsing. Downloaded lists are read from
+// store (their last good copy); one with no copy yet is left out until its
+// first download, so Gatehouse starts without network.
+func compileLists(cfg *config.Config, prev *blocklists.Set, store *blocklists.Store) (*blocklists.Set, error) {
 	b := blocklists.NewBuilder(prev)
 	var id blocklists.ListID
 	add := func(spec blocklists.ListSpec) error {
@@ -61,6 +65,36 @@ func compileLists(cfg *config.Config, prev *blocklists.Set) (*blocklists.Set, er
 		format, err := blocklists.ParseFormat(l.Format)
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", l.Name, err)
+		}
+		if l.URL != "" {
+			cat, err := blocklists.ParseCategory(l.Category)
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", l.Name, err)
+			}
+			if store == nil {
+				continue
+			}
+			spec := blocklists.ListSpec{Name: l.Name, Category: cat, Allow: l.Allow}
+			src, err := store.Source(l.Name, format)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				continue // not downloaded yet
+			case err != nil:
+				// A damaged copy: keep what the snapshot in force has.
+				if prev != nil && prev.ListMask(l.Name) != 0 {
+					spec.ID = id
+					id++
+					if _, err := b.Keep(spec); err != nil {
+						return nil, fmt.Errorf("list %s: %w", l.Name, err)
+					}
+				}
+				continue
+			}
+			spec.Sources = []blocklists.Source{src}
+			if err := add(spec); err != nil {
+				return nil, fmt.Errorf("list %s: %w", l.Name, err)
+			}
+			continue
 		}
 		if l.Path != "" {
 			cat, err := blocklists.ParseCategory(l.Category)

@@ -52,7 +52,7 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Compile(cfg, 1, time.Now(), nil, nil)
+	s, err := Compile(cfg, 1, time.Now(), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,14 +106,14 @@ func TestCompile_reusesUnchangedLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compile(cfg, 2, time.Now(), nil, s); err != nil {
+	if _, err := Compile(cfg, 2, time.Now(), nil, s, nil); err != nil {
 		t.Fatalf("compile after lists were removed: %v", err)
 	}
 	bad, err := config.Parse("t.yaml", []byte("version: 1\nlists: [{name: gone, category: custom, path: /nonexistent/list.txt}]\ngroups: [{name: a}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compile(bad, 3, time.Now(), nil, s); err == nil {
+	if _, err := Compile(bad, 3, time.Now(), nil, s, nil); err == nil {
 		t.Error("a list file that cannot be read compiled")
 	}
 }

@@ -91,7 +91,7 @@ default_group: guests
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Compile(cfg, 7, time.Unix(100, 0), nil, nil)
+	s, err := Compile(cfg, 7, time.Unix(100, 0), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/urfave/cli/v2"
 
+	"gatehouse/blocklists"
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
@@ -70,7 +73,14 @@ func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at stri
 	if err != nil {
 		return err
 	}
-	snap, err := policy.Compile(cfg, 0, now, leases, nil)
+	// Downloaded lists: their last good copies, as the server has them.
+	var store *blocklists.Store
+	if dir, err := stateDir(cfg, os.Getenv); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "lists")); err == nil {
+			store, _ = openListStore(dir)
+		}
+	}
+	snap, err := policy.Compile(cfg, 0, now, leases, nil, store)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -658,4 +659,47 @@ func ede(r *dns.Msg) *dns.EDNS0_EDE {
 		}
 	}
 	return nil
+}
+
+func TestServe_downloadedListBlocksAndSurvivesNoNetwork(t *testing.T) {
+	up, _ := upstream(t)
+	var failing atomic.Bool
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down for maintenance", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "# gambling list\nwww.example.org\nbets.example")
+	}))
+	defer lists.Close()
+	state := t.TempDir()
+	cfg := func(d, h int) string {
+		// Both instances share state_dir (the list store); the query log
+		// is off so they do not both write one database.
+		return fmt.Sprintf(`version: 1
+state_dir: %s
+query_log: {enabled: false}
+listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
+access: {allow: [127.0.0.0/8]}
+resolver: {mode: forward, upstreams: [{address: %s}]}
+lists:
+  - {name: gambling-feed, category: gambling, url: "%s/gambling.txt"}
+groups:
+  - {name: pupils, block: [gambling]}
+`, state, d, h, up, lists.URL)
+	}
+	first := start(t, cfg)
+	waitFor(t, "the downloaded list to block", func() bool {
+		return query(t, "udp", first.dns, "www.example.org.").Rcode == dns.RcodeNameError
+	})
+	if got := metricValue(t, first, `gatehouse_blocklists_entries{list="gambling-feed"}`); got != "2" {
+		t.Errorf("entries metric = %q, want 2", got)
+	}
+
+	// A second start with the list server down: the last good copy filters.
+	failing.Store(true)
+	second := start(t, cfg)
+	if r := query(t, "udp", second.dns, "bets.example."); r.Rcode != dns.RcodeNameError {
+		t.Errorf("with the list server down: %s, want the stored copy's block", dns.RcodeToString[r.Rcode])
+	}
 }

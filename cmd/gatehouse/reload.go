@@ -101,6 +101,10 @@ func (s *site) reloadLoop(ctx context.Context) {
 			listsChanged = nil
 			s.log.Info("a list file changed: reloading lists")
 			hash = s.reload(hash, true)
+		case <-s.listsCh:
+			// A downloaded list changed: rebuild, as for a list file.
+			s.log.Info("a downloaded list changed: reloading lists")
+			hash = s.reload(hash, true)
 		case <-s.leaseCh:
 			// A DHCP lease changed: the same policy, with the new leases.
 			s.server.SetPolicy(s.server.Policy().WithLeases(s.leaseW.leases()))
@@ -197,7 +201,7 @@ func (s *site) apply(cfg *config.Config) error {
 		}
 		return err
 	}
-	snap, err := policy.Compile(cfg, s.gen+1, time.Now(), leases, s.server.Policy())
+	snap, err := policy.Compile(cfg, s.gen+1, time.Now(), leases, s.server.Policy(), s.listStore)
 	if err != nil {
 		return fail(err)
 	}
@@ -221,6 +225,15 @@ func (s *site) apply(cfg *config.Config) error {
 		time.AfterFunc(transportGrace, func() { old.transport.Close() })
 	}
 	s.server.SetPolicy(snap)
+	s.listsBuilt(snap.Lists())
+	if !s.refresher.same(cfg) {
+		s.refresher.close()
+		rf, err := s.startRefresher(cfg)
+		if err != nil {
+			s.log.Error("starting list downloads", "error", err)
+		}
+		s.refresher = rf
+	}
 	if newWatcher {
 		s.leaseW.close()
 		s.leaseW = leaseW

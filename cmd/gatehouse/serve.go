@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"gatehouse/blocklists"
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
@@ -47,6 +48,11 @@ type site struct {
 	leaseW   *leaseWatch
 	leaseCh  chan struct{} // leases changed: for the reload loop
 	qlog     *querylog.Log // nil when the query log is off
+
+	listStore *blocklists.Store // last good copies of downloaded lists
+	listM     *blocklists.Metrics
+	refresher *refresher    // nil without URL lists
+	listsCh   chan struct{} // a downloaded list changed: for the reload loop
 
 	cfg *config.Config // in force; only the reload loop touches it
 	gen uint64
@@ -101,7 +107,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 
 func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	s := &site{path: path, level: new(slog.LevelVar), reg: prometheus.NewRegistry(), cfg: cfg, gen: 1,
-		leaseCh: make(chan struct{}, 1)}
+		leaseCh: make(chan struct{}, 1), listsCh: make(chan struct{}, 1)}
 	s.level.Set(cfg.Log.Level)
 	hopts := &slog.HandlerOptions{Level: s.level}
 	if cfg.Log.Format == config.LogFormat("json") {
@@ -160,6 +166,15 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.listM, err = blocklists.NewMetrics(s.reg); err != nil {
+		return nil, err
+	}
+	if s.listStore, err = openListStore(dir); err != nil {
+		return nil, err
+	}
+	if err := s.listStore.Clean(); err != nil {
+		s.log.Warn("cleaning the list store", "error", err)
+	}
 	if s.qlog, err = s.openQueryLog(cfg, dir); err != nil {
 		return nil, err
 	}
@@ -167,12 +182,13 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		s.closeQueryLog()
 		return nil, err
 	}
-	snap, err := policy.Compile(cfg, s.gen, time.Now(), s.leaseW.leases(), nil)
+	snap, err := policy.Compile(cfg, s.gen, time.Now(), s.leaseW.leases(), nil, s.listStore)
 	if err != nil {
 		s.leaseW.close()
 		s.closeQueryLog()
 		return nil, err
 	}
+	s.listsBuilt(snap.Lists())
 	sc := resolver.ServerConfig{
 		Cache:          s.cache,
 		Policy:         snap,
@@ -330,6 +346,12 @@ func (s *site) run(ctx context.Context) error {
 	s.log.Info("gatehouse serving", "version", version, "config", source, "dns", dnsAddrs,
 		"http", s.cfg.Listen.HTTP, "mode", s.cfg.Resolver.Mode, "generation", s.gen)
 
+	rf, err := s.startRefresher(s.cfg)
+	if err != nil {
+		s.shutdownDNS()
+		return err
+	}
+	s.refresher = rf
 	reloadDone := make(chan struct{})
 	go func() {
 		defer close(reloadDone)
@@ -344,6 +366,7 @@ func (s *site) run(ctx context.Context) error {
 		cancel()
 	}
 	s.shutdownDNS()
+	s.refresher.close()
 	s.leaseW.close()
 	s.closeQueryLog() // after the DNS server, so the last queries are written
 	s.upstream.cur.Load().transport.Close()
