@@ -114,7 +114,9 @@ var bypassRules = [...]bypassRule{
 //	|       | engine without a safe mode, on             | block (group's style)           |
 //	| 4     | an allow entry of the group                | allow                           |
 //	| 5     | a block list of the group, or one a timed  | block (group's style; RPZ NODATA|
-//	|       | block adds during its periods              | entries answer no data)         |
+//	|       | block adds during its periods, or the      | entries answer no data)         |
+//	|       | built-in public DoH/DoT resolver list      |                                 |
+//	|       | (unless the group is bypass-exempt)        |                                 |
 //	| 6     | otherwise                                  | pass                            |
 //
 // The most specific entry explains a list decision (blocklists.Set.Match).

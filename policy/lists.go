@@ -130,6 +130,11 @@ func compileLists(cfg *config.Config, prev *blocklists.Set, store *blocklists.St
 			}
 		}
 	}
+	for _, spec := range builtinLists() {
+		if err := add(spec); err != nil {
+			return nil, fmt.Errorf("built-in list %s: %w", spec.Name, err)
+		}
+	}
 	for _, g := range cfg.Groups {
 		for _, extra := range []struct {
 			kind  string
@@ -165,6 +170,10 @@ func compileGroupLists(set *blocklists.Set, g config.Group) (GroupOptions, error
 		o.Block |= set.CategoryMask(c)
 	}
 	o.Block |= set.ListMask(groupListName(g.Name, "deny"))
+	if !g.BypassExempt {
+		// Anti-bypass: public encrypted resolvers fail closed.
+		o.Block |= set.ListMask(builtinDoHList)
+	}
 	for _, name := range g.AllowLists {
 		o.Allow |= set.ListMask(name)
 	}

@@ -48,6 +48,8 @@ groups:
     deny: [extra.example]
   - name: staff
     allow: [adult.example]
+  - name: it
+    bypass_exempt: true
 `, iwf, adult, social, rpz, allow)))
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +87,8 @@ func TestSnapshot_Decide_lists(t *testing.T) {
 		{"pupils", "www.social.example.", after, Pass, ReasonNone, "", "", 0, 60000},                                        // until 08:40 tomorrow
 		{"staff", "www.social.example.", lesson, Pass, ReasonNone, "", "", 0, 0},                                            // staff have no timed block
 		{"pupils", "www.example.org.", lesson, Pass, ReasonNone, "", "", 0, 0},
+		{"pupils", "mozilla.cloudflare-dns.com.", after, Block, ReasonList, "builtin/doh-resolvers", "cloudflare-dns.com.", StyleNXDOMAIN, 0}, // public DoH fails closed
+		{"it", "dns.google.", after, Pass, ReasonNone, "", "", 0, 0},                                                                          // bypass_exempt
 	}
 	for _, tt := range tests {
 		d := s.Decide(clientmap.Client{Group: tt.group}, tt.name, 1, tt.at)
@@ -93,6 +97,9 @@ func TestSnapshot_Decide_lists(t *testing.T) {
 			t.Errorf("Decide(%s, %s, %s) = %+v\nwant action %v reason %v list %q matched %q style %d ttlcap %d",
 				tt.group, tt.name, tt.at.Format("15:04"), d, tt.wantAction, tt.wantReason, tt.wantList, tt.wantMatched, tt.wantStyle, tt.wantTTLCap)
 		}
+	}
+	if d := s.Decide(clientmap.Client{Group: "pupils"}, "dns.google.", 1, after); d.Category != "bypass" {
+		t.Errorf("a DoH resolver is in category %q, want bypass (logged as a bypass attempt)", d.Category)
 	}
 	if n := testing.AllocsPerRun(100, func() { s.Decide(clientmap.Client{Group: "pupils"}, "www.social.example.", 1, lesson) }); n != 0 {
 		t.Errorf("Decide with lists and schedules allocates %v times, want 0", n)
