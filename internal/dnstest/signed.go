@@ -129,25 +129,9 @@ func NewSignedZone(t testing.TB, text string, opts SignOptions) *SignedZone {
 		exists: make(map[string]bool),
 		n3opts: opts.NSEC3,
 	}
-	zp := dns.NewZoneParser(strings.NewReader(text), ".", "zone")
 	var all []dns.RR
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rr.Header().Name = dns.CanonicalName(rr.Header().Name)
-		if rr.Header().Rrtype == dns.TypeSOA {
-			if z.soa != nil {
-				t.Fatalf("dnstest.NewSignedZone: more than one SOA")
-			}
-			z.soa = rr
-			z.origin = rr.Header().Name
-		}
-		all = append(all, rr)
-	}
-	if err := zp.Err(); err != nil {
-		t.Fatalf("dnstest.NewSignedZone: %v", err)
-	}
-	if z.soa == nil {
-		t.Fatalf("dnstest.NewSignedZone: no SOA record")
-	}
+	all, z.soa = parseZone(t, "dnstest.NewSignedZone", text)
+	z.origin = z.soa.Header().Name
 	z.negTTL = min(z.soa.Header().Ttl, z.soa.(*dns.SOA).Minttl)
 
 	if opts.Algorithm == 0 {

@@ -27,25 +27,9 @@ type Zone struct {
 func NewZone(t testing.TB, text string) *Zone {
 	t.Helper()
 	z := &Zone{rrs: make(map[string][]dns.RR), names: make(map[string]bool)}
-	zp := dns.NewZoneParser(strings.NewReader(text), ".", "zone")
 	var all []dns.RR
-	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		rr.Header().Name = dns.CanonicalName(rr.Header().Name)
-		if rr.Header().Rrtype == dns.TypeSOA {
-			if z.soa != nil {
-				t.Fatalf("dnstest.NewZone: more than one SOA")
-			}
-			z.soa = rr
-			z.origin = rr.Header().Name
-		}
-		all = append(all, rr)
-	}
-	if err := zp.Err(); err != nil {
-		t.Fatalf("dnstest.NewZone: %v", err)
-	}
-	if z.soa == nil {
-		t.Fatalf("dnstest.NewZone: no SOA record")
-	}
+	all, z.soa = parseZone(t, "dnstest.NewZone", text)
+	z.origin = z.soa.Header().Name
 	for _, rr := range all {
 		name := rr.Header().Name
 		if !dns.IsSubDomain(z.origin, name) {
@@ -164,4 +148,31 @@ func (z *Zone) referral(m *dns.Msg, cut string) {
 			}
 		}
 	}
+}
+
+// parseZone reads zone-file text into records with canonical owner names
+// and returns them with the zone's one SOA, failing the test (as caller)
+// unless there is exactly one.
+func parseZone(t testing.TB, caller, text string) ([]dns.RR, dns.RR) {
+	t.Helper()
+	zp := dns.NewZoneParser(strings.NewReader(text), ".", "zone")
+	var all []dns.RR
+	var soa dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		rr.Header().Name = dns.CanonicalName(rr.Header().Name)
+		if rr.Header().Rrtype == dns.TypeSOA {
+			if soa != nil {
+				t.Fatalf("%s: more than one SOA", caller)
+			}
+			soa = rr
+		}
+		all = append(all, rr)
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatalf("%s: %v", caller, err)
+	}
+	if soa == nil {
+		t.Fatalf("%s: no SOA record", caller)
+	}
+	return all, soa
 }
