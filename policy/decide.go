@@ -17,7 +17,7 @@ type Reason uint8
 // Reasons.
 const (
 	ReasonNone       Reason = iota
-	ReasonBypass            // an anti-bypass rule (DoH canary, Private Relay, DDR)
+	ReasonBypass            // an anti-bypass rule (DoH canary, Private Relay, DDR) or a bypass-category list
 	ReasonSafeSearch        // safe search: a rewrite, or an engine without a safe mode
 	ReasonList              // a block list
 	ReasonLocked            // a locked category (iwf, ctiru): nobody can allow it
@@ -192,6 +192,10 @@ func (s *Snapshot) listDecision(g *group, m blocklists.Match, block blocklists.M
 		switch {
 		case m.Locked:
 			d.Reason = ReasonLocked
+		case m.Category == blocklists.Bypass:
+			// DoH/DoT resolvers, VPN and proxy sites: an attempt to get
+			// round the filter, counted as such.
+			d.Reason = ReasonBypass
 		case m.Lists&g.block == 0 && m.Lists&block != 0:
 			d.Reason = ReasonSchedule // only a timed block selected it
 		}

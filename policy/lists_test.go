@@ -87,8 +87,8 @@ func TestSnapshot_Decide_lists(t *testing.T) {
 		{"pupils", "www.social.example.", after, Pass, ReasonNone, "", "", 0, 60000},                                        // until 08:40 tomorrow
 		{"staff", "www.social.example.", lesson, Pass, ReasonNone, "", "", 0, 0},                                            // staff have no timed block
 		{"pupils", "www.example.org.", lesson, Pass, ReasonNone, "", "", 0, 0},
-		{"pupils", "mozilla.cloudflare-dns.com.", after, Block, ReasonList, "builtin/doh-resolvers", "cloudflare-dns.com.", StyleNXDOMAIN, 0}, // public DoH fails closed
-		{"it", "dns.google.", after, Pass, ReasonNone, "", "", 0, 0},                                                                          // bypass_exempt
+		{"pupils", "mozilla.cloudflare-dns.com.", after, Block, ReasonBypass, "builtin/doh-resolvers", "cloudflare-dns.com.", StyleNXDOMAIN, 0}, // public DoH fails closed
+		{"it", "dns.google.", after, Pass, ReasonNone, "", "", 0, 0},                                                                            // bypass_exempt
 	}
 	for _, tt := range tests {
 		d := s.Decide(clientmap.Client{Group: tt.group}, tt.name, 1, tt.at)
@@ -98,8 +98,8 @@ func TestSnapshot_Decide_lists(t *testing.T) {
 				tt.group, tt.name, tt.at.Format("15:04"), d, tt.wantAction, tt.wantReason, tt.wantList, tt.wantMatched, tt.wantStyle, tt.wantTTLCap)
 		}
 	}
-	if d := s.Decide(clientmap.Client{Group: "pupils"}, "dns.google.", 1, after); d.Category != "bypass" {
-		t.Errorf("a DoH resolver is in category %q, want bypass (logged as a bypass attempt)", d.Category)
+	if d := s.Decide(clientmap.Client{Group: "pupils"}, "dns.google.", 1, after); d.Category != "bypass" || d.Reason != ReasonBypass {
+		t.Errorf("a DoH resolver decided as %+v, want category bypass with reason bypass (logged as a bypass attempt)", d)
 	}
 	if n := testing.AllocsPerRun(100, func() { s.Decide(clientmap.Client{Group: "pupils"}, "www.social.example.", 1, lesson) }); n != 0 {
 		t.Errorf("Decide with lists and schedules allocates %v times, want 0", n)

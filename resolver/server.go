@@ -461,8 +461,7 @@ func logDecision(qu *query, rcode int) querylog.Decision {
 	switch {
 	case !qu.client.Addr.IsValid():
 		return querylog.Refused // refused or malformed before identification
-	case qu.d.Action == policy.Block && (qu.d.Reason == policy.ReasonBypass || qu.d.Category == "bypass"):
-		// Built-in rules, and lists of DoH/VPN/proxy endpoints.
+	case qu.d.Action == policy.Block && qu.d.Reason == policy.ReasonBypass:
 		return querylog.BypassAttempt
 	case qu.d.Action == policy.Block:
 		return querylog.Blocked
