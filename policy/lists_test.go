@@ -107,20 +107,46 @@ func TestSnapshot_Decide_lists(t *testing.T) {
 }
 
 func TestCompile_reusesUnchangedLists(t *testing.T) {
-	s := listsSnapshot(t)
-	cfgText := "version: 1\ngroups: [{name: a}]\n"
-	cfg, err := config.Parse("t.yaml", []byte(cfgText))
+	dir := t.TempDir()
+	adult := writeFile(t, dir, "adult.txt", "adult.example\n")
+	social := writeFile(t, dir, "social.txt", "social.example\n")
+	cfg, err := config.Parse("t.yaml", []byte(fmt.Sprintf(`version: 1
+lists:
+  - {name: adult, category: pornography, path: %s}
+  - {name: social, category: social-media, path: %s}
+groups: [{name: pupils, block: [pornography, social-media]}]
+`, adult, social)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compile(cfg, 2, time.Now(), nil, s, nil); err != nil {
-		t.Fatalf("compile after lists were removed: %v", err)
+	first, err := Compile(cfg, 1, time.Now(), nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	writeFile(t, dir, "social.txt", "social.example\nchat.example\n")
+	second, err := Compile(cfg, 2, time.Now(), nil, first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := map[string]bool{}
+	for _, l := range second.Lists().Lists() {
+		reused[l.Name] = l.Reused
+	}
+	if !reused["adult"] || reused["social"] {
+		t.Errorf("Reused = %v, want the unchanged adult list carried over and the changed social list read again", reused)
+	}
+	if d := second.Decide(clientmap.Client{Group: "pupils"}, "chat.example.", 1, time.Now()); d.Action != Block || d.List != "social" {
+		t.Errorf("the changed list's new entry: %+v, want blocked by social", d)
+	}
+	if d := second.Decide(clientmap.Client{Group: "pupils"}, "adult.example.", 1, time.Now()); d.Action != Block || d.List != "adult" {
+		t.Errorf("the reused list's entry: %+v, want blocked by adult", d)
+	}
+
 	bad, err := config.Parse("t.yaml", []byte("version: 1\nlists: [{name: gone, category: custom, path: /nonexistent/list.txt}]\ngroups: [{name: a}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compile(bad, 3, time.Now(), nil, s, nil); err == nil {
+	if _, err := Compile(bad, 3, time.Now(), nil, second, nil); err == nil {
 		t.Error("a list file that cannot be read compiled")
 	}
 }
