@@ -14,6 +14,7 @@ import (
 type Client struct {
 	Addr     netip.Addr
 	MAC      MAC    // from the DHCP lease; zero when unknown
+	MACText  string // MAC as text ("aa:bb:cc:dd:ee:ff"), "" when unknown: formatted once per lease
 	Hostname string // from the DHCP lease; "" when unknown
 	Group    string // the group whose policy applies
 	// Rule says which rule placed the client in Group, e.g. "subnet
@@ -140,9 +141,9 @@ func (m *Map) Leases() *Leases { return m.leases }
 func (m *Map) Lookup(addr netip.Addr, now time.Time) Client {
 	addr = addr.Unmap()
 	c := Client{Addr: addr}
-	lease, haveLease := m.leases.Lookup(addr, now)
+	lease, macText, haveLease := m.leases.lookupText(addr, now)
 	if haveLease {
-		c.MAC, c.Hostname, c.LeaseSource = lease.MAC, lease.Hostname, lease.Source
+		c.MAC, c.MACText, c.Hostname, c.LeaseSource = lease.MAC, macText, lease.Hostname, lease.Source
 	}
 	p, ok := m.place(addr, c.MAC, c.Hostname)
 	if !ok {

@@ -65,6 +65,12 @@ func TestMap_Lookup_precedence(t *testing.T) {
 	if c.Hostname != "Y9-IPAD" || c.LeaseSource != "dhcpd.leases" || c.Addr != netip.MustParseAddr("10.20.1.12") {
 		t.Errorf("identity = %+v, want the lease's hostname and source", c)
 	}
+	if c := m.Lookup(netip.MustParseAddr("10.20.1.9"), now); c.MACText != "aa:bb:cc:00:00:01" {
+		t.Errorf("MACText = %q, want the lease's MAC as text", c.MACText)
+	}
+	if c := m.Lookup(netip.MustParseAddr("10.20.1.12"), now); c.MACText != "" {
+		t.Errorf("MACText = %q for a lease without a MAC, want empty", c.MACText)
+	}
 }
 
 func TestNew_rejectsConflicts(t *testing.T) {
@@ -114,7 +120,7 @@ func TestMap_Lookup_noAlloc(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	m = m.WithLeases(NewLeases([]Lease{{Addr: netip.MustParseAddr("10.1.2.3"), Hostname: "staff-7"}}))
+	m = m.WithLeases(NewLeases([]Lease{{Addr: netip.MustParseAddr("10.1.2.3"), Hostname: "staff-7", MAC: mustMAC(t, "aa:bb:cc:dd:ee:01")}}))
 	addr := netip.MustParseAddr("10.1.2.3")
 	if n := testing.AllocsPerRun(100, func() { m.Lookup(addr, now) }); n != 0 {
 		t.Errorf("Lookup allocates %v times, want 0", n)

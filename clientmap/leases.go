@@ -406,6 +406,21 @@ func lines(data []byte) iter.Seq2[int, []byte] {
 type Leases struct {
 	list   []Lease            // sorted by address
 	byAddr map[[16]byte]int32 // Addr.As16(): IPv4 as IPv4-mapped, no zone
+	// macs[i] is list[i].MAC as text, formatted once here: every logged
+	// query carries it, and formatting it per query would allocate.
+	macs []string
+}
+
+// lookupText is Lookup plus the lease's MAC as text ("" when unknown).
+func (l *Leases) lookupText(addr netip.Addr, now time.Time) (Lease, string, bool) {
+	if l == nil || !addr.IsValid() {
+		return Lease{}, "", false
+	}
+	i, ok := l.byAddr[addr.As16()]
+	if !ok || !l.list[i].Active(now) {
+		return Lease{}, "", false
+	}
+	return l.list[i], l.macs[i], true
 }
 
 // NewLeases merges lease lists, one per source. When several lists hold the
@@ -434,10 +449,14 @@ func NewLeases(sources ...[]Lease) *Leases {
 		}
 	}
 	slices.SortFunc(list, func(a, b Lease) int { return a.Addr.Compare(b.Addr) })
+	macs := make([]string, len(list))
 	for i, l := range list {
 		byAddr[l.Addr.As16()] = int32(i)
+		if !l.MAC.IsZero() {
+			macs[i] = l.MAC.String()
+		}
 	}
-	return &Leases{list: list, byAddr: byAddr}
+	return &Leases{list: list, byAddr: byAddr, macs: macs}
 }
 
 // laterExpiry reports whether a expires strictly after b (zero = never).

@@ -421,6 +421,7 @@ func (s *Server) done(qu *query, rcode int, src source, a *Answer, sec Security)
 		Time:       qu.start,
 		Client:     qu.client.Addr,
 		Hostname:   qu.client.Hostname,
+		MAC:        qu.client.MACText,
 		Group:      qu.client.Group,
 		ClientRule: qu.client.Rule,
 		QName:      name,
@@ -440,9 +441,6 @@ func (s *Server) done(qu *query, rcode int, src source, a *Answer, sec Security)
 	}
 	if a != nil {
 		e.Answer = a
-	}
-	if !qu.client.MAC.IsZero() {
-		e.MAC = qu.client.MAC.String()
 	}
 	s.qlog.Enqueue(e)
 }
