@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"gatehouse/bench/internal/benchproc"
 )
 
 // exchange asks for name's A record over UDP on conn and returns the
@@ -71,13 +73,13 @@ func isEcho(r *dns.Msg, n benchName) error {
 
 // waitReady asks server for name until it answers correctly, the process
 // exits, or the deadline passes.
-func waitReady(ctx context.Context, p *process, server string, n benchName, verify func(*dns.Msg, benchName) error, deadline time.Duration) error {
+func waitReady(ctx context.Context, p *benchproc.Process, server string, n benchName, verify func(*dns.Msg, benchName) error, deadline time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	var last error
 	for {
-		if p.exited() {
-			return fmt.Errorf("%s exited during start-up (%v); its log:\n%s", p.name, p.err, p.logTail())
+		if p.Exited() {
+			return fmt.Errorf("%s exited during start-up (%v); its log:\n%s", p.Name, p.Err(), p.LogTail())
 		}
 		conn, err := net.Dial("udp", server)
 		if err == nil {
@@ -94,7 +96,7 @@ func waitReady(ctx context.Context, p *process, server string, n benchName, veri
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s at %s did not answer within %s: %w; its log:\n%s", p.name, server, deadline, last, p.logTail())
+			return fmt.Errorf("%s at %s did not answer within %s: %w; its log:\n%s", p.Name, server, deadline, last, p.LogTail())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

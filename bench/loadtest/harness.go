@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"gatehouse/bench/internal/benchproc"
 )
 
 // The two servers under test, in report order.
@@ -34,7 +36,7 @@ type target struct {
 	name    string
 	addr    string // 127.0.0.1:port
 	port    int
-	proc    *process
+	proc    *benchproc.Process
 	metrics string // Gatehouse's /metrics URL; "" for the others
 	verify  func(*dns.Msg, benchName) error
 	warm    bool // holds the names in a cache that needs warming
@@ -45,7 +47,7 @@ type harness struct {
 	o     options
 	dir   string
 	log   io.Writer // progress
-	procs []*process
+	procs []*benchproc.Process
 	hz    int64
 	input string // dnsperf data file
 	names []benchName
@@ -105,7 +107,7 @@ func (h *harness) logf(format string, args ...any) {
 
 func (h *harness) stopAll() {
 	for i := len(h.procs) - 1; i >= 0; i-- {
-		h.procs[i].stop(5 * time.Second)
+		h.procs[i].Stop(5 * time.Second)
 	}
 	h.procs = nil
 }
@@ -120,15 +122,15 @@ func (h *harness) niced(name string, args []string) (string, []string) {
 	return "nice", append([]string{"-n", strconv.Itoa(h.o.Nice), name}, args...)
 }
 
-func (h *harness) start(label, name string, args ...string) (*process, error) {
+func (h *harness) start(label, name string, args ...string) (*benchproc.Process, error) {
 	return h.startEnv(label, nil, name, args...)
 }
 
 // startEnv starts a process with env added to the harness's environment,
 // at the -nice priority.
-func (h *harness) startEnv(label string, env []string, name string, args ...string) (*process, error) {
+func (h *harness) startEnv(label string, env []string, name string, args ...string) (*benchproc.Process, error) {
 	name, args = h.niced(name, args)
-	p, err := startProcess(label, filepath.Join(h.dir, label+".out"), env, name, args...)
+	p, err := benchproc.Start(label, filepath.Join(h.dir, label+".out"), env, name, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +160,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	}
 
 	// Backend authority.
-	bport, err := freePort()
+	bport, err := benchproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +179,11 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	h.logf("backend unbound on %s with %d names", baddr, len(h.names))
 
 	// Gatehouse.
-	gport, err := freePort()
+	gport, err := benchproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	hport, err := freePort()
+	hport, err := benchproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +199,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", hport), verify: answerIs, warm: true}
 
 	// Comparison Unbound.
-	uport, err := freePort()
+	uport, err := benchproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +216,11 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 
 	// The same Gatehouse with its query log off, measured in the same run.
 	if o.NoLog {
-		nport, err := freePort()
+		nport, err := benchproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		nhport, err := freePort()
+		nhport, err := benchproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -235,7 +237,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 
 	// Baseline: this binary again, as the bare Go responder.
 	if o.Baseline {
-		eport, err := freePort()
+		eport, err := benchproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -262,15 +264,15 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		if err := warm(ctx, t.addr, h.names, 16); err != nil {
 			return nil, err
 		}
-		h.logf("%s on %s (pid %d): warmed %d names in %s", t.name, t.addr, t.proc.pid(), len(h.names), time.Since(start).Round(time.Millisecond))
+		h.logf("%s on %s (pid %d): warmed %d names in %s", t.name, t.addr, t.proc.Pid(), len(h.names), time.Since(start).Round(time.Millisecond))
 	}
 
 	if h.o.Hold {
 		var parts []string
 		for _, t := range targets {
-			parts = append(parts, fmt.Sprintf("%s %s pid %d", t.name, t.addr, t.proc.pid()))
+			parts = append(parts, fmt.Sprintf("%s %s pid %d", t.name, t.addr, t.proc.Pid()))
 		}
-		parts = append(parts, fmt.Sprintf("backend %s pid %d", baddr, backend.pid()))
+		parts = append(parts, fmt.Sprintf("backend %s pid %d", baddr, backend.Pid()))
 		fmt.Fprintf(h.log, "holding (Ctrl-C to stop): %s; names in %s\n", strings.Join(parts, ", "), h.input)
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -282,7 +284,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	}
 	results := map[string]*serverResult{}
 	for _, t := range targets {
-		results[t.name] = &serverResult{Name: t.name, PID: t.proc.pid()}
+		results[t.name] = &serverResult{Name: t.name, PID: t.proc.Pid()}
 	}
 	for r := range o.Rounds {
 		// Rotate who goes first, so no server always runs on a machine
@@ -303,7 +305,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	// Peak memory, then the servers' own counters.
 	for _, t := range targets {
 		res := results[t.name]
-		if res.PeakRSSKiB, res.RSSKiB, err = memStatus(t.proc.pid()); err != nil {
+		if res.PeakRSSKiB, res.RSSKiB, err = memStatus(t.proc.Pid()); err != nil {
 			return nil, err
 		}
 	}
@@ -312,7 +314,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		return nil, err
 	}
 	results[gatehouseName].Gatehouse = gatehouseCounters(gBefore, gAfter)
-	uproc.stop(5 * time.Second)
+	uproc.Stop(5 * time.Second)
 	results[unboundName].UnboundThreads = unboundThreadStats(filepath.Join(h.dir, "unbound.log"))
 
 	for _, t := range targets {
@@ -358,8 +360,8 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	if err := sleepCtx(ctx, o.Pause); err != nil {
 		return phaseResult{}, err
 	}
-	if t.proc.exited() {
-		return phaseResult{}, fmt.Errorf("%s exited (%v); its log:\n%s", t.name, t.proc.err, t.proc.logTail())
+	if t.proc.Exited() {
+		return phaseResult{}, fmt.Errorf("%s exited (%v); its log:\n%s", t.name, t.proc.Err(), t.proc.LogTail())
 	}
 	args := []string{
 		"-s", "127.0.0.1", "-p", strconv.Itoa(t.port), "-d", h.input,
@@ -392,7 +394,7 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	if err != nil {
 		return phaseResult{}, err
 	}
-	cpuBefore, err := cpuTicks(t.proc.pid())
+	cpuBefore, err := cpuTicks(t.proc.Pid())
 	if err != nil {
 		return phaseResult{}, err
 	}
@@ -400,7 +402,7 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	if err != nil {
 		return phaseResult{}, err
 	}
-	cpuAfter, err := cpuTicks(t.proc.pid())
+	cpuAfter, err := cpuTicks(t.proc.Pid())
 	if err != nil {
 		return phaseResult{}, err
 	}
@@ -469,7 +471,7 @@ func (h *harness) runDnsperf(ctx context.Context, base, bin string, args []strin
 	defer errf.Close()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = out, errf
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = benchproc.ChildAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {

@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 )
@@ -145,25 +144,4 @@ cache:
 groups:
   - name: bench
 `, stateDir, queryLog, dnsPort, httpPort, backendPort, size)
-}
-
-// freePort finds a port free for both UDP and TCP on 127.0.0.1. Another
-// process could take it before the server binds; the server then fails to
-// start and the harness says so.
-func freePort() (int, error) {
-	for range 20 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("finding a free port: %w", err)
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		tl.Close()
-		if err != nil {
-			continue
-		}
-		ul.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("finding a free port: none free for both udp and tcp")
 }

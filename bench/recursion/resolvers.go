@@ -4,9 +4,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"gatehouse/bench/internal/benchproc"
 )
 
 const (
@@ -25,10 +25,10 @@ const (
 type resolverProc struct {
 	name string
 	addr string // 127.0.0.1:port
-	proc *process
+	proc *benchproc.Process
 }
 
-func (r *resolverProc) stop() { r.proc.stop() }
+func (r *resolverProc) stop() { r.proc.Stop(5 * time.Second) }
 
 // setup is what both resolvers are started from: the binaries and the
 // files describing the private root.
@@ -128,7 +128,7 @@ func (s *setup) start(ctx context.Context, name string) (*resolverProc, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s directory: %w", name, err)
 	}
-	port, err := freePort()
+	port, err := benchproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -137,14 +137,14 @@ func (s *setup) start(ctx context.Context, name string) (*resolverProc, error) {
 	var ready func(context.Context) error
 	switch name {
 	case gatehouseName:
-		hport, err := freePort()
+		hport, err := benchproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		if err := os.WriteFile(cfg, []byte(gatehouseConfig(dir, port, hport, s.hints, s.anchors)), 0o644); err != nil {
 			return nil, fmt.Errorf("writing gatehouse config: %w", err)
 		}
-		if r.proc, err = startProcess(filepath.Join(dir, "out.log"), s.gatehouse, "serve", "--config", cfg); err != nil {
+		if r.proc, err = benchproc.Start("gatehouse", filepath.Join(dir, "out.log"), nil, s.gatehouse, "serve", "--config", cfg); err != nil {
 			return nil, err
 		}
 		// /healthz answers once the DNS listeners are up, and asks no
@@ -169,10 +169,10 @@ func (s *setup) start(ctx context.Context, name string) (*resolverProc, error) {
 		if err := os.WriteFile(cfg, []byte(unboundConfig(dir, port, s.hints, s.anchors)), 0o644); err != nil {
 			return nil, fmt.Errorf("writing unbound config: %w", err)
 		}
-		if r.proc, err = startProcess(filepath.Join(dir, "out.log"), s.unbound, "-d", "-c", cfg); err != nil {
+		if r.proc, err = benchproc.Start("unbound", filepath.Join(dir, "out.log"), nil, s.unbound, "-d", "-c", cfg); err != nil {
 			return nil, err
 		}
-		r.proc.log = filepath.Join(dir, "unbound.log")
+		r.proc.UseLog(filepath.Join(dir, "unbound.log"))
 		// localhost. is one of Unbound's built-in local zones: answered
 		// without asking any name server.
 		ready = func(ctx context.Context) error {
@@ -197,8 +197,8 @@ func waitReady(ctx context.Context, r *resolverProc, ready func(context.Context)
 	defer cancel()
 	var last error
 	for {
-		if r.proc.exited() {
-			return fmt.Errorf("%s exited during start-up; its log:\n%s", r.name, r.proc.logTail())
+		if r.proc.Exited() {
+			return fmt.Errorf("%s exited during start-up; its log:\n%s", r.name, r.proc.LogTail())
 		}
 		qctx, qcancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		last = ready(qctx)
@@ -208,7 +208,7 @@ func waitReady(ctx context.Context, r *resolverProc, ready func(context.Context)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s at %s is not ready: %w; its log:\n%s", r.name, r.addr, last, r.proc.logTail())
+			return fmt.Errorf("%s at %s is not ready: %w; its log:\n%s", r.name, r.addr, last, r.proc.LogTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -231,23 +231,4 @@ func ask(ctx context.Context, server, name string, qtype uint16, do, cd bool) (*
 		return nil, fmt.Errorf("asking %s for %s %s: %w", server, name, dns.Type(qtype), err)
 	}
 	return r, nil
-}
-
-// freePort finds a port free for both UDP and TCP on 127.0.0.1.
-func freePort() (int, error) {
-	for range 20 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("finding a free port: %w", err)
-		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		tl.Close()
-		if err != nil {
-			continue
-		}
-		ul.Close()
-		return port, nil
-	}
-	return 0, errors.New("finding a free port: none free for both udp and tcp")
 }
