@@ -23,9 +23,14 @@ const (
 	ReasonLocked            // a locked category (iwf, ctiru): nobody can allow it
 	ReasonAllowlist         // an allow entry
 	ReasonSchedule          // a list active only in some periods
+	ReasonOverride          // a temporary override (Decision.List says which)
+
+	// NumReasons is one more than the largest Reason, for arrays indexed
+	// by it.
+	NumReasons = int(ReasonOverride) + 1
 )
 
-var reasonNames = [...]string{"none", "bypass", "safesearch", "list", "locked", "allowlist", "schedule"}
+var reasonNames = [...]string{"none", "bypass", "safesearch", "list", "locked", "allowlist", "schedule", "override"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
@@ -74,6 +79,7 @@ type group struct {
 	block, allow blocklists.Mask // lists selected at all times
 	timed        []timedBlock
 	timedAll     blocklists.Mask // every list some timed block adds
+	ov           *groupOverrides // nil: none (the common case costs one test)
 }
 
 // bypassRule is one built-in anti-bypass rule (safesearch.md section 3).
@@ -109,6 +115,14 @@ var bypassRules = [...]bypassRule{
 //	| order | check                                      | result                          |
 //	|-------|--------------------------------------------|---------------------------------|
 //	| 1     | a locked list (iwf, ctiru) lists the name  | block; nothing can allow it     |
+//	| 1a    | a temporary override of the group:         |                                 |
+//	|       |   the most specific domain override        | allow or block                  |
+//	|       |   a block override of a category listing it| block (group's style)           |
+//	|       |   an allow override of the category of     | allow, unless a list of another |
+//	|       |   every block list that matches            | category the group blocks       |
+//	|       |                                            | matches too (then on to 2)      |
+//	|       |   (an allowed name that safe search        | rewrite, as in 3                |
+//	|       |   rewrites is still rewritten)             |                                 |
 //	| 2     | anti-bypass rule, group not exempt         | block (NXDOMAIN; DDR: NODATA)   |
 //	| 3     | safe search: provider on for the group     | rewrite to the safe host        |
 //	|       | engine without a safe mode, on             | block (group's style)           |
@@ -121,7 +135,8 @@ var bypassRules = [...]bypassRule{
 //
 // The most specific entry explains a list decision (blocklists.Set.Match).
 // When the name is on a list that a timed block switches, TTLCap is set to
-// the time left to the next edge, so no device keeps the answer past it.
+// the time left to the next edge, so no device keeps the answer past it;
+// an override's decision is capped at the override's end the same way.
 func (s *Snapshot) Decide(c clientmap.Client, name string, qtype uint16, now time.Time) Decision {
 	g := s.groups[c.Group]
 	if g == nil {
@@ -138,6 +153,13 @@ func (s *Snapshot) Decide(c clientmap.Client, name string, qtype uint16, now tim
 		m = s.lists.Match(name, block, g.allow)
 		if m.Locked {
 			return s.listDecision(g, m, block)
+		}
+	}
+	if g.ov != nil {
+		var d Decision
+		var ok bool
+		if d, ok, m, block = s.decideOverride(g, name, m, block, now); ok {
+			return d
 		}
 	}
 	if !g.bypassExempt {

@@ -7,6 +7,7 @@ import (
 
 	"gatehouse/blocklists"
 	"gatehouse/clientmap"
+	"gatehouse/policy/override"
 	"gatehouse/policy/schedule"
 	"gatehouse/safesearch"
 )
@@ -79,7 +80,8 @@ type Snapshot struct {
 	pageV6       netip.Addr
 	lists        *blocklists.Set // nil: no lists
 	listNames    [blocklists.MaxLists]string
-	sched        *schedule.Schedule // nil: no periods
+	sched        *schedule.Schedule  // nil: no periods
+	overrides    []override.Override // compiled into groups (WithOverrides)
 }
 
 // Options are the compiled inputs of a Snapshot.

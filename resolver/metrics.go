@@ -29,7 +29,7 @@ type Metrics struct {
 // The policy decisions counted, by action and reason: both bounded enums.
 const (
 	numActions = int(policy.Rewrite) + 1
-	numReasons = int(policy.ReasonSchedule) + 1
+	numReasons = policy.NumReasons
 )
 
 // countedTypes get their own label value; the rest count as "other", so a
