@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logsCommand(stdout, stderr, configFlag),
 			reportsCommand(stdout, configFlag),
 			explainCommand(stdout, configFlag),
+			listsCommand(stdout, configFlag),
+			overrideCommand(stdout, configFlag),
 			{
 				Name:  "version",
 				Usage: "print the version and build information",

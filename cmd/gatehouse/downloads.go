@@ -116,3 +116,14 @@ func (s *site) listsBuilt(set *blocklists.Set) {
 		s.listM.SetLists(set.Lists(), s.listStore)
 	}
 }
+
+// recheck asks for every downloaded list to be checked again now (a
+// conditional GET), as `gatehouse lists reload` promises.
+func (rf *refresher) recheck() {
+	if rf == nil {
+		return
+	}
+	for _, r := range rf.remotes {
+		rf.r.Refresh(r.Name, false) // the names are rf's own: never unknown
+	}
+}

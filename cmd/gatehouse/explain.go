@@ -17,6 +17,7 @@ import (
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
+	"gatehouse/policy/override"
 	"gatehouse/policy/schedule"
 )
 
@@ -73,17 +74,22 @@ func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at stri
 	if err != nil {
 		return err
 	}
-	// Downloaded lists: their last good copies, as the server has them.
+	// Downloaded lists: their last good copies, as the server has them;
+	// and the temporary overrides it has recorded.
 	var store *blocklists.Store
+	var overrides []override.Override
+	var overridesErr error
 	if dir, err := stateDir(cfg, os.Getenv); err == nil {
 		if _, err := os.Stat(filepath.Join(dir, "lists")); err == nil {
 			store, _ = openListStore(dir)
 		}
+		overrides, overridesErr = override.Load(dir)
 	}
 	snap, err := policy.Compile(cfg, 0, now, leases, nil, store)
 	if err != nil {
 		return err
 	}
+	snap = snap.WithOverrides(overrides, now)
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
@@ -99,10 +105,21 @@ func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at stri
 		fmt.Fprintf(tw, "lease\tnone found in %d lease source(s)\n", len(statuses))
 	}
 	fmt.Fprintf(tw, "group\t%s (placed by %s)\n", c.Group, c.Rule)
+	for _, o := range snap.Overrides() {
+		if o.Group == c.Group {
+			fmt.Fprintf(tw, "override\t%s %s until %s: %s (by %s)\n", o.ID, safeText(string(o.Action)+" "+o.Target()),
+				o.Until.In(loc).Format("Mon 2006-01-02 15:04 MST"), safeText(o.Reason), safeText(o.CreatedBy))
+		}
+	}
+	if overridesErr != nil {
+		fmt.Fprintf(tw, "warning\ttemporary overrides could not be read: %s\n", overridesErr)
+	}
 	fmt.Fprintf(tw, "question\t%s %s at %s\n", name, dns.Type(qtype), now.In(loc).Format("Mon 2006-01-02 15:04 MST"))
 	d := snap.Decide(c, name, qtype, now)
 	fmt.Fprintf(tw, "decision\t%s\n", describe(d))
-	if d.TTLCap > 0 {
+	if d.TTLCap > 0 && d.Reason == policy.ReasonOverride {
+		fmt.Fprintf(tw, "override\tthis answer ends with the override in %s; its TTL is capped to match\n", time.Duration(d.TTLCap)*time.Second)
+	} else if d.TTLCap > 0 {
 		fmt.Fprintf(tw, "schedule\tthis answer changes with a period edge in %s; its TTL is capped to match\n", time.Duration(d.TTLCap)*time.Second)
 	}
 	// Every list entry that matches, with its source line, whether or not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"reflect"
@@ -74,10 +75,33 @@ func (s *site) reloadLoop(ctx context.Context) {
 	}
 	hash := s.fileHash()
 	var configChanged, listsChanged <-chan time.Time
+	// overridesExpire fires when the next override ends, to drop it.
+	var overridesExpire <-chan time.Time
+	expireAt := func(next time.Time) {
+		overridesExpire = nil
+		if !next.IsZero() {
+			overridesExpire = time.After(time.Until(next) + time.Second)
+		}
+	}
+	expireAt(s.applyOverrides())
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case req := <-s.ctlCh:
+			var err error
+			switch req.kind {
+			case ctlReloadLists:
+				s.log.Info("lists reload requested")
+				hash, err = s.reloadResult(hash, true)
+				s.followLists(ws)
+				s.refresher.recheck()
+			case ctlOverrides:
+				expireAt(s.applyOverrides())
+			}
+			req.done <- err
+		case <-overridesExpire:
+			expireAt(s.applyOverrides())
 		case <-hup:
 			s.log.Info("SIGHUP: reloading")
 			hash = s.reload(hash, true)
@@ -137,10 +161,16 @@ func (s *site) fileHash() [32]byte {
 // error the running config stays in force. It returns the content hash now
 // in force (the old one when the reload failed).
 func (s *site) reload(prev [32]byte, force bool) [32]byte {
+	hash, _ := s.reloadResult(prev, force)
+	return hash
+}
+
+// reloadResult is reload, also returning why a reload failed.
+func (s *site) reloadResult(prev [32]byte, force bool) ([32]byte, error) {
 	if s.path == "" {
 		// The built-in default: nothing to read again.
 		s.reloads.total.WithLabelValues("unchanged").Inc()
-		return prev
+		return prev, nil
 	}
 	data, err := os.ReadFile(s.path)
 	if err != nil {
@@ -151,12 +181,12 @@ func (s *site) reload(prev [32]byte, force bool) [32]byte {
 			s.log.Error("reading config; keeping the configuration in force", "error", err)
 		}
 		s.reloads.total.WithLabelValues("failure").Inc()
-		return prev
+		return prev, fmt.Errorf("reading config: %w", err)
 	}
 	hash := sha256.Sum256(data)
 	if hash == prev && !force {
 		s.reloads.total.WithLabelValues("unchanged").Inc()
-		return prev
+		return prev, nil
 	}
 	cfg, err := config.Parse(s.path, data)
 	if err != nil {
@@ -169,18 +199,18 @@ func (s *site) reload(prev [32]byte, force bool) [32]byte {
 			s.log.Error("config rejected; keeping the configuration in force", "error", err)
 		}
 		s.reloads.total.WithLabelValues("failure").Inc()
-		return prev
+		return prev, fmt.Errorf("config rejected, the configuration in force stays: %w", err)
 	}
 	if err := s.apply(cfg); err != nil {
 		s.log.Error("config rejected; keeping the configuration in force", "error", err)
 		s.reloads.total.WithLabelValues("failure").Inc()
-		return prev
+		return prev, fmt.Errorf("config rejected, the configuration in force stays: %w", err)
 	}
 	s.reloads.total.WithLabelValues("success").Inc()
 	s.reloads.generation.Set(float64(s.gen))
 	s.reloads.lastSuccess.SetToCurrentTime()
 	s.log.Info("configuration reloaded", "generation", s.gen)
-	return hash
+	return hash, nil
 }
 
 // apply builds every reloadable part from cfg, then swaps them all in.
@@ -201,10 +231,12 @@ func (s *site) apply(cfg *config.Config) error {
 		}
 		return err
 	}
-	snap, err := policy.Compile(cfg, s.gen+1, time.Now(), leases, s.server.Policy(), s.listStore)
+	now := time.Now()
+	snap, err := policy.Compile(cfg, s.gen+1, now, leases, s.server.Policy(), s.listStore)
 	if err != nil {
 		return fail(err)
 	}
+	snap = snap.WithOverrides(s.overrides.Active(now), now)
 	upstreamsChanged := !reflect.DeepEqual(cfg.Resolver, s.cfg.Resolver)
 	var up *upstreams
 	if upstreamsChanged {

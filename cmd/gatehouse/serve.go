@@ -21,6 +21,7 @@ import (
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
+	"gatehouse/policy/override"
 	"gatehouse/querylog"
 	"gatehouse/resolver"
 	"gatehouse/resolver/cache"
@@ -53,6 +54,12 @@ type site struct {
 	listM     *blocklists.Metrics
 	refresher *refresher    // nil without URL lists
 	listsCh   chan struct{} // a downloaded list changed: for the reload loop
+
+	overrides *override.Store // temporary overrides, durable in the state dir
+	ctlCh     chan controlReq // control requests for the reload loop
+	loopDone  chan struct{}   // closed when the reload loop has stopped
+	stateDir  string
+	ctl       *controlServer // nil until run listens
 
 	cfg *config.Config // in force; only the reload loop touches it
 	gen uint64
@@ -107,7 +114,8 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 
 func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	s := &site{path: path, level: new(slog.LevelVar), reg: prometheus.NewRegistry(), cfg: cfg, gen: 1,
-		leaseCh: make(chan struct{}, 1), listsCh: make(chan struct{}, 1)}
+		leaseCh: make(chan struct{}, 1), listsCh: make(chan struct{}, 1),
+		ctlCh: make(chan controlReq), loopDone: make(chan struct{})}
 	s.level.Set(cfg.Log.Level)
 	hopts := &slog.HandlerOptions{Level: s.level}
 	if cfg.Log.Format == config.LogFormat("json") {
@@ -166,6 +174,13 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.stateDir = dir
+	if s.overrides, err = override.Open(dir, 0, time.Now()); err != nil {
+		if s.overrides == nil {
+			return nil, err
+		}
+		s.log.Warn("temporary overrides lost", "error", err)
+	}
 	if s.listM, err = blocklists.NewMetrics(s.reg); err != nil {
 		return nil, err
 	}
@@ -189,6 +204,8 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		return nil, err
 	}
 	s.listsBuilt(snap.Lists())
+	now := time.Now()
+	snap = snap.WithOverrides(s.overrides.Active(now), now)
 	sc := resolver.ServerConfig{
 		Cache:          s.cache,
 		Policy:         snap,
@@ -352,14 +369,19 @@ func (s *site) run(ctx context.Context) error {
 		return err
 	}
 	s.refresher = rf
-	reloadDone := make(chan struct{})
 	go func() {
-		defer close(reloadDone)
+		defer close(s.loopDone)
 		s.reloadLoop(ctx)
 	}()
+	// Without its control socket the server still filters; the CLI's
+	// override and reload commands say the server is unreachable.
+	if s.ctl, err = s.startControl(s.stateDir); err != nil {
+		s.log.Error("no control socket: `gatehouse override` and `gatehouse lists reload` cannot reach this server", "error", err)
+	}
 	<-ctx.Done()
-	<-reloadDone
+	<-s.loopDone
 	s.log.Info("shutting down")
+	s.ctl.close()
 	if hs != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		hs.Shutdown(sctx)

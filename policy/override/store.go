@@ -52,9 +52,35 @@ func Open(dir string, history time.Duration, now time.Time) (*Store, error) {
 		history = DefaultHistory
 	}
 	s := &Store{path: filepath.Join(dir, FileName), history: history}
-	f, err := os.Open(s.path)
+	all, err := read(s.path)
+	if errors.Is(err, errCorrupt) {
+		aside := s.path + ".corrupt"
+		if rerr := os.Rename(s.path, aside); rerr != nil {
+			return nil, fmt.Errorf("%w (and moving it aside failed: %w)", err, rerr)
+		}
+		return s, fmt.Errorf("%w; moved to %s, starting with no overrides", err, aside)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.all = prune(all, now, history)
+	return s, nil
+}
+
+// Load reads the overrides stored in dir without changing anything there,
+// for commands that only look (gatehouse explain). A missing file holds
+// none.
+func Load(dir string) ([]Override, error) {
+	return read(filepath.Join(dir, FileName))
+}
+
+// errCorrupt marks a store file that exists but cannot be used.
+var errCorrupt = errors.New("unusable store file")
+
+func read(path string) ([]Override, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("overrides: %w", err)
@@ -62,18 +88,13 @@ func Open(dir string, history time.Duration, now time.Time) (*Store, error) {
 	defer f.Close()
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(io.LimitReader(f, maxFile+1)); err != nil {
-		return nil, fmt.Errorf("overrides: reading %s: %w", s.path, err)
+		return nil, fmt.Errorf("overrides: reading %s: %w", path, err)
 	}
-	all, perr := parse(s.path, buf.Bytes())
-	if perr != nil {
-		aside := s.path + ".corrupt"
-		if err := os.Rename(s.path, aside); err != nil {
-			return nil, fmt.Errorf("%w (and moving it aside failed: %w)", perr, err)
-		}
-		return s, fmt.Errorf("%w; moved to %s, starting with no overrides", perr, aside)
+	all, err := parse(path, buf.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%w (%w)", err, errCorrupt)
 	}
-	s.all = prune(all, now, s.history)
-	return s, nil
+	return all, nil
 }
 
 // parse reads a store file and checks every entry's shape.

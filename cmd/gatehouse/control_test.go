@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// overrideSite is a config with a locked list, a gaming list the pupils
+// block, and a state directory that outlives one server run.
+type overrideSite struct {
+	path, state, gaming string
+	dns                 string
+	http                string
+}
+
+func newOverrideSite(t *testing.T) *overrideSite {
+	t.Helper()
+	up, _ := upstream(t)
+	dir := t.TempDir()
+	o := &overrideSite{path: filepath.Join(dir, "gatehouse.yaml"), state: filepath.Join(dir, "state"), gaming: filepath.Join(dir, "gaming.txt")}
+	iwf := filepath.Join(dir, "iwf.txt")
+	for p, text := range map[string]string{iwf: "abuse.example.org\n", o.gaming: "www.example.org\n"} {
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dnsPort, httpPort := freePort(t), freePort(t)
+	o.dns, o.http = fmt.Sprintf("127.0.0.1:%d", dnsPort), fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	cfg := fmt.Sprintf(`version: 1
+state_dir: %s
+listen:
+  dns: ["%s"]
+  http: "127.0.0.1:%d"
+server:
+  udp_sockets: 1
+access:
+  allow: [127.0.0.0/8]
+resolver:
+  mode: forward
+  timeout: 1s
+  upstreams:
+    - address: %s
+lists:
+  - {name: iwf-list, category: iwf, path: %s}
+  - {name: games, category: gaming, path: %s}
+groups:
+  - name: pupils
+    block: [gaming]
+  - name: staff
+    match:
+      subnets: [10.9.0.0/16]
+`, o.state, o.dns, httpPort, up, iwf, o.gaming)
+	if err := os.WriteFile(o.path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// serve runs the server until the returned stop is called (or the test
+// ends).
+func (o *overrideSite) serve(t *testing.T) (stop func()) {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"gatehouse", "serve", "--config", o.path}, io.Discard, logs) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	}
+	t.Cleanup(stop)
+	waitFor(t, "the server and its control socket", func() bool {
+		resp, err := http.Get(o.http + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		_, err = os.Stat(filepath.Join(o.state, controlSocketName))
+		return err == nil
+	})
+	return stop
+}
+
+// cli runs a gatehouse command against the site and returns its output.
+func (o *overrideSite) cli(args ...string) (string, error) {
+	var out bytes.Buffer
+	// The flags go after the command words: "override add --config ...".
+	i := 0
+	for i < len(args) && strings.Contains(" override add list cancel lists reload explain ", " "+args[i]+" ") {
+		i++
+	}
+	full := append([]string{"gatehouse"}, args[:i]...)
+	full = append(full, "--config", o.path)
+	full = append(full, args[i:]...)
+	err := run(context.Background(), full, &out, io.Discard)
+	return out.String(), err
+}
+
+// answer queries name and returns its A address ("" when blocked) and the
+// answer's TTL.
+func answer(t *testing.T, addr, name string) (string, uint32) {
+	t.Helper()
+	r := query(t, "udp", addr, name)
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+		return "", 0
+	}
+	a, ok := r.Answer[len(r.Answer)-1].(*dns.A)
+	if !ok {
+		return "", 0
+	}
+	return a.A.String(), a.Hdr.Ttl
+}
+
+var idPattern = regexp.MustCompile(`override ([a-z0-9]{6}):`)
+
+func TestControl_overrideTakesEffectExpiresAndIsCancelled(t *testing.T) {
+	o := newOverrideSite(t)
+	o.serve(t)
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "" {
+		t.Fatalf("www.example.org answered %s before any override, want blocked (gaming)", a)
+	}
+
+	// A short allow override of the category: in force at once, TTL
+	// capped at its end, and gone by itself after it.
+	out, err := o.cli("override", "add", "--group", "pupils", "--allow", "--category", "gaming", "--until", "3s", "--reason", "club")
+	if err != nil {
+		t.Fatalf("override add: %v", err)
+	}
+	if !idPattern.MatchString(out) {
+		t.Fatalf("override add printed %q, want its ID", out)
+	}
+	a, ttl := answer(t, o.dns, "www.example.org.")
+	if a != "192.0.2.80" || ttl > 3 {
+		t.Fatalf("during the override: %q TTL %d, want 192.0.2.80 with TTL at most 3 s", a, ttl)
+	}
+	expl, err := o.cli("explain", "--client", "127.0.0.1", "www.example.org")
+	if err != nil || !strings.Contains(expl, "ALLOWED — override rule, category gaming, list override ") || !strings.Contains(expl, "allow category gaming until") {
+		t.Errorf("explain during the override (%v):\n%s", err, expl)
+	}
+	time.Sleep(3 * time.Second) // the override was created with until = now+3s before this
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "" {
+		t.Fatalf("after the override ended: %s, want blocked again", a)
+	}
+
+	// A domain override, cancelled.
+	out, err = o.cli("override", "add", "--group", "pupils", "--allow", "--domain", "WWW.Example.org", "--until", "1h", "--reason", "research")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := idPattern.FindStringSubmatch(out)[1]
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "192.0.2.80" {
+		t.Fatalf("domain override: %q", a)
+	}
+	list, err := o.cli("override", "list")
+	if err != nil || !strings.Contains(list, id) || !strings.Contains(list, "domain www.example.org") || strings.Contains(list, "category gaming") {
+		t.Errorf("override list (%v):\n%s", err, list)
+	}
+	if _, err := o.cli("override", "cancel", id); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "" {
+		t.Fatalf("after cancel: %s, want blocked", a)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err = o.cli("override", "list", "--all")
+	if err != nil || !strings.Contains(list, "cancelled by "+me.Username) || !strings.Contains(list, "expired") {
+		t.Errorf("override list --all (%v), want the cancelled one by %s and the expired one:\n%s", err, me.Username, list)
+	}
+	if _, err := o.cli("override", "cancel", id); err == nil || !strings.Contains(err.Error(), "already cancelled") {
+		t.Errorf("second cancel: %v", err)
+	}
+	if _, err := o.cli("override", "cancel", "zzzzzz"); err == nil || !strings.Contains(err.Error(), "no such override") {
+		t.Errorf("cancel of an unknown ID: %v", err)
+	}
+}
+
+func TestControl_lockedAndInvalidRefused(t *testing.T) {
+	o := newOverrideSite(t)
+	o.serve(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--group", "pupils", "--allow", "--category", "iwf"}, "locked"},
+		{[]string{"--group", "pupils", "--block", "--category", "ctiru"}, "locked"},
+		{[]string{"--group", "pupils", "--allow", "--domain", "x.abuse.example.org"}, "locked list iwf-list"},
+		{[]string{"--group", "year-12", "--allow", "--category", "gaming"}, `no group "year-12"`},
+		{[]string{"--group", "pupils", "--allow", "--category", "youtube"}, "unknown category"},
+		{[]string{"--group", "pupils", "--allow", "--block", "--category", "gaming"}, "exactly one of --allow and --block"},
+		{[]string{"--group", "pupils", "--allow", "--category", "gaming", "--domain", "x.org"}, "exactly one of --category and --domain"},
+	} {
+		args := append([]string{"override", "add"}, tt.args...)
+		args = append(args, "--until", "1h", "--reason", "r")
+		if _, err := o.cli(args...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want one containing %q", tt.args, err, tt.want)
+		}
+	}
+	if _, err := o.cli("override", "add", "--group", "pupils", "--allow", "--category", "gaming", "--until", "8d", "--reason", "r"); err == nil {
+		t.Error("an override of more than 7 days was accepted")
+	}
+	if a, _ := answer(t, o.dns, "abuse.example.org."); a != "" {
+		t.Errorf("locked name answered %s", a)
+	}
+	list, err := o.cli("override", "list", "--all")
+	if err != nil || !strings.Contains(list, "(no overrides)") {
+		t.Errorf("refused requests left overrides (%v):\n%s", err, list)
+	}
+}
+
+func TestControl_overrideSurvivesRestart(t *testing.T) {
+	o := newOverrideSite(t)
+	stop := o.serve(t)
+	if _, err := o.cli("override", "add", "--group", "pupils", "--allow", "--domain", "www.example.org", "--until", "1h", "--reason", "trip"); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if _, err := o.cli("override", "list"); err == nil || !strings.Contains(err.Error(), "gatehouse is not running") {
+		t.Errorf("with the server stopped: %v, want a clear 'not running'", err)
+	}
+	o.serve(t)
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "192.0.2.80" {
+		t.Fatalf("after a restart the override is not in force: %q", a)
+	}
+}
+
+func TestControl_listsReload(t *testing.T) {
+	o := newOverrideSite(t)
+	o.serve(t)
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "" {
+		t.Fatal("not blocked at start")
+	}
+	if err := os.WriteFile(o.gaming, []byte("games.example.org\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The file watcher waits for writes to settle; the command does not.
+	out, err := o.cli("lists", "reload")
+	if err != nil || !strings.Contains(out, "lists reloaded") {
+		t.Fatalf("lists reload: %q, %v", out, err)
+	}
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "192.0.2.80" {
+		t.Fatalf("right after lists reload: %q, want the name unblocked", a)
+	}
+	cfg, _ := os.ReadFile(o.path)
+	if err := os.WriteFile(o.path, bytes.Replace(cfg, []byte("block: [gaming]"), []byte("block: [gamin]"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The CLI reads the config to find the server: a broken one is
+	// reported as such; with --state-dir the server says it too.
+	if _, err := o.cli("lists", "reload"); err == nil || !strings.Contains(err.Error(), `unknown category "gamin"`) {
+		t.Errorf("lists reload with a broken config: %v", err)
+	}
+	_, err = o.cli("lists", "reload", "--state-dir", o.state)
+	if err == nil || !strings.Contains(err.Error(), "configuration in force stays") || !strings.Contains(err.Error(), `unknown category "gamin"`) {
+		t.Errorf("lists reload --state-dir with a broken config: %v", err)
+	}
+	if a, _ := answer(t, o.dns, "www.example.org."); a != "192.0.2.80" {
+		t.Errorf("after a failed reload: %q, want the policy in force kept", a)
+	}
+}
+
+func TestControl_notRunning(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"gatehouse", "lists", "reload", "--state-dir", t.TempDir()}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "gatehouse is not running: there is no control socket") {
+		t.Errorf("lists reload with no server: %v", err)
+	}
+}
