@@ -155,7 +155,7 @@ func TestIPSet_Match(t *testing.T) {
 		{"11.0.0.0", MaskOf(3), "", "", 0},
 		{"9.255.255.255", MaskOf(3), "", "", 0},
 		{"::ffff:10.1.2.3", MaskOf(3), "malware-ips", "10.1.2.3", 3}, // mapped
-		{"10.1.2.3", all, "ads-ips", "10.1.0.0/16", 1},                // lowest list explains
+		{"10.1.2.3", all, "ads-ips", "10.1.0.0/16", 1},               // lowest list explains
 		{"10.1.2.3", MaskOf(1), "ads-ips", "10.1.0.0/16", 1},
 		{"10.2.0.1", MaskOf(1), "", "", 0},
 		{"10.1.2.3", 0, "", "", 0}, // not selected
