@@ -159,6 +159,10 @@ type IPListSpec struct {
 	Name     string
 	Category Category
 	Sources  []Source
+	// Keep carries the list of this name over from the previous IPSet
+	// without reading Sources: for a download whose stored copy is
+	// damaged. With no such list there, the list is left out.
+	Keep bool
 }
 
 // IPListInfo describes one list of an IPSet.
@@ -257,8 +261,9 @@ const maxIPSources = 255
 
 // BuildIPSet reads and compiles address lists. Invalid lines are counted
 // and reported in the lists' IPListInfo; the error is for a bad spec or a
-// source that cannot be read.
-func BuildIPSet(specs []IPListSpec) (*IPSet, error) {
+// source that cannot be read. prev (nil at start) is the IPSet in force,
+// from which Keep specs carry their lists over.
+func BuildIPSet(specs []IPListSpec, prev *IPSet) (*IPSet, error) {
 	s := &IPSet{}
 	names := map[string]bool{}
 	for _, spec := range specs {
@@ -271,12 +276,22 @@ func BuildIPSet(specs []IPListSpec) (*IPSet, error) {
 			return nil, fmt.Errorf("address list %q: missing or repeated name", spec.Name)
 		case !spec.Category.Valid():
 			return nil, fmt.Errorf("address list %q: no valid category", spec.Name)
-		case len(spec.Sources) == 0 || len(spec.Sources) > maxIPSources:
+		case !spec.Keep && (len(spec.Sources) == 0 || len(spec.Sources) > maxIPSources):
 			return nil, fmt.Errorf("address list %q: %d sources, want 1 to %d", spec.Name, len(spec.Sources), maxIPSources)
 		}
-		l, err := compileIPList(spec)
-		if err != nil {
-			return nil, fmt.Errorf("address list %q: %w", spec.Name, err)
+		var l ipList
+		if spec.Keep {
+			old := prev.byName(spec.Name)
+			if old == nil {
+				continue
+			}
+			l = *old // spans are immutable: shared
+			l.info.ID, l.info.Category = spec.ID, spec.Category
+		} else {
+			var err error
+			if l, err = compileIPList(spec); err != nil {
+				return nil, fmt.Errorf("address list %q: %w", spec.Name, err)
+			}
 		}
 		names[spec.Name] = true
 		s.mask |= MaskOf(spec.ID)
@@ -350,6 +365,18 @@ func compileIPList(spec IPListSpec) (ipList, error) {
 	}
 	l.info.Entries = len(l.spans)
 	return l, nil
+}
+
+func (s *IPSet) byName(name string) *ipList {
+	if s == nil {
+		return nil
+	}
+	for i := range s.lists {
+		if s.lists[i].info.Name == name {
+			return &s.lists[i]
+		}
+	}
+	return nil
 }
 
 // ipSink collects one source's entries into a list.

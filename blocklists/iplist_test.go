@@ -123,7 +123,7 @@ func TestGolden_addresses(t *testing.T) {
 
 func ipSetOf(t testing.TB, specs ...IPListSpec) *IPSet {
 	t.Helper()
-	s, err := BuildIPSet(specs)
+	s, err := BuildIPSet(specs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestIPSet_statsAndErrors(t *testing.T) {
 		{{ID: 1, Name: "x", Category: Malware, Sources: []Source{BytesSource("x", nil, Domains)}}},
 		{{ID: 1, Name: "x", Category: Malware, Sources: []Source{FileSource("/nonexistent/x", Addresses)}}},
 	} {
-		if _, err := BuildIPSet(bad); err == nil {
+		if _, err := BuildIPSet(bad, nil); err == nil {
 			t.Errorf("BuildIPSet(%+v) accepted", bad)
 		}
 	}
@@ -210,6 +210,15 @@ func TestIPSet_statsAndErrors(t *testing.T) {
 	b := NewBuilder(nil)
 	if _, err := b.Add(ListSpec{ID: 0, Name: "x", Category: Malware, Sources: []Source{BytesSource("x", []byte("10.0.0.0/8"), Addresses)}}); err == nil {
 		t.Error("Builder.Add accepted an address list")
+	}
+	// Keep carries a list over, under its new ID; a list that was not
+	// there is left out.
+	kept, err := BuildIPSet([]IPListSpec{{ID: 9, Name: "l", Category: Malware, Keep: true}, {ID: 8, Name: "new", Category: Malware, Keep: true}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := kept.Match(netip.MustParseAddr("192.0.2.1"), MaskOf(9)); !ok || m.List != 9 || len(kept.Lists()) != 1 {
+		t.Errorf("kept list: %+v %v, %d lists", m, ok, len(kept.Lists()))
 	}
 	var nilSet *IPSet
 	if _, ok := nilSet.Match(netip.MustParseAddr("10.0.0.1"), ^Mask(0)); ok {
@@ -321,7 +330,7 @@ func FuzzParseAddresses(f *testing.F) {
 			}
 			prefixes = append(prefixes, e.Prefix)
 		}
-		s, err := BuildIPSet([]IPListSpec{ipSpec(0, "f", Malware, string(in))})
+		s, err := BuildIPSet([]IPListSpec{ipSpec(0, "f", Malware, string(in))}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,6 +31,9 @@ func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
 	}
+	if name, ok := answerReasonString(r); ok {
+		return name
+	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
 
@@ -74,6 +77,7 @@ type group struct {
 	block, allow blocklists.Mask // lists selected at all times
 	timed        []timedBlock
 	timedAll     blocklists.Mask // every list some timed block adds
+	ans          groupAnswer     // answer-side checks (answer.go)
 }
 
 // bypassRule is one built-in anti-bypass rule (safesearch.md section 3).
