@@ -103,6 +103,9 @@ func (b *Builder) check(spec ListSpec) error {
 		return fmt.Errorf("list %q: no sources", spec.Name)
 	}
 	for i, src := range spec.Sources {
+		if src.Format == Addresses {
+			return fmt.Errorf("list %q: an address list belongs in an IPSet, not a name Set", spec.Name)
+		}
 		if src.Open == nil {
 			return fmt.Errorf("list %q: source %d (%s) cannot be opened", spec.Name, i, src.Name)
 		}

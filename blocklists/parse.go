@@ -25,9 +25,13 @@ const (
 	Adblock
 	// RPZ is a DNS response policy zone in zone-file syntax.
 	RPZ
+	// Addresses is one IP address or CIDR prefix per line: a list of
+	// answer addresses, compiled into an IPSet, never into a Set. "ip" is
+	// accepted as another name for it. Auto never detects it.
+	Addresses
 )
 
-var formatNames = [...]string{Auto: "auto", Hosts: "hosts", Domains: "domains", Adblock: "adblock", RPZ: "rpz"}
+var formatNames = [...]string{Auto: "auto", Hosts: "hosts", Domains: "domains", Adblock: "adblock", RPZ: "rpz", Addresses: "cidr"}
 
 func (f Format) String() string {
 	if int(f) < len(formatNames) {
@@ -37,14 +41,17 @@ func (f Format) String() string {
 }
 
 // ParseFormat returns the Format named s ("auto", "hosts", "domains",
-// "adblock" or "rpz").
+// "adblock", "rpz", or "cidr" and its alias "ip").
 func ParseFormat(s string) (Format, error) {
+	if s == "ip" {
+		return Addresses, nil
+	}
 	for i, n := range formatNames {
 		if n == s {
 			return Format(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown list format %q (want auto, hosts, domains, adblock or rpz)", s)
+	return 0, fmt.Errorf("unknown list format %q (want auto, hosts, domains, adblock, rpz, or cidr for IP addresses)", s)
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -285,6 +292,8 @@ func (p *lineParser) parseLine(n int, line []byte) {
 		p.adblockLine(n, line)
 	case RPZ:
 		p.rpzLine(n, line)
+	case Addresses:
+		p.addressLine(n, line)
 	default:
 		p.hostsLine(n, line)
 	}

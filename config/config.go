@@ -46,6 +46,9 @@ type Config struct {
 	Lists        []List   `yaml:"lists"`
 	Groups       []Group  `yaml:"groups,required"`
 	DefaultGroup string   `yaml:"default_group"` // defaults to the first group
+	// GeoIP names the databases groups' block_countries and block_asns
+	// look answer addresses up in.
+	GeoIP GeoIP `yaml:"geoip"`
 }
 
 // Log configures application logging (not the query log).
@@ -194,6 +197,17 @@ type Group struct {
 	// or blocked for this group. Allow never overrides a locked category.
 	Allow []string `yaml:"allow"`
 	Deny  []string `yaml:"deny"`
+	// BlockCountries blocks answers whose addresses are in these countries
+	// (ISO 3166 two-letter codes, e.g. KP), by geoip.country_database.
+	BlockCountries []string `yaml:"block_countries"`
+	// BlockASNs blocks answers whose addresses are in these autonomous
+	// systems (numbers, e.g. 64500), by geoip.asn_database.
+	BlockASNs []int `yaml:"block_asns"`
+	// BlockRebinding blocks answers that point public names at private,
+	// loopback, link-local or unique-local addresses (DNS rebinding).
+	// Names under conditional-forward domains and blocking.internal_domains
+	// are exempt.
+	BlockRebinding bool `yaml:"block_rebinding" default:"true"`
 }
 
 // TimedBlock blocks Categories while one of the periods During is in
@@ -244,6 +258,19 @@ type Blocking struct {
 	// given as the answer for blocked names in groups with
 	// block_answer: blockpage (one IPv4 and/or one IPv6).
 	PageAddresses []netip.Addr `yaml:"page_addresses"`
+	// InternalDomains are the school's own domains whose names may resolve
+	// to private addresses (split-horizon DNS): exempt from groups'
+	// block_rebinding, as names under resolver.conditional domains are.
+	InternalDomains []string `yaml:"internal_domains"`
+}
+
+// GeoIP names MaxMind-format (.mmdb) databases: GeoLite2 or GeoIP2
+// Country (or City) and ASN, or their DB-IP lite equivalents. They are
+// reloaded when the files change; a file that fails to load leaves the
+// last good copy in force.
+type GeoIP struct {
+	CountryDatabase string `yaml:"country_database"` // needed for groups' block_countries
+	ASNDatabase     string `yaml:"asn_database"`     // needed for groups' block_asns
 }
 
 // GroupMatch lists the rules that place a client in a group. Precedence

@@ -227,6 +227,7 @@ func normalise(c *Config) {
 	for i := range c.Groups {
 		c.Groups[i].SafeSearch.fillDefaults(defaults)
 	}
+	normaliseAnswerChecks(c)
 }
 
 func fillPorts(us []Upstream) {

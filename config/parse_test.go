@@ -67,7 +67,7 @@ func TestDefault(t *testing.T) {
 		Groups: []Group{{Name: "default", BlockAnswer: "nxdomain", SafeSearch: SafeSearch{
 			Google: "on", YouTube: "strict", Bing: "on", DuckDuckGo: "on", Pixabay: "on",
 			Ecosia: "off", Brave: "on", Yandex: "on", Unsupported: "on",
-		}}},
+		}, BlockRebinding: true}},
 		DefaultGroup: "default",
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -96,6 +96,7 @@ func (v *validator) config(c *Config) {
 	v.blocking(&c.Blocking)
 	v.groupPolicies(c.Groups)
 	v.groupLists(c, v.lists(c.Lists))
+	v.answerChecks(c)
 }
 
 func (v *validator) listen(l *Listen) {

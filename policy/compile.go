@@ -45,6 +45,10 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 	if err != nil {
 		return nil, fmt.Errorf("compiling lists: %w", err)
 	}
+	answer, err := compileAnswer(cfg, lists, prev, store)
+	if err != nil {
+		return nil, fmt.Errorf("compiling answer checks: %w", err)
+	}
 	loc, err := schedule.LoadTimeZone(cfg.TimeZone)
 	if err != nil {
 		return nil, err
@@ -70,6 +74,7 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 		PageAddresses: cfg.Blocking.PageAddresses,
 		Lists:         lists,
 		Schedule:      sched,
+		Answer:        answer,
 	}
 	for _, g := range cfg.Groups {
 		style, err := ParseStyle(g.BlockAnswer)
@@ -82,6 +87,9 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 		}
 		gl, err := compileGroupLists(lists, g)
 		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		if err := addAnswerGroup(&gl, answer.Addresses, g); err != nil {
 			return nil, fmt.Errorf("group %s: %w", g.Name, err)
 		}
 		gl.Name, gl.Style, gl.SafeSearch, gl.BypassExempt = g.Name, style, ss, g.BypassExempt

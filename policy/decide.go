@@ -36,6 +36,9 @@ func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
 	}
+	if name, ok := answerReasonString(r); ok {
+		return name
+	}
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
 
@@ -80,6 +83,7 @@ type group struct {
 	timed        []timedBlock
 	timedAll     blocklists.Mask // every list some timed block adds
 	ov           *groupOverrides // nil: none (the common case costs one test)
+	ans          groupAnswer     // answer-side checks (answer.go)
 }
 
 // bypassRule is one built-in anti-bypass rule (safesearch.md section 3).

@@ -62,6 +62,9 @@ func compileLists(cfg *config.Config, prev *blocklists.Set, store *blocklists.St
 		return err
 	}
 	for _, l := range cfg.Lists {
+		if isAddressList(l) {
+			continue // compiled into the IPSet (compile_answer.go)
+		}
 		format, err := blocklists.ParseFormat(l.Format)
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", l.Name, err)

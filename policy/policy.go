@@ -82,6 +82,7 @@ type Snapshot struct {
 	listNames    [blocklists.MaxLists]string
 	sched        *schedule.Schedule  // nil: no periods
 	overrides    []override.Override // compiled into groups (WithOverrides)
+	ans          answerPolicy        // answer-side checks (answer.go)
 }
 
 // Options are the compiled inputs of a Snapshot.
@@ -107,6 +108,8 @@ type Options struct {
 	Lists *blocklists.Set
 	// Schedule holds the periods groups' timed blocks refer to.
 	Schedule *schedule.Schedule
+	// Answer configures the checks of answers (answer.go).
+	Answer AnswerOptions
 }
 
 // GroupOptions is one group's policy.
@@ -120,6 +123,8 @@ type GroupOptions struct {
 	Block, Allow blocklists.Mask
 	// Timed adds lists to Block during (or outside) periods.
 	Timed []TimedOptions
+	// Answer is the group's answer-side settings (answer.go).
+	Answer GroupAnswerOptions
 }
 
 // TimedOptions is one schedule-gated block.
@@ -164,9 +169,17 @@ func New(opts Options) (*Snapshot, error) {
 			s.listNames[l.ID] = l.Name
 		}
 	}
+	var err error
+	if s.ans, err = newAnswerPolicy(opts.Answer, s.lists); err != nil {
+		return nil, err
+	}
 	for _, g := range opts.Groups {
 		cg := &group{name: g.Name, style: g.Style, safeSearch: g.SafeSearch, bypassExempt: g.BypassExempt,
 			block: g.Block, allow: g.Allow}
+		var err error
+		if cg.ans, err = newGroupAnswer(g.Answer); err != nil {
+			return nil, fmt.Errorf("policy: group %s: %w", g.Name, err)
+		}
 		for _, t := range g.Timed {
 			if s.sched == nil {
 				return nil, fmt.Errorf("policy: group %s has timed blocks but there is no schedule", g.Name)
