@@ -152,4 +152,3 @@ func clip(s string, n int) string {
 	}
 	return s
 }
-

@@ -80,8 +80,18 @@ type Store struct {
 // Path returns the database file in the state directory dir.
 func Path(dir string) string { return filepath.Join(dir, "dashboard.db") }
 
-// Open opens (creating) the database at path.
-func Open(path string) (*Store, error) {
+// Options tune a Store. The zero value means the defaults, which are what
+// production uses; tests lower the hashing cost to stay fast.
+type Options struct {
+	HashMemoryKiB uint32 // argon2id memory (default 64 MiB)
+	HashPasses    uint32 // argon2id passes (default 3)
+}
+
+// Open opens (creating) the database at path with the default options.
+func Open(path string) (*Store, error) { return OpenWith(path, Options{}) }
+
+// OpenWith opens (creating) the database at path.
+func OpenWith(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("opening dashboard database: %w", err)
 	}
@@ -100,7 +110,14 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening dashboard database: %w", err)
 	}
-	return &Store{db: db, params: defaultParams}, nil
+	p := defaultParams
+	if opts.HashMemoryKiB > 0 {
+		p.memory = opts.HashMemoryKiB
+	}
+	if opts.HashPasses > 0 {
+		p.time = opts.HashPasses
+	}
+	return &Store{db: db, params: p}, nil
 }
 
 // Close closes the database.

@@ -183,7 +183,7 @@ func TestAccessLog(t *testing.T) {
 func TestReviews(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
-	id, err := s.AddReview(ctx, Review{At: t0, Client: "10.0.0.7", Host: "games.example.", Reference: "123", Message: "for homework ‮evil"})
+	id, err := s.AddReview(ctx, Review{At: t0, Client: "10.0.0.7", Host: "games.example.", Reference: "123", Message: "for homework \u202eevil"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestReviews(t *testing.T) {
 		t.Errorf("open %d all %d", len(open), len(all))
 	}
 	last := all[len(all)-1]
-	if last.ID != id || last.ClosedBy != "tech" || last.Message != "for homework ‮evil" {
+	if last.ID != id || last.ClosedBy != "tech" || last.Message != "for homework \u202eevil" {
 		t.Errorf("closed review %+v", last)
 	}
 }

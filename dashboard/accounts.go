@@ -1,0 +1,154 @@
+package dashboard
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"gatehouse/dashboard/store"
+)
+
+type accountsView struct {
+	Users   []store.User
+	Roles   []store.Role
+	Message string
+	Error   string
+	CSRF    string
+	Self    string
+}
+
+func (d *Dashboard) accountsPage(w http.ResponseWriter, r *http.Request) {
+	d.renderAccounts(w, r, http.StatusOK, "")
+}
+
+func (d *Dashboard) renderAccounts(w http.ResponseWriter, r *http.Request, code int, errText string) {
+	sess := sessionFrom(r.Context())
+	v := accountsView{Roles: store.Roles(), Message: flashText(r.URL.Query().Get("msg")), Error: errText, CSRF: sess.CSRF, Self: sess.User}
+	var err error
+	if v.Users, err = d.cfg.Store.Users(r.Context()); err != nil {
+		v.Error = err.Error()
+	}
+	d.render(w, r, sess, code, "accounts", v)
+}
+
+func (d *Dashboard) addAccount(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	role, err := store.ParseRole(r.PostFormValue("role"))
+	if err == nil {
+		err = d.cfg.Store.AddUser(r.Context(), name, role, r.PostFormValue("password"), d.now())
+	}
+	if err != nil {
+		d.renderAccounts(w, r, http.StatusBadRequest, "The account was not added: "+err.Error())
+		return
+	}
+	d.log.Info("account added from the dashboard", "by", sess.User, "account", name, "role", role)
+	http.Redirect(w, r, "/accounts?msg=added", http.StatusSeeOther)
+}
+
+func (d *Dashboard) setRole(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	name := r.PathValue("name")
+	role, err := store.ParseRole(r.PostFormValue("role"))
+	if err == nil && name == sess.User && role != store.Admin {
+		err = errSelfDemote
+	}
+	if err == nil {
+		err = d.cfg.Store.SetRole(r.Context(), name, role)
+	}
+	if err != nil {
+		d.renderAccounts(w, r, http.StatusBadRequest, "The role was not changed: "+err.Error())
+		return
+	}
+	d.log.Info("account role changed from the dashboard", "by", sess.User, "account", name, "role", role)
+	http.Redirect(w, r, "/accounts?msg=role", http.StatusSeeOther)
+}
+
+type dashError string
+
+func (e dashError) Error() string { return string(e) }
+
+const errSelfDemote = dashError("you cannot take admin away from your own account; ask another admin")
+
+func (d *Dashboard) resetPassword(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	name := r.PathValue("name")
+	if err := d.cfg.Store.SetPassword(r.Context(), name, r.PostFormValue("password")); err != nil {
+		d.renderAccounts(w, r, http.StatusBadRequest, "The password was not changed: "+err.Error())
+		return
+	}
+	d.log.Info("account password reset from the dashboard", "by", sess.User, "account", name)
+	if name == sess.User {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/accounts?msg=password", http.StatusSeeOther)
+}
+
+func (d *Dashboard) removeAccount(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	name := r.PathValue("name")
+	err := error(nil)
+	if name == sess.User {
+		err = dashError("you cannot remove your own account")
+	} else {
+		err = d.cfg.Store.RemoveUser(r.Context(), name)
+	}
+	if err != nil {
+		d.renderAccounts(w, r, http.StatusBadRequest, "The account was not removed: "+err.Error())
+		return
+	}
+	d.log.Info("account removed from the dashboard", "by", sess.User, "account", name)
+	http.Redirect(w, r, "/accounts?msg=removed", http.StatusSeeOther)
+}
+
+type ownAccountView struct {
+	Error, Message, CSRF string
+}
+
+func (d *Dashboard) ownAccountPage(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	d.render(w, r, sess, http.StatusOK, "account", ownAccountView{CSRF: sess.CSRF})
+}
+
+func (d *Dashboard) changeOwnPassword(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	v := ownAccountView{CSRF: sess.CSRF}
+	if _, err := d.cfg.Store.Authenticate(r.Context(), sess.User, r.PostFormValue("current"), d.now()); err != nil {
+		v.Error = "The current password is wrong."
+		d.render(w, r, sess, http.StatusBadRequest, "account", v)
+		return
+	}
+	if r.PostFormValue("password") != r.PostFormValue("confirm") {
+		v.Error = "The new passwords differ."
+		d.render(w, r, sess, http.StatusBadRequest, "account", v)
+		return
+	}
+	if err := d.cfg.Store.SetPassword(r.Context(), sess.User, r.PostFormValue("password")); err != nil {
+		v.Error = err.Error()
+		d.render(w, r, sess, http.StatusBadRequest, "account", v)
+		return
+	}
+	http.Redirect(w, r, "/login?next="+url.QueryEscape("/account"), http.StatusSeeOther)
+}
+
+type accessLogView struct {
+	Records []store.Access
+	Older   string
+}
+
+func (d *Dashboard) accessLogPage(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	recs, err := d.cfg.Store.AccessLog(r.Context(), before, 100)
+	if err != nil {
+		d.renderStatus(w, r, sess, http.StatusInternalServerError, err.Error())
+		return
+	}
+	v := accessLogView{Records: recs}
+	if len(recs) == 100 {
+		v.Older = strconv.FormatInt(recs[len(recs)-1].ID, 10)
+	}
+	d.render(w, r, sess, http.StatusOK, "access-log", v)
+}
