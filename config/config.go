@@ -34,8 +34,9 @@ type Config struct {
 	// last good copy of downloaded lists. Empty means $STATE_DIRECTORY
 	// (systemd's StateDirectory=), else the user's state directory
 	// (~/.local/state/gatehouse).
-	StateDir string   `yaml:"state_dir"`
-	QueryLog QueryLog `yaml:"query_log"`
+	StateDir  string    `yaml:"state_dir"`
+	QueryLog  QueryLog  `yaml:"query_log"`
+	Dashboard Dashboard `yaml:"dashboard"`
 	// TimeZone is the site's IANA zone: schedules, report days and times
 	// shown to people are in it.
 	TimeZone     string   `yaml:"timezone" default:"Europe/London"`
@@ -61,9 +62,39 @@ type Log struct {
 type Listen struct {
 	// DNS addresses are served over UDP and TCP. A bare IP gets port 53.
 	DNS []ListenAddr `yaml:"dns" default:"[127.0.0.1:5353]"`
-	// HTTP serves metrics (later the dashboard); nil when disabled by "".
-	// A bare IP gets port 8053.
+	// HTTP serves the dashboard, /metrics and /healthz; nil when
+	// disabled by "". A bare IP gets port 8053.
 	HTTP *ListenAddr `yaml:"http" default:"127.0.0.1:8053"`
+	// BlockPage serves the block page over plain HTTP for any host name
+	// (groups with block_answer: blockpage); nil (the default) when off.
+	// A bare IP gets port 80.
+	BlockPage *ListenAddr `yaml:"block_page"`
+	// BlockPageHTTPS answers HTTPS connections to the block page address
+	// with an immediate reset, so browsers fail fast instead of waiting
+	// (no certificate can be valid for an arbitrary blocked name); nil
+	// when off. A bare IP gets port 443.
+	BlockPageHTTPS *ListenAddr `yaml:"block_page_https"`
+}
+
+// Dashboard configures the web dashboard on listen.http.
+type Dashboard struct {
+	// Enabled serves the dashboard pages; accounts are made with
+	// "gatehouse users add".
+	Enabled bool `yaml:"enabled" default:"true"`
+	// TLSCert and TLSKey (PEM files, both or neither) serve listen.http
+	// over HTTPS; session cookies are then Secure.
+	TLSCert string        `yaml:"tls_cert"`
+	TLSKey  string        `yaml:"tls_key"`
+	Metrics MetricsAccess `yaml:"metrics"`
+}
+
+// MetricsAccess says who may scrape /metrics without a dashboard login.
+type MetricsAccess struct {
+	// Allow lists the networks that may scrape without a token.
+	Allow []netip.Prefix `yaml:"allow" default:"[127.0.0.0/8, '::1/128']"`
+	// TokenFile holds a bearer token (one line, at least 16 characters)
+	// that lets a scraper in from anywhere; empty means no token.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Server tunes the DNS listeners.

@@ -208,6 +208,12 @@ func normalise(c *Config) {
 	if h := c.Listen.HTTP; h != nil && h.Port == 0 {
 		h.Port = 8053
 	}
+	if h := c.Listen.BlockPage; h != nil && h.Port == 0 {
+		h.Port = 80
+	}
+	if h := c.Listen.BlockPageHTTPS; h != nil && h.Port == 0 {
+		h.Port = 443
+	}
 	fillPorts(c.Resolver.Upstreams)
 	for i := range c.Resolver.Conditional {
 		cond := &c.Resolver.Conditional[i]

@@ -92,6 +92,7 @@ func (v *validator) config(c *Config) {
 	v.timeAndSchedules(c)
 	v.clients(&c.Clients)
 	v.queryLog(c)
+	v.dashboard(c)
 	v.groups(c.Groups, c.DefaultGroup)
 	v.blocking(&c.Blocking)
 	v.groupPolicies(c.Groups)
