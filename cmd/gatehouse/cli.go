@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			explainCommand(stdout, configFlag),
 			listsCommand(stdout, configFlag),
 			overrideCommand(stdout, configFlag),
+			usersCommand(stdout, configFlag),
 			{
 				Name:  "version",
 				Usage: "print the version and build information",

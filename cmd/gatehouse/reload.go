@@ -166,7 +166,13 @@ func (s *site) reload(prev [32]byte, force bool) [32]byte {
 }
 
 // reloadResult is reload, also returning why a reload failed.
-func (s *site) reloadResult(prev [32]byte, force bool) ([32]byte, error) {
+func (s *site) reloadResult(prev [32]byte, force bool) (_ [32]byte, err error) {
+	applied := false
+	defer func() {
+		if err != nil || applied {
+			s.noteReload(err) // for the dashboard's status page
+		}
+	}()
 	if s.path == "" {
 		// The built-in default: nothing to read again.
 		s.reloads.total.WithLabelValues("unchanged").Inc()
@@ -207,6 +213,7 @@ func (s *site) reloadResult(prev [32]byte, force bool) ([32]byte, error) {
 		return prev, fmt.Errorf("config rejected, the configuration in force stays: %w", err)
 	}
 	s.reloads.total.WithLabelValues("success").Inc()
+	applied = true
 	s.reloads.generation.Set(float64(s.gen))
 	s.reloads.lastSuccess.SetToCurrentTime()
 	s.log.Info("configuration reloaded", "generation", s.gen)
@@ -271,6 +278,7 @@ func (s *site) apply(cfg *config.Config) error {
 		s.leaseW = leaseW
 	}
 	s.cfg = cfg
+	s.publish()
 	return nil
 }
 

@@ -20,6 +20,8 @@ import (
 	"gatehouse/blocklists"
 	"gatehouse/clientmap"
 	"gatehouse/config"
+	"gatehouse/dashboard"
+	"gatehouse/dashboard/store"
 	"gatehouse/policy"
 	"gatehouse/policy/override"
 	"gatehouse/querylog"
@@ -63,6 +65,15 @@ type site struct {
 
 	cfg *config.Config // in force; only the reload loop touches it
 	gen uint64
+
+	// For the dashboard (dashboard.go): what HTTP handlers may read.
+	started       time.Time
+	view          atomic.Pointer[siteView]
+	lastReload    atomic.Pointer[dashboard.Reload]
+	dash          *dashboard.Dashboard // nil when neither dashboard nor block page is on
+	dashStore     *store.Store
+	metricsToken  string
+	blockPageAddr string // bound block page address, once listening
 }
 
 // upstreamSwitch is the cache's upstream: whichever forwarder the config in
@@ -113,7 +124,7 @@ func serve(ctx context.Context, path string, stderr io.Writer) error {
 }
 
 func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
-	s := &site{path: path, level: new(slog.LevelVar), reg: prometheus.NewRegistry(), cfg: cfg, gen: 1,
+	s := &site{path: path, level: new(slog.LevelVar), reg: prometheus.NewRegistry(), cfg: cfg, gen: 1, started: time.Now(),
 		leaseCh: make(chan struct{}, 1), listsCh: make(chan struct{}, 1),
 		ctlCh: make(chan controlReq), loopDone: make(chan struct{})}
 	s.level.Set(cfg.Log.Level)
@@ -227,6 +238,12 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		return nil, err
 	}
 	s.reloads.generation.Set(float64(s.gen))
+	if err := s.openDashboard(cfg, dir); err != nil {
+		s.leaseW.close()
+		s.closeQueryLog()
+		return nil, err
+	}
+	s.publish()
 	return s, nil
 }
 
@@ -343,18 +360,34 @@ func (s *site) run(ctx context.Context) error {
 			return fmt.Errorf("listen http: %w", err)
 		}
 		hs = &http.Server{
-			Handler:           s.httpHandler(),
+			Handler:           s.dashboardHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       60 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
+		tlsCert, tlsKey := s.cfg.Dashboard.TLSCert, s.cfg.Dashboard.TLSKey
 		go func() {
-			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if tlsCert != "" {
+				err = hs.ServeTLS(ln, tlsCert, tlsKey)
+			} else {
+				err = hs.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("http server stopped", "error", err)
 			}
 		}()
+	}
+	stopBlockPage, err := s.startBlockPage()
+	if err != nil {
+		stopBlockPage()
+		if hs != nil {
+			hs.Close()
+		}
+		s.shutdownDNS()
+		return err
 	}
 	source := "built-in default"
 	if s.path != "" {
@@ -365,10 +398,20 @@ func (s *site) run(ctx context.Context) error {
 
 	rf, err := s.startRefresher(s.cfg)
 	if err != nil {
+		stopBlockPage()
 		s.shutdownDNS()
 		return err
 	}
 	s.refresher = rf
+	s.publish()
+	dashCtx, stopDash := context.WithCancel(ctx)
+	dashDone := make(chan struct{})
+	go func() {
+		defer close(dashDone)
+		if s.dash != nil {
+			s.dash.Run(dashCtx)
+		}
+	}()
 	go func() {
 		defer close(s.loopDone)
 		s.reloadLoop(ctx)
@@ -386,6 +429,12 @@ func (s *site) run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		hs.Shutdown(sctx)
 		cancel()
+	}
+	stopBlockPage()
+	stopDash()
+	<-dashDone
+	if s.dashStore != nil {
+		s.dashStore.Close()
 	}
 	s.shutdownDNS()
 	s.refresher.close()
@@ -410,14 +459,4 @@ func (s *site) shutdownDNS() {
 	if err := s.server.Shutdown(ctx); err != nil {
 		s.log.Warn("queries still running at shutdown", "error", err)
 	}
-}
-
-func (s *site) httpHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "ok generation %d\n", s.server.Policy().Gen)
-	})
-	return mux
 }

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"gatehouse/dashboard/store"
+	"gatehouse/internal/dnstest"
+)
+
+// dashSiteConfig is a site with the dashboard, a block page on its own
+// ports, and a small list whose entries include hostile names.
+type dashInstance struct {
+	*instance
+	blockPage, blockPageHTTPS string
+	state                     string
+}
+
+const dashPassword = "technician password"
+
+func startDashboard(t *testing.T) *dashInstance {
+	t.Helper()
+	up := dnstest.NewServer(t, dnstest.NewZone(t, `
+$ORIGIN example.org.
+@    3600 IN SOA ns.example.org. host.example.org. 1 7200 3600 1209600 300
+@    3600 IN NS  ns.example.org.
+www   300 IN A   192.0.2.80
+`))
+	dir := t.TempDir()
+	list := filepath.Join(dir, "games.txt")
+	if err := os.WriteFile(list, []byte("games.example.org\nxn--evil.example.org\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bp, bps := freePort(t), freePort(t)
+	di := &dashInstance{blockPage: fmt.Sprintf("127.0.0.1:%d", bp), blockPageHTTPS: fmt.Sprintf("127.0.0.1:%d", bps)}
+	di.instance = start(t, func(d, h int) string {
+		di.state = stateDirFor(d)
+		return fmt.Sprintf(`version: 1
+state_dir: %s
+listen:
+  dns: ["127.0.0.1:%d"]
+  http: "127.0.0.1:%d"
+  block_page: "127.0.0.1:%d"
+  block_page_https: "127.0.0.1:%d"
+access:
+  allow: [127.0.0.0/8]
+resolver:
+  mode: forward
+  upstreams: [{address: %s}]
+blocking:
+  page_addresses: [127.0.0.1]
+lists:
+  - {name: games, category: gaming, path: %s}
+groups:
+  - name: pupils
+    block: [gaming]
+    block_answer: blockpage
+    deny: ["*.hostile.test"]
+`, di.state, d, h, bp, bps, up, list)
+	})
+	// Accounts are made as "gatehouse users add" makes them: in the
+	// state directory's database, while the server runs.
+	st, err := store.OpenWith(store.Path(di.state), store.Options{HashMemoryKiB: 1024, HashPasses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, r := range store.Roles() {
+		if err := st.AddUser(context.Background(), string(r), r, dashPassword, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return di
+}
+
+func (di *dashInstance) login(t *testing.T, role store.Role) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := c.PostForm(di.http+"/login", url.Values{"name": {string(role)}, "password": {dashPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path == "/login" {
+		t.Fatalf("login as %s failed", role)
+	}
+	return c
+}
+
+func getBody(t *testing.T, c *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestDashboard_blockPageAndLog(t *testing.T) {
+	di := startDashboard(t)
+
+	// The blocked name is answered with the block page's address.
+	r := query(t, "udp", di.dns, "games.example.org.")
+	if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.0.0.1" {
+		t.Fatalf("blocked answer: %v", r)
+	}
+
+	// The browser then asks the block page for that host.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+di.blockPage+"/some/path?q=1", nil)
+	req.Host = "games.example.org"
+	code, body := getBody(t, http.DefaultClient, req)
+	if code != http.StatusForbidden || !strings.Contains(body, "games.example.org") || !strings.Contains(body, "gaming") {
+		t.Fatalf("block page %d:\n%s", code, body)
+	}
+	ref := regexp.MustCompile(`<strong>(\d+)</strong>`).FindStringSubmatch(body)
+	if ref == nil {
+		t.Fatalf("block page shows no reference:\n%s", body)
+	}
+
+	// A hostile Host header is not reflected.
+	req, _ = http.NewRequest(http.MethodGet, "http://"+di.blockPage+"/", nil)
+	req.Host = `<script>x</script>`
+	if _, body := getBody(t, http.DefaultClient, req); strings.Contains(body, "<script>x") || !strings.Contains(body, "This site") {
+		t.Error("hostile Host header reflected")
+	}
+
+	// Asking for a review stores a request technicians see.
+	req, _ = http.NewRequest(http.MethodPost, "http://"+di.blockPage+"/", strings.NewReader(url.Values{"message": {"needed for <b>homework</b>"}}.Encode()))
+	req.Host = "games.example.org"
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if code, body := getBody(t, http.DefaultClient, req); code != http.StatusOK || !strings.Contains(body, "request was sent") {
+		t.Fatalf("review request %d:\n%s", code, body)
+	}
+	tech := di.login(t, store.Technician)
+	req, _ = http.NewRequest(http.MethodGet, di.http+"/reviews", nil)
+	if _, body := getBody(t, tech, req); !strings.Contains(body, ref[1]) || !strings.Contains(body, "needed for &lt;b&gt;homework&lt;/b&gt;") {
+		t.Errorf("review request not shown to the technician:\n%s", body)
+	}
+
+	// The blocked query is in the log, under the block page's reference.
+	req, _ = http.NewRequest(http.MethodGet, di.http+"/log?decision=blocked", nil)
+	if _, body := getBody(t, tech, req); !strings.Contains(body, "games.example.org.") || !strings.Contains(body, "<dd>"+ref[1]+"</dd>") {
+		t.Errorf("blocked query not in the log page")
+	}
+	req, _ = http.NewRequest(http.MethodGet, di.http+"/status", nil)
+	if code, body := getBody(t, tech, req); code != http.StatusOK || !strings.Contains(body, "games") || !strings.Contains(body, "All is well") {
+		t.Errorf("status page %d", code)
+	}
+
+	// HTTPS to the block page is reset at once.
+	conn, err := net.DialTimeout("tcp", di.blockPageHTTPS, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	conn.Write([]byte("\x16\x03\x01\x00\x05hello"))
+	_, err = conn.Read(make([]byte, 10))
+	conn.Close()
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("HTTPS block page: read gave %v, want a connection reset", err)
+	}
+
+	// /metrics stays open to loopback without a session; pages do not.
+	if m := metrics(t, di.instance); !strings.Contains(m, "gatehouse_server_queries_total") {
+		t.Error("metrics not served to loopback")
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(di.http + "/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("/log without a session: %s", resp.Status)
+	}
+}

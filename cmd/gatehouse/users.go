@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"gatehouse/dashboard/store"
+)
+
+// usersCommand manages dashboard accounts in the state directory's
+// dashboard.db. It works while the server runs (SQLite with a busy
+// timeout); changing a password or role ends that account's sessions.
+func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
+	open := func(c *cli.Context) (*store.Store, error) {
+		cfg, err := loadConfig(c.String("config"))
+		if err != nil {
+			return nil, err
+		}
+		dir, err := stateDir(cfg, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		return store.Open(store.Path(dir))
+	}
+	one := func(c *cli.Context, what string) (string, error) {
+		if c.NArg() != 1 {
+			return "", fmt.Errorf("%s needs exactly one account name", what)
+		}
+		return c.Args().First(), nil
+	}
+	return &cli.Command{
+		Name:  "users",
+		Usage: "manage dashboard accounts (admin, technician, safeguarding, viewer)",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "add",
+				Usage:     "add an account; the password is read from the terminal, or the first line of stdin",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{configFlag,
+					&cli.StringFlag{Name: "role", Value: "viewer", Usage: "`ROLE`: admin, technician, safeguarding or viewer"}},
+				Action: func(c *cli.Context) error {
+					name, err := one(c, "users add")
+					if err != nil {
+						return err
+					}
+					role, err := store.ParseRole(c.String("role"))
+					if err != nil {
+						return err
+					}
+					if err := store.CheckUserName(name); err != nil {
+						return err
+					}
+					pw, err := readNewPassword(os.Stdin, stdout)
+					if err != nil {
+						return err
+					}
+					st, err := open(c)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					if err := st.AddUser(c.Context, name, role, pw, time.Now()); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout, "added %s (%s)\n", name, role)
+					return nil
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list the accounts",
+				Flags: []cli.Flag{configFlag},
+				Action: func(c *cli.Context) error {
+					st, err := open(c)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					return listUsers(c.Context, st, stdout)
+				},
+			},
+			{
+				Name:      "passwd",
+				Usage:     "set an account's password (ends its sessions)",
+				ArgsUsage: "NAME",
+				Flags:     []cli.Flag{configFlag},
+				Action: func(c *cli.Context) error {
+					name, err := one(c, "users passwd")
+					if err != nil {
+						return err
+					}
+					pw, err := readNewPassword(os.Stdin, stdout)
+					if err != nil {
+						return err
+					}
+					st, err := open(c)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					if err := st.SetPassword(c.Context, name, pw); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout, "password of %s changed\n", name)
+					return nil
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove an account (not the last admin)",
+				ArgsUsage: "NAME",
+				Flags:     []cli.Flag{configFlag},
+				Action: func(c *cli.Context) error {
+					name, err := one(c, "users remove")
+					if err != nil {
+						return err
+					}
+					st, err := open(c)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					if err := st.RemoveUser(c.Context, name); err != nil {
+						return err
+					}
+					fmt.Fprintf(stdout, "removed %s\n", name)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func listUsers(ctx context.Context, st *store.Store, w io.Writer) error {
+	us, err := st.Users(ctx)
+	if err != nil {
+		return err
+	}
+	if len(us) == 0 {
+		fmt.Fprintln(w, "no accounts; add the first with: gatehouse users add --role admin NAME")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tLAST LOGIN")
+	for _, u := range us {
+		last := "never"
+		if !u.LastLogin.IsZero() {
+			last = u.LastLogin.Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format("2006-01-02 15:04"), last)
+	}
+	return tw.Flush()
+}
+
+// readNewPassword asks twice on a terminal (without echo), or reads the
+// first line of a pipe, so scripts can do: echo "$PW" | gatehouse users add.
+func readNewPassword(in *os.File, prompt io.Writer) (string, error) {
+	if isTerminal(in) {
+		fmt.Fprint(prompt, "New password (at least 10 characters): ")
+		a, err := readHidden(in)
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(prompt, "Again: ")
+		b, err := readHidden(in)
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", err
+		}
+		if a != b {
+			return "", errors.New("the passwords differ")
+		}
+		return a, nil
+	}
+	return readPasswordLine(in)
+}
+
+func readPasswordLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password given on stdin")
+	}
+	return pw, nil
+}
