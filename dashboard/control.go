@@ -2,50 +2,18 @@ package dashboard
 
 import (
 	"context"
-	"time"
+
+	"gatehouse/policy/override"
 )
 
 // Control changes the running site: the buttons of the lists and policy
-// page. The agreed contract with the control plane (package
-// policy/override); until that package lands the override types are
-// mirrored here with the same fields.
+// page. It is the contract shared with the control plane (package
+// policy/override and the site's methods in cmd/gatehouse); the CLI's
+// "gatehouse override" and "gatehouse lists reload" reach the same
+// methods over the control socket.
 type Control interface {
 	ReloadLists(ctx context.Context) error
-	ListOverrides(ctx context.Context) ([]Override, error)
-	CreateOverride(ctx context.Context, r OverrideRequest) (Override, error)
+	ListOverrides(ctx context.Context) ([]override.Override, error)
+	CreateOverride(ctx context.Context, r override.Request) (override.Override, error)
 	CancelOverride(ctx context.Context, id, by string) error
-}
-
-// OverrideAction is "allow" or "block".
-type OverrideAction string
-
-// Override actions.
-const (
-	OverrideAllow OverrideAction = "allow"
-	OverrideBlock OverrideAction = "block"
-)
-
-// Override is a temporary change to one group's policy.
-type Override struct {
-	ID, Group   string
-	Action      OverrideAction
-	Category    string
-	Domain      string
-	Until       time.Time
-	Reason      string
-	CreatedBy   string
-	Created     time.Time
-	Cancelled   time.Time
-	CancelledBy string
-}
-
-// OverrideRequest asks for an override.
-type OverrideRequest struct {
-	Group    string
-	Action   OverrideAction
-	Category string
-	Domain   string
-	Until    time.Time
-	Reason   string
-	By       string
 }

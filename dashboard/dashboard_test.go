@@ -21,6 +21,7 @@ import (
 
 	"gatehouse/config"
 	"gatehouse/dashboard/store"
+	"gatehouse/policy/override"
 	"gatehouse/querylog"
 )
 
@@ -45,7 +46,7 @@ func (f *fakeSite) Identify(addr netip.Addr, now time.Time) Device {
 type fakeControl struct {
 	mu        sync.Mutex
 	reloads   int
-	overrides []Override
+	overrides []override.Override
 	err       error
 }
 
@@ -56,19 +57,19 @@ func (c *fakeControl) ReloadLists(context.Context) error {
 	return c.err
 }
 
-func (c *fakeControl) ListOverrides(context.Context) ([]Override, error) {
+func (c *fakeControl) ListOverrides(context.Context) ([]override.Override, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]Override(nil), c.overrides...), nil
+	return append([]override.Override(nil), c.overrides...), nil
 }
 
-func (c *fakeControl) CreateOverride(_ context.Context, r OverrideRequest) (Override, error) {
+func (c *fakeControl) CreateOverride(_ context.Context, r override.Request) (override.Override, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
-		return Override{}, c.err
+		return override.Override{}, c.err
 	}
-	o := Override{ID: fmt.Sprintf("ov%d", len(c.overrides)+1), Group: r.Group, Action: r.Action, Category: r.Category,
+	o := override.Override{ID: fmt.Sprintf("ov%d", len(c.overrides)+1), Group: r.Group, Action: r.Action, Category: r.Category,
 		Domain: r.Domain, Until: r.Until, Reason: r.Reason, CreatedBy: r.By, Created: time.Now()}
 	c.overrides = append(c.overrides, o)
 	return o, nil
@@ -584,5 +585,67 @@ func TestMetricsAccess(t *testing.T) {
 	noToken.ServeHTTP(w, r)
 	if w.Code != http.StatusForbidden {
 		t.Errorf("no networks, no token: %d", w.Code)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	e := newEnv(t)
+	c := e.login(store.Technician)
+	tok := e.csrf(c)
+	form := func(kv ...string) url.Values {
+		v := url.Values{"csrf": {tok}, "group": {"pupils"}, "action": {"allow"}, "category": {"gaming"}, "duration": {"1h"}, "reason": {"Year 9 <b>lesson</b>"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+	for _, bad := range []struct {
+		form url.Values
+		want string
+	}{
+		{form("reason", "  "), "A reason is required"},
+		{form("domain", "example.com"), "either a category or a domain"},
+		{form("category", ""), "either a category or a domain"},
+		{form("action", "pause"), "Choose allow or block"},
+		{form("duration", "30d"), "how long"},
+		{form("reason", strings.Repeat("x", 501)), "too long"},
+	} {
+		code, body := e.post(c, "/overrides", bad.form)
+		if code != http.StatusBadRequest || !strings.Contains(body, bad.want) {
+			t.Errorf("%v: %d, want 400 with %q", bad.form, code, bad.want)
+		}
+	}
+	if n := len(e.control.overrides); n != 0 {
+		t.Fatalf("%d overrides created by bad forms", n)
+	}
+	start := time.Now()
+	if code, _ := e.post(c, "/overrides", form()); code != http.StatusSeeOther {
+		t.Fatalf("create: %d", code)
+	}
+	o := e.control.overrides[0]
+	if o.CreatedBy != "technician" || o.Group != "pupils" || o.Action != override.Allow || o.Category != "gaming" ||
+		o.Until.Sub(start) < 59*time.Minute || o.Until.Sub(start) > 61*time.Minute {
+		t.Errorf("override %+v", o)
+	}
+	_, body := e.get(c, "/policy")
+	if !strings.Contains(body, "Year 9 &lt;b&gt;lesson&lt;/b&gt;") || !strings.Contains(body, "/overrides/ov1/cancel") {
+		t.Errorf("policy page does not list the override")
+	}
+	// Safeguarding leads may not change overrides; viewers not even see the page.
+	if code, _ := e.post(e.login(store.Safeguarding), "/overrides/ov1/cancel", url.Values{"csrf": {tok}}); code != http.StatusForbidden {
+		t.Errorf("safeguarding cancel: %d", code)
+	}
+	if code, _ := e.post(c, "/overrides/ov1/cancel", url.Values{"csrf": {tok}}); code != http.StatusSeeOther {
+		t.Fatalf("cancel: %d", code)
+	}
+	if e.control.overrides[0].CancelledBy != "technician" {
+		t.Errorf("cancelled by %q", e.control.overrides[0].CancelledBy)
+	}
+	_, body = e.get(c, "/policy")
+	if strings.Contains(body, "/overrides/ov1/cancel") || !strings.Contains(body, "Ended in the last 7 days (1)") {
+		t.Error("cancelled override still offered, or not in the history")
+	}
+	if code, body := e.post(c, "/overrides/nope/cancel", url.Values{"csrf": {tok}}); code != http.StatusBadRequest || !strings.Contains(body, "no such override") {
+		t.Errorf("cancel unknown: %d", code)
 	}
 }

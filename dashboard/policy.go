@@ -7,15 +7,17 @@ import (
 	"time"
 
 	"gatehouse/config"
+	"gatehouse/policy/override"
 )
 
 type policyView struct {
 	Cfg       *config.Config
 	Lists     []ListStatus
-	Locked    []string // locked categories in use
-	Overrides []Override
-	Control   bool // the buttons work
-	CanChange bool // this account may use them
+	Locked    []string            // locked categories in use
+	Overrides []override.Override // in force
+	Ended     []override.Override // recently cancelled or expired, newest first
+	Control   bool                // the buttons work
+	CanChange bool                // this account may use them
 	Message   string
 	Error     string
 	CSRF      string
@@ -54,9 +56,14 @@ func (d *Dashboard) renderPolicy(w http.ResponseWriter, r *http.Request, code in
 			v.Error = strings.TrimSpace(v.Error + " Reading overrides: " + err.Error())
 		}
 		for _, o := range os {
-			if o.Cancelled.IsZero() && o.Until.After(v.Now) {
+			if o.Active(v.Now) {
 				v.Overrides = append(v.Overrides, o)
+			} else if v.Now.Sub(o.Ended()) < 7*24*time.Hour {
+				v.Ended = append([]override.Override{o}, v.Ended...)
 			}
+		}
+		if len(v.Ended) > 20 {
+			v.Ended = v.Ended[:20]
 		}
 	}
 	d.render(w, r, sess, code, "policy", v)
@@ -97,9 +104,9 @@ func (d *Dashboard) createOverride(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := sessionFrom(r.Context())
-	req := OverrideRequest{
+	req := override.Request{
 		Group:    strings.TrimSpace(r.PostFormValue("group")),
-		Action:   OverrideAction(r.PostFormValue("action")),
+		Action:   override.Action(r.PostFormValue("action")),
 		Category: strings.TrimSpace(r.PostFormValue("category")),
 		Domain:   strings.TrimSpace(r.PostFormValue("domain")),
 		Reason:   strings.TrimSpace(r.PostFormValue("reason")),
@@ -112,7 +119,7 @@ func (d *Dashboard) createOverride(w http.ResponseWriter, r *http.Request) {
 		req.Until = time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, d.cfg.Location)
 	default:
 		pd, err := config.ParseDuration(dur)
-		if err != nil || pd <= 0 || pd > 31*24*time.Hour {
+		if err != nil || pd <= 0 || pd > override.MaxDuration {
 			d.renderPolicy(w, r, http.StatusBadRequest, "", "Choose how long the override lasts.")
 			return
 		}
@@ -122,10 +129,10 @@ func (d *Dashboard) createOverride(w http.ResponseWriter, r *http.Request) {
 	case req.Reason == "":
 		d.renderPolicy(w, r, http.StatusBadRequest, "", "A reason is required: it is kept with the override.")
 		return
-	case len(req.Reason) > 500:
+	case len(req.Reason) > override.MaxReason:
 		d.renderPolicy(w, r, http.StatusBadRequest, "", "The reason is too long (at most 500 characters).")
 		return
-	case req.Action != OverrideAllow && req.Action != OverrideBlock:
+	case req.Action != override.Allow && req.Action != override.Block:
 		d.renderPolicy(w, r, http.StatusBadRequest, "", "Choose allow or block.")
 		return
 	case (req.Category == "") == (req.Domain == ""):

@@ -86,6 +86,8 @@ func (s *site) openDashboard(cfg *config.Config, dir string) error {
 	if s.qlog != nil {
 		dcfg.QueryLog = s.qlog
 	}
+	// The site's control methods (control.go) are the dashboard's buttons.
+	dcfg.Control = s
 	d, err := dashboard.New(dcfg)
 	if err != nil {
 		st.Close()
