@@ -22,6 +22,20 @@ type Client struct {
 	Rule string
 	// LeaseSource is the lease file the MAC and hostname came from.
 	LeaseSource string
+	// Forwarder is the trusted forwarder that named this client (EDNS
+	// Client Subnet, dnsmasq add-mac); invalid for a direct query.
+	Forwarder netip.Addr
+}
+
+// Forwarded is what a trusted forwarder says about the client it asks for.
+type Forwarded struct {
+	// Addr is the client's address from EDNS Client Subnet (the network
+	// address when the forwarder sends a shorter prefix); invalid when
+	// not given.
+	Addr netip.Addr
+	// MAC is the client's MAC from the dnsmasq add-mac option; zero when
+	// not given.
+	MAC MAC
 }
 
 // Rule places clients in one group. Precedence across all rules: a device
@@ -146,6 +160,41 @@ func (m *Map) Lookup(addr netip.Addr, now time.Time) Client {
 		c.MAC, c.MACText, c.Hostname, c.LeaseSource = lease.MAC, macText, lease.Hostname, lease.Source
 	}
 	p, ok := m.place(addr, c.MAC, c.Hostname)
+	if !ok {
+		p = placement{m.defaultGroup, "default"}
+	}
+	c.Group, c.Rule = p.group, p.rule
+	return c
+}
+
+// LookupForwarded identifies the client a trusted forwarder at fwd asks
+// for, from what it said in f. The address is f.Addr, or the forwarder's
+// own when the forwarder sent none; the lease for that address gives the
+// hostname, but only when it is the same device (no MAC from the
+// forwarder, or the same one). Precedence is Lookup's, except that with a
+// MAC and no address the MAC rule comes before the forwarder's own address
+// and subnet rules. MACText stays empty for a MAC that no lease
+// formats, so the lookup does not allocate; callers that log format it.
+func (m *Map) LookupForwarded(fwd netip.Addr, f Forwarded, now time.Time) Client {
+	addr := fwd.Unmap()
+	c := Client{Forwarder: addr}
+	if f.Addr.IsValid() {
+		addr = f.Addr.Unmap()
+		lease, macText, ok := m.leases.lookupText(addr, now)
+		if ok && (f.MAC.IsZero() || f.MAC == lease.MAC) {
+			c.MAC, c.MACText, c.Hostname, c.LeaseSource = lease.MAC, macText, lease.Hostname, lease.Source
+		}
+	}
+	c.Addr = addr
+	if !f.MAC.IsZero() && c.MAC.IsZero() {
+		c.MAC = f.MAC
+	}
+	// With only a MAC, the address is the forwarder's: a rule for that
+	// address describes the forwarder, so the MAC rule comes first.
+	p, ok := m.macs[c.MAC]
+	if !ok || f.Addr.IsValid() || c.MAC.IsZero() {
+		p, ok = m.place(addr, c.MAC, c.Hostname)
+	}
 	if !ok {
 		p = placement{m.defaultGroup, "default"}
 	}

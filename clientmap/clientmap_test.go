@@ -150,3 +150,52 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+func TestMap_LookupForwarded(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	m, err := New(Config{DefaultGroup: "guests", Rules: []Rule{
+		{Group: "secondary", Subnets: []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16")}},
+		{Group: "staff", Hostnames: []string{"STAFF-*"}},
+		{Group: "tech", MACs: []MAC{mustMAC(t, "aa:bb:cc:00:00:01")}},
+		{Group: "router", Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1")}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = m.WithLeases(NewLeases([]Lease{
+		{Addr: netip.MustParseAddr("10.20.1.10"), MAC: mustMAC(t, "aa:bb:cc:00:00:10"), Hostname: "STAFF-LAPTOP", Source: "dhcpd.leases"},
+	}))
+	fwd := netip.MustParseAddr("10.0.0.1")
+	tests := []struct {
+		name              string
+		f                 Forwarded
+		wantAddr          string
+		wantGroup, rule   string
+		wantHost, wantMAC string
+	}{
+		{"nothing said: the forwarder itself", Forwarded{}, "10.0.0.1", "router", "address 10.0.0.1", "", ""},
+		{"ECS address with a lease", Forwarded{Addr: netip.MustParseAddr("10.20.1.10")}, "10.20.1.10", "staff", "hostname STAFF-*", "STAFF-LAPTOP", "aa:bb:cc:00:00:10"},
+		{"ECS address without a lease", Forwarded{Addr: netip.MustParseAddr("10.20.7.7")}, "10.20.7.7", "secondary", "subnet 10.20.0.0/16", "", ""},
+		{"ECS network address", Forwarded{Addr: netip.MustParseAddr("10.20.7.0")}, "10.20.7.0", "secondary", "subnet 10.20.0.0/16", "", ""},
+		{"MAC only", Forwarded{MAC: mustMAC(t, "aa:bb:cc:00:00:01")}, "10.0.0.1", "tech", "mac aa:bb:cc:00:00:01", "", "aa:bb:cc:00:00:01"},
+		{"MAC and address of the lease's device", Forwarded{Addr: netip.MustParseAddr("10.20.1.10"), MAC: mustMAC(t, "aa:bb:cc:00:00:10")}, "10.20.1.10", "staff", "hostname STAFF-*", "STAFF-LAPTOP", "aa:bb:cc:00:00:10"},
+		// The lease belongs to another device: its hostname must not
+		// place this one.
+		{"MAC disagrees with the lease", Forwarded{Addr: netip.MustParseAddr("10.20.1.10"), MAC: mustMAC(t, "aa:bb:cc:00:00:01")}, "10.20.1.10", "tech", "mac aa:bb:cc:00:00:01", "", "aa:bb:cc:00:00:01"},
+		{"IPv4-mapped ECS", Forwarded{Addr: netip.MustParseAddr("::ffff:10.20.7.7")}, "10.20.7.7", "secondary", "subnet 10.20.0.0/16", "", ""},
+	}
+	for _, tt := range tests {
+		c := m.LookupForwarded(fwd, tt.f, now)
+		mac := ""
+		if !c.MAC.IsZero() {
+			mac = c.MAC.String()
+		}
+		if c.Addr.String() != tt.wantAddr || c.Group != tt.wantGroup || c.Rule != tt.rule || c.Hostname != tt.wantHost || mac != tt.wantMAC || c.Forwarder != fwd {
+			t.Errorf("%s: %+v\nwant addr %s group %s by %q host %q mac %q via %s", tt.name, c, tt.wantAddr, tt.wantGroup, tt.rule, tt.wantHost, tt.wantMAC, fwd)
+		}
+	}
+	f := Forwarded{Addr: netip.MustParseAddr("10.20.1.10"), MAC: mustMAC(t, "aa:bb:cc:00:00:01")}
+	if n := testing.AllocsPerRun(100, func() { m.LookupForwarded(fwd, f, now) }); n != 0 {
+		t.Errorf("LookupForwarded allocates %v times, want 0", n)
+	}
+}

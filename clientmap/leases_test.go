@@ -527,3 +527,22 @@ func BenchmarkLeases_Lookup(b *testing.B) {
 		i++
 	}
 }
+
+func TestCSVDelimiter(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want rune
+	}{
+		{"#TYPE x\r\n\"IPAddress\",\"HostName\"\r\n", ','},
+		{"#TYPE x\r\n\"IPAddress\";\"HostName\";\"ClientId\"\r\n", ';'},
+		{"IPAddress\tHostName\tClientId\n", '\t'},
+		{"\"IP;Address\",\"Host;Name\"\n", ','}, // separators inside quotes do not count
+		{"IPAddress\n", ','},                    // one column: the default
+		{"#TYPE only\n", ','},
+		{"", ','},
+	} {
+		if got := csvDelimiter([]byte(tt.text)); got != tt.want {
+			t.Errorf("csvDelimiter(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
+}

@@ -34,9 +34,24 @@ import (
 // empty for reservations (no expiry). Get-DhcpServerv6Lease exports
 // (ClientDuid instead of ClientId) are read the same way.
 //
-// Windows PowerShell's Export-Csv writes ASCII by default, but "> file"
-// and Out-File write UTF-16LE with a BOM and PowerShell 7 writes UTF-8:
-// all of these are accepted.
+// What the exporting PowerShell writes (checked against PowerShell's
+// CsvCommands.cs and Microsoft's encoding documentation; testdata has one
+// file for each):
+//
+//   - Windows PowerShell 5.1 Export-Csv: the #TYPE line, every value in
+//     double quotes, CRLF, and ASCII: any other character becomes "?"
+//     (so "JÜRGEN-PC" arrives as "J?RGEN-PC"; -Encoding UTF8 keeps it, with
+//     a UTF-8 BOM).
+//   - A null property (a reservation's LeaseExpiryTime, a missing HostName
+//     or Description) is written as nothing at all, not as "": rows have
+//     bare empty fields (,,) between the quoted ones.
+//   - ConvertTo-Csv | Out-File, or "> file": UTF-16LE with a BOM, #TYPE
+//     line included.
+//   - PowerShell 7: no #TYPE line, values still quoted (-UseQuotes Always),
+//     UTF-8 without a BOM.
+//   - -UseCulture writes the culture's list separator (";" in de-DE, fr-FR
+//     and others): the separator is detected from the header.
+//   - Dates are DateTime.ToString() in the exporting session's culture.
 
 // decodeText returns data as UTF-8: a UTF-8 BOM is dropped and UTF-16
 // (with a BOM, or little-endian text whose second byte is zero) is
@@ -77,7 +92,9 @@ type winRow struct {
 }
 
 func parseWindows(p *leaseParse, name string, data []byte) {
-	r := csv.NewReader(bytes.NewReader(decodeText(data)))
+	text := decodeText(data)
+	r := csv.NewReader(bytes.NewReader(text))
+	r.Comma = csvDelimiter(text)
 	r.Comment = '#' // the #TYPE line
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
@@ -174,6 +191,53 @@ func parseWindows(p *leaseParse, name string, data []byte) {
 		}
 		p.add(Lease{Addr: addr, MAC: mac, Hostname: host, Expires: expires, Source: name}, active)
 	}
+}
+
+// csvDelimiter finds the field separator from the header line (the first
+// line not starting with '#'): a comma unless the header has more
+// semicolons or tabs outside quotes. Export-Csv -UseCulture writes the
+// culture's list separator, which is ";" in much of Europe, and
+// -Delimiter can be anything; a header always has several fields.
+func csvDelimiter(text []byte) rune {
+	for len(text) > 0 {
+		line := text
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = nil
+		}
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		var n [3]int // ',', ';', '\t'
+		quoted := false
+		for _, c := range line {
+			switch c {
+			case '"':
+				quoted = !quoted
+			case ',':
+				if !quoted {
+					n[0]++
+				}
+			case ';':
+				if !quoted {
+					n[1]++
+				}
+			case '\t':
+				if !quoted {
+					n[2]++
+				}
+			}
+		}
+		switch {
+		case n[1] > n[0] && n[1] >= n[2]:
+			return ';'
+		case n[2] > n[0] && n[2] > n[1]:
+			return '\t'
+		}
+		return ','
+	}
+	return ','
 }
 
 // winTime is a date and time as written, before the day-month order is

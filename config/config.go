@@ -363,6 +363,11 @@ type Period struct {
 type Clients struct {
 	// Leases are DHCP lease files read for address -> MAC and hostname.
 	Leases []LeaseSource `yaml:"leases"`
+	// TrustedForwarders are the DNS forwarders (a router's dnsmasq, say)
+	// whose queries may name the real client: EDNS Client Subnet and the
+	// dnsmasq add-mac options are believed from them and ignored from
+	// everyone else, who could otherwise claim to be a staff device.
+	TrustedForwarders []netip.Prefix `yaml:"trusted_forwarders"`
 }
 
 // LeaseSource is one DHCP server's lease file.

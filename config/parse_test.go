@@ -304,6 +304,8 @@ func TestParse_errors(t *testing.T) {
 		{"term backwards", base + "calendar: {terms: [2026-10-23..2026-09-03]}\n", "4:20", "calendar.terms[0]", "ends before it starts"},
 		{"lease format", base + "clients: {leases: [{path: /var/lib/dhcp/dhcpd.leases, format: isc}]}\n", "4:63", "clients.leases[0].format", `"isc" is not a lease format`},
 		{"lease path relative", base + "clients: {leases: [{path: dhcpd.leases, format: dnsmasq}]}\n", "4:27", "clients.leases[0].path", "must be an absolute path"},
+		{"trusted forwarders too wide", base + "clients: {trusted_forwarders: [10.0.0.1, 0.0.0.0/0]}\n", "4:42", "clients.trusted_forwarders[1]", "too wide"},
+		{"trusted forwarders too wide v6", base + "clients: {trusted_forwarders: ['2001:db8::/16']}\n", "4:32", "clients.trusted_forwarders[0]", "too wide"},
 		{"mac", strings.Replace(base, "{name: a}", "{name: a, match: {macs: [aa:bb:cc]}}", 1), "3:35", "groups[0].match.macs[0]", "invalid MAC address"},
 		{"subnet in two groups", strings.Replace(base, "[{name: a}]", "[{name: a, match: {subnets: [10.1.0.0/16]}}, {name: b, match: {subnets: [10.1.0.0/16]}}]", 1),
 			"3:82", "groups[1].match.subnets[0]", "already matched at groups[0].match.subnets[0]"},

@@ -75,6 +75,13 @@ func (v *validator) queryLog(c *Config) {
 }
 
 func (v *validator) clients(c *Clients) {
+	for i, p := range c.TrustedForwarders {
+		// A forwarder is a server or two; a wide prefix lets every device
+		// in it claim any identity.
+		if min := map[bool]int{true: 8, false: 32}[p.Addr().Is4()]; p.Bits() < min {
+			v.errorf(fmt.Sprintf("clients.trusted_forwarders[%d]", i), "%s is too wide: list the forwarders' own addresses (any device in it could claim to be any client)", p)
+		}
+	}
 	paths := map[string]string{}
 	for i, l := range c.Leases {
 		path := fmt.Sprintf("clients.leases[%d]", i)

@@ -63,18 +63,19 @@ func Compile(cfg *config.Config, gen uint64, now time.Time, leases *clientmap.Le
 	}
 	table := safesearch.Builtin()
 	opts := Options{
-		Gen:           gen,
-		LoadedAt:      now,
-		Allow:         cfg.Access.Allow,
-		AllowAny:      cfg.Access.AllowAny,
-		Clients:       clients,
-		DefaultGroup:  cfg.DefaultGroup,
-		SafeSearch:    table,
-		BlockTTL:      cfg.Blocking.TTL,
-		PageAddresses: cfg.Blocking.PageAddresses,
-		Lists:         lists,
-		Schedule:      sched,
-		Answer:        answer,
+		Gen:               gen,
+		LoadedAt:          now,
+		Allow:             cfg.Access.Allow,
+		AllowAny:          cfg.Access.AllowAny,
+		Clients:           clients,
+		TrustedForwarders: cfg.Clients.TrustedForwarders,
+		DefaultGroup:      cfg.DefaultGroup,
+		SafeSearch:        table,
+		BlockTTL:          cfg.Blocking.TTL,
+		PageAddresses:     cfg.Blocking.PageAddresses,
+		Lists:             lists,
+		Schedule:          sched,
+		Answer:            answer,
 	}
 	for _, g := range cfg.Groups {
 		style, err := ParseStyle(g.BlockAnswer)

@@ -71,6 +71,7 @@ type Snapshot struct {
 	allow    []netip.Prefix // clients allowed to query at all
 	allowAny bool
 	clients  *clientmap.Map
+	trusted  []netip.Prefix // forwarders believed about their clients
 
 	groups       map[string]*group
 	defaultGroup string
@@ -94,6 +95,9 @@ type Options struct {
 	Allow    []netip.Prefix
 	AllowAny bool
 	Clients  *clientmap.Map
+	// TrustedForwarders may name the client they forward for (EDNS Client
+	// Subnet, dnsmasq add-mac); from anyone else those options are ignored.
+	TrustedForwarders []netip.Prefix
 	// Groups are the groups' policies; DefaultGroup must be one of them.
 	Groups       []GroupOptions
 	DefaultGroup string
@@ -146,12 +150,17 @@ func New(opts Options) (*Snapshot, error) {
 	for i, p := range opts.Allow {
 		allow[i] = p.Masked()
 	}
+	var trusted []netip.Prefix
+	for _, p := range opts.TrustedForwarders {
+		trusted = append(trusted, p.Masked())
+	}
 	s := &Snapshot{
 		Gen:          opts.Gen,
 		LoadedAt:     opts.LoadedAt,
 		allow:        allow,
 		allowAny:     opts.AllowAny,
 		clients:      opts.Clients,
+		trusted:      trusted,
 		groups:       make(map[string]*group, len(opts.Groups)),
 		defaultGroup: opts.DefaultGroup,
 		safeSearch:   opts.SafeSearch,
@@ -241,6 +250,29 @@ func (s *Snapshot) Allowed(addr netip.Addr) bool {
 // leases expire). It does not allocate.
 func (s *Snapshot) Identify(addr netip.Addr, now time.Time) clientmap.Client {
 	return s.clients.Lookup(addr, now)
+}
+
+// TrustedForwarder reports whether addr is a trusted forwarder, whose
+// EDNS client options name the real client. Few or none are configured, so
+// a linear scan; none costs nothing.
+func (s *Snapshot) TrustedForwarder(addr netip.Addr) bool {
+	if len(s.trusted) == 0 {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range s.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// IdentifyForwarded maps the client a trusted forwarder at fwd asks for
+// (from its EDNS options f) to its identity and group. Only call it for a
+// TrustedForwarder. It does not allocate.
+func (s *Snapshot) IdentifyForwarded(fwd netip.Addr, f clientmap.Forwarded, now time.Time) clientmap.Client {
+	return s.clients.LookupForwarded(fwd, f, now)
 }
 
 // WithLeases returns a copy of s whose client map knows the leases l: DHCP

@@ -3,6 +3,7 @@ package resolver
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -257,7 +258,12 @@ func (s *Server) answer(pkt []byte, qu *query, b *buffers) (reply []byte, miss b
 		s.m.dropped(dropRateLimit)
 		return nil, false
 	}
-	qu.client = snap.Identify(addr, qu.start)
+	if wq.opts != nil && snap.TrustedForwarder(addr) {
+		// A forwarder we trust names the client it asks for.
+		qu.client = snap.IdentifyForwarded(addr, parseClientOptions(wq.opts), qu.start)
+	} else {
+		qu.client = snap.Identify(addr, qu.start)
+	}
 	qu.d = snap.Decide(qu.client, wq.q.Name, wq.q.Type, qu.start)
 	s.m.decided(qu.d)
 	qu.lookup = wq.q
@@ -303,7 +309,7 @@ func (s *Server) resolve(qu *query, b *buffers) []byte {
 func (s *Server) parseFull(pkt []byte, wq *wireQuery) (rcode int, ok bool) {
 	// A reply must echo a question we can trust; until one is parsed the
 	// reply carries none (RFC 1035 4.1.1 lets FORMERR omit it).
-	wq.question, wq.edns = nil, false
+	wq.question, wq.edns, wq.opts = nil, false, nil
 	req := new(dns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		s.m.dropped(dropMalformed)
@@ -329,6 +335,7 @@ func (s *Server) parseFull(pkt []byte, wq *wireQuery) (rcode int, ok bool) {
 		wq.udpSize = max(opt.UDPSize(), dns.MinMsgSize)
 		wq.version = opt.Version()
 		wq.q.DO = opt.Do()
+		wq.opts = optOptions(pkt, end+4)
 		if wq.version != 0 {
 			// RFC 6891 6.1.3: BADVERS, advertising the version we speak.
 			return dns.RcodeBadVers, false
@@ -421,7 +428,7 @@ func (s *Server) done(qu *query, rcode int, src source, a *Answer, sec Security)
 		Time:       qu.start,
 		Client:     qu.client.Addr,
 		Hostname:   qu.client.Hostname,
-		MAC:        qu.client.MACText,
+		MAC:        macText(qu.client),
 		Group:      qu.client.Group,
 		ClientRule: qu.client.Rule,
 		QName:      name,
@@ -453,6 +460,42 @@ var (
 		SecurityInsecure: querylog.Insecure, SecurityBogus: querylog.Bogus, SecurityIndeterminate: querylog.DNSSECUnknown,
 	}
 )
+
+// macText is the client's MAC as the log writes it. A MAC from a lease is
+// formatted once per lease; one a forwarder sent is formatted here, for the
+// log only.
+func macText(c clientmap.Client) string {
+	if c.MACText == "" && !c.MAC.IsZero() {
+		return c.MAC.String()
+	}
+	return c.MACText
+}
+
+// optOptions finds the OPT record's options in a packet the full parser
+// accepted, starting at off, the end of the question (answer and
+// authority are empty there). It returns nil when there are none.
+func optOptions(pkt []byte, off int) []byte {
+	ar := int(binary.BigEndian.Uint16(pkt[10:]))
+	for range ar {
+		end, err := skipName(pkt, off)
+		if err != nil || end+10 > len(pkt) {
+			return nil
+		}
+		rrtype := binary.BigEndian.Uint16(pkt[end:])
+		rdlen := int(binary.BigEndian.Uint16(pkt[end+8:]))
+		off = end + 10 + rdlen
+		if off > len(pkt) {
+			return nil
+		}
+		if rrtype == dns.TypeOPT {
+			if rdlen == 0 {
+				return nil
+			}
+			return pkt[end+10 : off]
+		}
+	}
+	return nil
+}
 
 // logDecision names what happened to a query for the log.
 func logDecision(qu *query, rcode int) querylog.Decision {

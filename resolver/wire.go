@@ -35,6 +35,10 @@ type wireQuery struct {
 	edns     bool
 	udpSize  uint16 // the client's advertised buffer; 512 without EDNS
 	version  uint8
+	// opts are the OPT record's options (code, length, data...), nil when
+	// none; like question they point into the packet. Only a trusted
+	// forwarder's are read (parseClientOptions).
+	opts []byte
 }
 
 // parseOutcome says what the fast parser made of a packet.
@@ -121,7 +125,7 @@ func parseQuery(pkt []byte, scratch []byte, wq *wireQuery) parseOutcome {
 		return parseSlow
 	}
 
-	wq.edns, wq.udpSize, wq.version, wq.q.DO = false, dns.MinMsgSize, 0, false
+	wq.edns, wq.udpSize, wq.version, wq.q.DO, wq.opts = false, dns.MinMsgSize, 0, false, nil
 	if ar == 1 {
 		// OPT: root name, type 41, class = UDP size, TTL = ext-rcode, version, flags.
 		if off+11 > len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != dns.TypeOPT {
@@ -135,6 +139,9 @@ func parseQuery(pkt []byte, scratch []byte, wq *wireQuery) parseOutcome {
 		off += 11 + rdlen
 		if wq.version != 0 || off > len(pkt) {
 			return parseSlow
+		}
+		if rdlen > 0 {
+			wq.opts = pkt[off-rdlen : off]
 		}
 	}
 	if off != len(pkt) {

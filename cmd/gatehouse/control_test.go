@@ -18,7 +18,8 @@ import (
 )
 
 // overrideSite is a config with a locked list, a gaming list the pupils
-// block, and a state directory that outlives one server run.
+// block (staff do not), a trusted forwarder at 127.0.0.2, and a state
+// directory that outlives one server run.
 type overrideSite struct {
 	path, state, gaming string
 	dns                 string
@@ -55,12 +56,15 @@ resolver:
 lists:
   - {name: iwf-list, category: iwf, path: %s}
   - {name: games, category: gaming, path: %s}
+clients:
+  trusted_forwarders: [127.0.0.2]
 groups:
   - name: pupils
     block: [gaming]
   - name: staff
     match:
       subnets: [10.9.0.0/16]
+      macs: ["aa:bb:cc:dd:ee:ff"]
 `, o.state, o.dns, httpPort, up, iwf, o.gaming)
 	if err := os.WriteFile(o.path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,202 @@
+package resolver
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"gatehouse/clientmap"
+	"gatehouse/policy"
+)
+
+// opt builds one EDNS option in wire form.
+func opt(code uint16, data ...byte) []byte {
+	b := binary.BigEndian.AppendUint16(nil, code)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(data)))
+	return append(b, data...)
+}
+
+func cat(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func TestParseClientOptions(t *testing.T) {
+	mac := clientmap.MAC{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
+	b64 := base64.RawStdEncoding.EncodeToString(mac[:])
+	if b64 != "qrvM3e7/" {
+		t.Fatalf("base64 of the MAC is %q", b64)
+	}
+	cookie := opt(10, 1, 2, 3, 4, 5, 6, 7, 8)
+	tests := []struct {
+		name     string
+		opts     []byte
+		wantAddr string // "" invalid
+		wantMAC  clientmap.MAC
+	}{
+		{"none", nil, "", clientmap.MAC{}},
+		{"ECS /32", opt(optECS, 0, 1, 32, 0, 10, 9, 1, 5), "10.9.1.5", clientmap.MAC{}},
+		{"ECS /24 (dnsmasq add-subnet=24)", opt(optECS, 0, 1, 24, 0, 10, 9, 1), "10.9.1.0", clientmap.MAC{}},
+		{"ECS /20 with stray bits masked", opt(optECS, 0, 1, 20, 0, 10, 9, 0x1f), "10.9.16.0", clientmap.MAC{}},
+		{"ECS IPv6 /128", opt(optECS, cat([]byte{0, 2, 128, 0}, netip.MustParseAddr("fd00:20::5").AsSlice())...), "fd00:20::5", clientmap.MAC{}},
+		{"ECS IPv6 /56", opt(optECS, 0, 2, 56, 0, 0xfd, 0, 0, 0x20, 0, 0, 0x17), "fd00:20:0:1700::", clientmap.MAC{}},
+		{"ECS after a cookie", cat(cookie, opt(optECS, 0, 1, 32, 0, 10, 9, 1, 5)), "10.9.1.5", clientmap.MAC{}},
+		{"ECS first one wins", cat(opt(optECS, 0, 1, 32, 0, 10, 9, 1, 5), opt(optECS, 0, 1, 32, 0, 10, 9, 1, 6)), "10.9.1.5", clientmap.MAC{}},
+		{"ECS prefix 0 says nothing", opt(optECS, 0, 1, 0, 0), "", clientmap.MAC{}},
+		{"ECS too many octets", opt(optECS, 0, 1, 24, 0, 10, 9, 1, 5), "", clientmap.MAC{}},
+		{"ECS too few octets", opt(optECS, 0, 1, 32, 0, 10, 9, 1), "", clientmap.MAC{}},
+		{"ECS prefix too long", opt(optECS, 0, 1, 33, 0, 10, 9, 1, 5, 0), "", clientmap.MAC{}},
+		{"ECS unknown family", opt(optECS, 0, 3, 8, 0, 10), "", clientmap.MAC{}},
+		{"ECS short", opt(optECS, 0, 1, 8), "", clientmap.MAC{}},
+		{"add-mac raw", opt(optMAC, mac[:]...), "", mac},
+		{"add-mac raw, not 6 octets", opt(optMAC, 1, 2, 3, 4, 5, 6, 7, 8), "", clientmap.MAC{}},
+		{"add-mac=base64", opt(optDeviceID, []byte(b64)...), "", mac},
+		{"add-mac=base64 bad character", opt(optDeviceID, []byte("qrvM3e7=")...), "", clientmap.MAC{}},
+		{"add-mac=text", opt(optDeviceID, []byte("aa:bb:cc:dd:ee:ff")...), "", mac},
+		{"add-mac=text upper case, dashes", opt(optDeviceID, []byte("AA-BB-CC-DD-EE-FF")...), "", mac},
+		{"add-mac=text bad separator", opt(optDeviceID, []byte("aa.bb.cc.dd.ee.ff")...), "", clientmap.MAC{}},
+		{"add-mac=text bad digit", opt(optDeviceID, []byte("aa:bb:cc:dd:ee:fg")...), "", clientmap.MAC{}},
+		{"device ID of another length (a CPE id)", opt(optDeviceID, []byte("school")...), "", clientmap.MAC{}},
+		{"raw MAC beats a later device ID", cat(opt(optMAC, mac[:]...), opt(optDeviceID, []byte("00:11:22:33:44:55")...)), "", mac},
+		{"both ECS and MAC", cat(opt(optMAC, mac[:]...), opt(optECS, 0, 1, 32, 0, 10, 9, 1, 5)), "10.9.1.5", mac},
+		{"truncated option stops, what came before stays", cat(opt(optECS, 0, 1, 32, 0, 10, 9, 1, 5), []byte{0xfd, 0xe9, 0, 6, 0xaa}), "10.9.1.5", clientmap.MAC{}},
+		{"truncated header", []byte{0, 8, 0}, "", clientmap.MAC{}},
+	}
+	for _, tt := range tests {
+		f := parseClientOptions(tt.opts)
+		got := ""
+		if f.Addr.IsValid() {
+			got = f.Addr.String()
+		}
+		if got != tt.wantAddr || f.MAC != tt.wantMAC {
+			t.Errorf("%s: got %q %v, want %q %v", tt.name, got, f.MAC, tt.wantAddr, tt.wantMAC)
+		}
+	}
+	opts := cat(cookie, opt(optECS, 0, 1, 32, 0, 10, 9, 1, 5), opt(optDeviceID, []byte(b64)...))
+	if n := testing.AllocsPerRun(100, func() { parseClientOptions(opts) }); n != 0 {
+		t.Errorf("parseClientOptions allocates %v times, want 0", n)
+	}
+}
+
+// The fast parser and the full one hand the same options over, as miekg/dns
+// encodes them.
+func TestParseQuery_clientOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(m *dns.Msg)
+	}{
+		{"fast", func(m *dns.Msg) {}},
+		// An escaped character in the name sends the packet to the full
+		// parser.
+		{"full", func(m *dns.Msg) { m.Question[0].Name = `a\000b.example.org.` }},
+	} {
+		pkt := packQuery(t, func(m *dns.Msg) {
+			tc.edit(m)
+			m.SetEdns0(1232, false)
+			o := m.IsEdns0()
+			o.Option = append(o.Option,
+				&dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0102030405060708"},
+				&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("10.9.1.77").To4()},
+				&dns.EDNS0_LOCAL{Code: optMAC, Data: []byte{0xaa, 0xbb, 0xcc, 0, 0, 1}},
+			)
+		})
+		s := hitServer(t)
+		var wq wireQuery
+		var scratch [256]byte
+		if parseQuery(pkt, scratch[:], &wq) == parseSlow {
+			if _, ok := s.parseFull(pkt, &wq); !ok {
+				t.Fatalf("%s: full parser refused the query", tc.name)
+			}
+		}
+		f := parseClientOptions(wq.opts)
+		if f.Addr != netip.MustParseAddr("10.9.1.0") || f.MAC != (clientmap.MAC{0xaa, 0xbb, 0xcc, 0, 0, 1}) {
+			t.Errorf("%s parser: options give %+v", tc.name, f)
+		}
+	}
+	var wq wireQuery
+	var scratch [256]byte
+	if parseQuery(packQuery(t, func(m *dns.Msg) { m.SetEdns0(1232, false) }), scratch[:], &wq) != parsedOK || wq.opts != nil {
+		t.Errorf("an OPT without options left opts %v", wq.opts)
+	}
+}
+
+// Server.answer believes the options from a trusted forwarder only.
+func TestServer_forwardedIdentity(t *testing.T) {
+	cm, err := clientmap.New(clientmap.Config{DefaultGroup: "pupils", Rules: []clientmap.Rule{
+		{Group: "staff", Subnets: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := policy.New(policy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Clients: cm,
+		TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")},
+		Groups:            []policy.GroupOptions{{Name: "pupils"}, {Name: "staff"}}, DefaultGroup: "pupils"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := hitServer(t)
+	s.SetPolicy(snap)
+	pkt := packQuery(t, func(m *dns.Msg) {
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option,
+			&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 32, Address: net.ParseIP("10.9.1.5").To4()})
+	})
+	for _, tc := range []struct {
+		src, wantAddr, wantGroup string
+		wantFwd                  bool
+	}{
+		{"127.0.0.2:5300", "10.9.1.5", "staff", true},
+		{"127.0.0.1:5300", "127.0.0.1", "pupils", false}, // anyone may send the option; only the trusted are believed
+	} {
+		qu := query{src: netip.MustParseAddrPort(tc.src), proto: protoUDP, start: time.Now()}
+		if _, miss := s.answer(pkt, &qu, newBuffers()); miss {
+			t.Fatal("miss")
+		}
+		if qu.client.Addr.String() != tc.wantAddr || qu.client.Group != tc.wantGroup || qu.client.Forwarder.IsValid() != tc.wantFwd {
+			t.Errorf("from %s: client %+v, want %s in %s", tc.src, qu.client, tc.wantAddr, tc.wantGroup)
+		}
+	}
+	b := newBuffers()
+	src := netip.MustParseAddrPort("127.0.0.2:5300")
+	if n := testing.AllocsPerRun(200, func() {
+		qu := query{src: src, proto: protoUDP, start: time.Now()}
+		s.answer(pkt, &qu, b)
+	}); n != 0 {
+		t.Errorf("cache hit for a forwarded client allocates %v times, want 0", n)
+	}
+}
+
+func FuzzParseClientOptions(f *testing.F) {
+	f.Add(opt(optECS, 0, 1, 24, 0, 10, 9, 1))
+	f.Add(opt(optECS, 0, 2, 56, 0, 0xfd, 0, 0, 0x20, 0, 0, 0x17))
+	f.Add(opt(optMAC, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff))
+	f.Add(opt(optDeviceID, []byte("qrvM3e7/")...))
+	f.Add(opt(optDeviceID, []byte("aa:bb:cc:dd:ee:ff")...))
+	f.Add(cat(opt(10, 1, 2, 3, 4, 5, 6, 7, 8), opt(optECS, 0, 1, 32, 0, 10, 9, 1, 5)))
+	f.Fuzz(func(t *testing.T, opts []byte) {
+		fw := parseClientOptions(opts)
+		if fw.Addr.IsValid() && fw.Addr.Is4In6() {
+			t.Fatalf("address %s not unmapped", fw.Addr)
+		}
+		// The MAC, when found, is in the options as raw bytes or text.
+		if !fw.MAC.IsZero() {
+			raw := string(fw.MAC[:])
+			text := fw.MAC.String()
+			b64 := base64.RawStdEncoding.EncodeToString(fw.MAC[:])
+			s := string(opts)
+			ls := strings.ReplaceAll(strings.ToLower(s), "-", ":")
+			if !strings.Contains(s, raw) && !strings.Contains(s, b64) && !strings.Contains(ls, text) {
+				t.Fatalf("MAC %s not in the options %x", fw.MAC, opts)
+			}
+		}
+	})
+}
