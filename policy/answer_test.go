@@ -12,6 +12,7 @@ import (
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/internal/geoiptest"
+	"gatehouse/policy/override"
 )
 
 // answerSite is a config with every answer-side check: a tracker list
@@ -230,5 +231,32 @@ func TestCompile_addressListIDs(t *testing.T) {
 	os.Remove(filepath.Join(site.dir, "bad-ips.txt"))
 	if _, err := site.compile(t, snap); err == nil || !strings.Contains(err.Error(), "bad-ips.txt") {
 		t.Errorf("missing address list: %v", err)
+	}
+}
+
+func TestSnapshot_DecideAnswer_overrides(t *testing.T) {
+	site := newAnswerSite(t)
+	snap, err := site.compile(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	pupils := clientmap.Client{Group: "pupils"}
+	targets := []string{"x.tracker.example."}
+	if d := snap.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now); d.Reason != ReasonCNAME {
+		t.Fatalf("without an override: %+v", d)
+	}
+	ov := override.Override{ID: "o1", Group: "pupils", Action: override.Allow, Category: "custom",
+		Created: now.Add(-time.Minute), Until: now.Add(time.Hour)}
+	with := snap.WithOverrides([]override.Override{ov}, now)
+	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now); d.Action != Pass {
+		t.Errorf("custom allowed for an hour, yet its CNAME target blocks: %+v", d)
+	}
+	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now.Add(2*time.Hour)); d.Reason != ReasonCNAME {
+		t.Errorf("after the override expired: %+v", d)
+	}
+	// The address lists and rebinding protection still apply.
+	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, addrs("198.18.7.9"), now); d.Reason != ReasonAddress {
+		t.Errorf("override of another category lifted an address block: %+v", d)
 	}
 }
