@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -164,5 +166,58 @@ lists:
 	}
 	if r := query(t, "udp", in.dns, "kp.example.org."); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("kp after the database change: %s, want it allowed (KP moved)", dns.RcodeToString[r.Rcode])
+	}
+}
+
+func TestExplain_answer(t *testing.T) {
+	dir := t.TempDir()
+	trackers := filepath.Join(dir, "trackers.txt")
+	ips := filepath.Join(dir, "bad-ips.txt")
+	countryDB := filepath.Join(dir, "country.mmdb")
+	os.WriteFile(trackers, []byte("# trackers\ntrk.example.org\n"), 0o644)
+	os.WriteFile(ips, []byte("# malware\n198.18.0.0/15\n198.18.0.0/24\n"), 0o644)
+	geoiptest.WriteCountry(t, countryDB, map[string]string{"203.0.113.0/24": "KP"})
+	path := filepath.Join(dir, "gatehouse.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`version: 1
+access: {allow: [127.0.0.0/8]}
+geoip: {country_database: %s}
+lists:
+  - {name: trackers, category: custom, path: %s}
+  - {name: bad-ips, category: malware, path: %s, format: cidr}
+groups:
+  - {name: pupils, block: [custom, malware], block_countries: [KP]}
+`, countryDB, trackers, ips)), 0o644)
+	explain := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"gatehouse", "explain", "--config", path}, args...), &out, &errOut)
+		return out.String(), err
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"metrics.example.org"}, []string{"resolved normally", "checked too when it arrives; give them with --answer"}},
+		{[]string{"--answer", "cdn.example.net", "--answer", "edge.trk.example.org", "metrics.example.org"},
+			[]string{"BLOCKED: answered NXDOMAIN (the name does not exist) — cname rule, category custom, list trackers, matched entry cname target edge.trk.example.org. (trk.example.org.)",
+				"cname target edge.trk.example.org.: trk.example.org. in trackers (custom) at " + trackers + ":2"}},
+		{[]string{"--answer", "198.18.0.9", "bad.example.org"},
+			[]string{"address rule, category malware, list bad-ips, matched entry 198.18.0.0/24",
+				"address 198.18.0.9: 198.18.0.0/24 in bad-ips (malware) at " + ips + ":3"}},
+		{[]string{"--answer", "203.0.113.7", "kp.example.org"}, []string{"geoip rule, category geoip, list country, matched entry country KP"}},
+		{[]string{"--answer", "10.1.2.3", "evil.example.org"}, []string{"rebinding rule", "matched entry private 10.0.0.0/8"}},
+		{[]string{"--answer", "192.0.2.1", "fine.example.org"}, []string{"passes the answer checks"}},
+	} {
+		out, err := explain(tc.args...)
+		if err != nil {
+			t.Fatalf("explain %v: %v", tc.args, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("explain %v lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+	if _, err := explain("--answer", "a..b", "x.example.org"); err == nil || !strings.Contains(err.Error(), "--answer") {
+		t.Errorf("bad --answer: %v", err)
 	}
 }
