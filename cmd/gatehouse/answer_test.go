@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -219,5 +221,30 @@ groups:
 	}
 	if _, err := explain("--answer", "a..b", "x.example.org"); err == nil || !strings.Contains(err.Error(), "--answer") {
 		t.Errorf("bad --answer: %v", err)
+	}
+}
+
+// TestServe_downloadedAddressListBlocks: an address list from a URL is
+// fetched, checked and stored like a name list, then blocks answers.
+func TestServe_downloadedAddressListBlocks(t *testing.T) {
+	up, _ := answerUpstream(t)
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "; DROP-style list\n198.18.0.0/15 ; SBL1\n203.0.113.0/24")
+	}))
+	defer lists.Close()
+	in := start(t, func(d, h int) string {
+		return siteConfig(d, h, up, "127.0.0.0/8") + fmt.Sprintf(`    block: [malware]
+lists:
+  - {name: drop, category: malware, url: "%s/drop.txt", format: cidr}
+`, lists.URL)
+	})
+	waitFor(t, "the downloaded address list to block", func() bool {
+		return query(t, "udp", in.dns, "bad.example.org.").Rcode == dns.RcodeNameError
+	})
+	if e := ede(query(t, "udp", in.dns, "bad.example.org.")); e == nil || !strings.Contains(e.ExtraText, "malware (drop)") {
+		t.Errorf("EDE = %+v", e)
+	}
+	if r := query(t, "udp", in.dns, "www.example.org."); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("www: %s", dns.RcodeToString[r.Rcode])
 	}
 }
