@@ -22,8 +22,15 @@ type answerSite struct {
 	dir, yaml, countryDB, asnDB string
 }
 
-func newAnswerSite(t *testing.T) *answerSite {
+func newAnswerSite(t testing.TB) *answerSite {
 	t.Helper()
+	writeFile := func(t testing.TB, dir, name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	dir := t.TempDir()
 	s := &answerSite{dir: dir, countryDB: filepath.Join(dir, "country.mmdb"), asnDB: filepath.Join(dir, "asn.mmdb")}
 	trackers := writeFile(t, dir, "trackers.txt", "tracker.example\n")
@@ -63,7 +70,7 @@ groups:
 	return s
 }
 
-func (s *answerSite) compile(t *testing.T, prev *Snapshot) (*Snapshot, error) {
+func (s *answerSite) compile(t testing.TB, prev *Snapshot) (*Snapshot, error) {
 	t.Helper()
 	cfg, err := config.Parse("t.yaml", []byte(s.yaml))
 	if err != nil {
@@ -258,5 +265,35 @@ func TestSnapshot_DecideAnswer_overrides(t *testing.T) {
 	// The address lists and rebinding protection still apply.
 	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, addrs("198.18.7.9"), now); d.Reason != ReasonAddress {
 		t.Errorf("override of another category lifted an address block: %+v", d)
+	}
+}
+
+// BenchmarkSnapshot_DecideAnswer is the answer-side check alone, per
+// answer, with every check on (name lists, address lists, country, ASN,
+// rebinding): two addresses, with and without a two-CNAME chain.
+func BenchmarkSnapshot_DecideAnswer(b *testing.B) {
+	site := newAnswerSite(b)
+	snap, err := site.compile(b, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pupils := clientmap.Client{Group: "pupils"}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	as := addrs("192.0.2.200", "2001:db8::1")
+	for _, bc := range []struct {
+		name    string
+		targets []string
+	}{
+		{"addresses", nil},
+		{"cname-chain", []string{"www.example.org.edgekey.net.", "e1234.a.akamaiedge.net."}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := snap.DecideAnswer(pupils, Decision{}, "www.example.org.", bc.targets, as, now); d.Action != Pass {
+					b.Fatal(d)
+				}
+			}
+		})
 	}
 }

@@ -215,19 +215,35 @@ func TestServer_checkedHitPathDoesNotAllocate(t *testing.T) {
 // answer-side check on (lists, an address list, rebinding), for an answer
 // of two addresses with and without a two-CNAME chain. Compare with
 // BenchmarkServer_answerHit (no checks configured) in the same run.
+//
+// Each case runs twice: "checked", and "unchecked" with the same policy
+// and reply but the answer's targets and addresses hidden from the checks,
+// so the difference is the cost of the answer-side checks alone.
 func BenchmarkServer_answerHitChecked(b *testing.B) {
 	for _, h := range hitAnswers {
-		b.Run(h.name, func(b *testing.B) {
-			s := checkedHitServer(b, chainAnswer(b, "www.example.org.", dns.TypeA, h.targets, "192.0.2.1", "192.0.2.2"))
-			pkt := packQuery(b, func(m *dns.Msg) { m.SetEdns0(1232, false) })
-			bufs := newBuffers()
-			src := netip.MustParseAddrPort("127.0.0.1:5300")
-			b.ReportAllocs()
-			for b.Loop() {
-				qu := query{src: src, proto: protoUDP, start: time.Now()}
-				s.answer(pkt, &qu, bufs)
+		for _, checked := range []bool{true, false} {
+			name := h.name + "/checked"
+			if !checked {
+				name = h.name + "/unchecked"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				a := chainAnswer(b, "www.example.org.", dns.TypeA, h.targets, "192.0.2.1", "192.0.2.2")
+				if !checked {
+					hidden := *a
+					hidden.Targets, hidden.Addrs = nil, nil
+					a = &hidden
+				}
+				s := checkedHitServer(b, a)
+				pkt := packQuery(b, func(m *dns.Msg) { m.SetEdns0(1232, false) })
+				bufs := newBuffers()
+				src := netip.MustParseAddrPort("127.0.0.1:5300")
+				b.ReportAllocs()
+				for b.Loop() {
+					qu := query{src: src, proto: protoUDP, start: time.Now()}
+					s.answer(pkt, &qu, bufs)
+				}
+			})
+		}
 	}
 }
 
