@@ -64,6 +64,7 @@ type GroupAnswerOptions struct {
 // answerPolicy is the compiled, snapshot-wide part of answer-side checks.
 type answerPolicy struct {
 	ips             *blocklists.IPSet
+	ipCats          map[string]blocklists.Mask // address lists by category name, for overrides
 	countries, asns *geoip.Index
 	internal        []string
 	warnings        []string
@@ -142,6 +143,10 @@ func (s *Snapshot) DecideAnswer(c clientmap.Client, d Decision, name string, tar
 	var block, allow blocklists.Mask
 	if d.Action == Pass {
 		block, allow = g.activeBlock(s.sched, now), g.allow
+		if g.ov != nil {
+			ovAllow, ovBlock := s.answerOverrideMasks(g, now)
+			block = block&^ovAllow | ovBlock
+		}
 	}
 	if s.lists != nil {
 		for _, t := range targets {
@@ -206,6 +211,25 @@ func (g *group) activeBlock(sched *schedule.Schedule, now time.Time) blocklists.
 		}
 	}
 	return m
+}
+
+// answerOverrideMasks are g's category overrides in force at now as masks
+// over the name and the address lists: an override that allows (or
+// blocks) a category for a while does so for answers too.
+func (s *Snapshot) answerOverrideMasks(g *group, now time.Time) (allow, block blocklists.Mask) {
+	for i := range g.ov.cats {
+		o := &g.ov.cats[i]
+		if !now.Before(o.until) {
+			continue
+		}
+		m := o.mask | s.ans.ipCats[o.category]
+		if o.allow {
+			allow |= m
+		} else {
+			block |= m
+		}
+	}
+	return allow, block
 }
 
 // rebindRange names the non-public range addr is in, if it is in one:
@@ -303,5 +327,12 @@ func newAnswerPolicy(o AnswerOptions, lists *blocklists.Set) (answerPolicy, erro
 			}
 		}
 	}
-	return answerPolicy{ips: o.Addresses, countries: o.Countries, asns: o.ASNs, internal: o.Internal, warnings: o.Warnings}, nil
+	ap := answerPolicy{ips: o.Addresses, countries: o.Countries, asns: o.ASNs, internal: o.Internal, warnings: o.Warnings}
+	for _, l := range o.Addresses.Lists() {
+		if ap.ipCats == nil {
+			ap.ipCats = map[string]blocklists.Mask{}
+		}
+		ap.ipCats[l.Category.String()] |= blocklists.MaskOf(l.ID)
+	}
+	return ap, nil
 }

@@ -12,6 +12,7 @@ import (
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/internal/geoiptest"
+	"gatehouse/policy/override"
 )
 
 // answerSite is a config with every answer-side check: a tracker list
@@ -21,8 +22,15 @@ type answerSite struct {
 	dir, yaml, countryDB, asnDB string
 }
 
-func newAnswerSite(t *testing.T) *answerSite {
+func newAnswerSite(t testing.TB) *answerSite {
 	t.Helper()
+	writeFile := func(t testing.TB, dir, name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	dir := t.TempDir()
 	s := &answerSite{dir: dir, countryDB: filepath.Join(dir, "country.mmdb"), asnDB: filepath.Join(dir, "asn.mmdb")}
 	trackers := writeFile(t, dir, "trackers.txt", "tracker.example\n")
@@ -62,7 +70,7 @@ groups:
 	return s
 }
 
-func (s *answerSite) compile(t *testing.T, prev *Snapshot) (*Snapshot, error) {
+func (s *answerSite) compile(t testing.TB, prev *Snapshot) (*Snapshot, error) {
 	t.Helper()
 	cfg, err := config.Parse("t.yaml", []byte(s.yaml))
 	if err != nil {
@@ -230,5 +238,62 @@ func TestCompile_addressListIDs(t *testing.T) {
 	os.Remove(filepath.Join(site.dir, "bad-ips.txt"))
 	if _, err := site.compile(t, snap); err == nil || !strings.Contains(err.Error(), "bad-ips.txt") {
 		t.Errorf("missing address list: %v", err)
+	}
+}
+
+func TestSnapshot_DecideAnswer_overrides(t *testing.T) {
+	site := newAnswerSite(t)
+	snap, err := site.compile(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	pupils := clientmap.Client{Group: "pupils"}
+	targets := []string{"x.tracker.example."}
+	if d := snap.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now); d.Reason != ReasonCNAME {
+		t.Fatalf("without an override: %+v", d)
+	}
+	ov := override.Override{ID: "o1", Group: "pupils", Action: override.Allow, Category: "custom",
+		Created: now.Add(-time.Minute), Until: now.Add(time.Hour)}
+	with := snap.WithOverrides([]override.Override{ov}, now)
+	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now); d.Action != Pass {
+		t.Errorf("custom allowed for an hour, yet its CNAME target blocks: %+v", d)
+	}
+	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now.Add(2*time.Hour)); d.Reason != ReasonCNAME {
+		t.Errorf("after the override expired: %+v", d)
+	}
+	// The address lists and rebinding protection still apply.
+	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, addrs("198.18.7.9"), now); d.Reason != ReasonAddress {
+		t.Errorf("override of another category lifted an address block: %+v", d)
+	}
+}
+
+// BenchmarkSnapshot_DecideAnswer is the answer-side check alone, per
+// answer, with every check on (name lists, address lists, country, ASN,
+// rebinding): two addresses, with and without a two-CNAME chain.
+func BenchmarkSnapshot_DecideAnswer(b *testing.B) {
+	site := newAnswerSite(b)
+	snap, err := site.compile(b, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pupils := clientmap.Client{Group: "pupils"}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	as := addrs("192.0.2.200", "2001:db8::1")
+	for _, bc := range []struct {
+		name    string
+		targets []string
+	}{
+		{"addresses", nil},
+		{"cname-chain", []string{"www.example.org.edgekey.net.", "e1234.a.akamaiedge.net."}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := snap.DecideAnswer(pupils, Decision{}, "www.example.org.", bc.targets, as, now); d.Action != Pass {
+					b.Fatal(d)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package resolver
 import (
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/miekg/dns"
 
@@ -94,8 +95,8 @@ func (s *Server) blocked(qu *query, snap *policy.Snapshot, b *buffers) []byte {
 	wq, d := &qu.wq, qu.d
 	ttl := minCap(snap.BlockTTL(), d.TTLCap)
 	zone := d.Matched
-	if zone == "" {
-		zone = wq.q.Name
+	if zone == "" || !strings.HasSuffix(wq.q.Name, zone) {
+		zone = wq.q.Name // an answer-side block explains itself by the answer, not a suffix
 	}
 	var m *dns.Msg
 	switch d.Style {
@@ -124,7 +125,7 @@ func (s *Server) blocked(qu *query, snap *policy.Snapshot, b *buffers) []byte {
 	if len(m.Answer) == 0 {
 		m.Ns = append(m.Ns, blockSOA(zone, ttl))
 	}
-	s.done(qu, m.Rcode, sourceLocal, nil, SecurityUnchecked)
+	s.done(qu, m.Rcode, sourceLocal, qu.blockedAnswer, SecurityUnchecked)
 	return s.appendMsg(b.out, m, qu, blockEDE(d))
 }
 

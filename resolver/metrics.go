@@ -23,13 +23,15 @@ type Metrics struct {
 	panics      prometheus.Counter
 	tcpConns    prometheus.Gauge
 	tcpRejected prometheus.Counter
-	decisions   [numActions][numReasons]prometheus.Counter
+	decisions   [numActions][numReasons + numAnswerReasons]prometheus.Counter
 }
 
 // The policy decisions counted, by action and reason: both bounded enums.
 const (
 	numActions = int(policy.Rewrite) + 1
 	numReasons = policy.NumReasons
+	// numAnswerReasons are the answer-side reasons, counted after the rest.
+	numAnswerReasons = int(policy.ReasonRebinding-policy.ReasonCNAME) + 1
 )
 
 // countedTypes get their own label value; the rest count as "other", so a
@@ -97,8 +99,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Help: "Policy decisions, by action and the kind of rule that decided.",
 	}, []string{"action", "reason"})
 	for a := range numActions {
-		for r := range numReasons {
-			m.decisions[a][r] = decisions.WithLabelValues(policy.Action(a).String(), policy.Reason(r).String())
+		for r := range numReasons + numAnswerReasons {
+			m.decisions[a][r] = decisions.WithLabelValues(policy.Action(a).String(), reasonAt(r).String())
 		}
 	}
 	for _, c := range []prometheus.Collector{queries, responses, duration, drops, decisions, m.refusedACL, m.staleServed, m.panics, m.tcpConns, m.tcpRejected} {
@@ -165,9 +167,21 @@ func (m *Metrics) answered(rcode int, s source, elapsed time.Duration) {
 func (m *Metrics) dropped(r dropReason) { m.drops[r].Inc() }
 
 func (m *Metrics) decided(d policy.Decision) {
-	if int(d.Action) < numActions && int(d.Reason) < numReasons {
-		m.decisions[d.Action][d.Reason].Inc()
+	r := int(d.Reason)
+	if d.Reason.AnswerSide() {
+		r = numReasons + int(d.Reason-policy.ReasonCNAME)
 	}
+	if int(d.Action) < numActions && r < numReasons+numAnswerReasons {
+		m.decisions[d.Action][r].Inc()
+	}
+}
+
+// reasonAt is the reason counted at index i of a decisions row.
+func reasonAt(i int) policy.Reason {
+	if i >= numReasons {
+		return policy.ReasonCNAME + policy.Reason(i-numReasons)
+	}
+	return policy.Reason(i)
 }
 func (m *Metrics) refused() { m.refusedACL.Inc() }
 func (m *Metrics) stale()   { m.staleServed.Inc() }

@@ -192,6 +192,10 @@ type query struct {
 	start  time.Time
 	client clientmap.Client
 	d      policy.Decision
+	snap   *policy.Snapshot // the one snapshot this query is decided by
+	// blockedAnswer is the upstream answer an answer-side check blocked,
+	// for the query log (nil otherwise).
+	blockedAnswer *Answer
 	// lookup is what to ask the cache: the question, or a rewrite's target.
 	lookup Question
 	// detached: the name no longer points into a listener buffer.
@@ -250,6 +254,7 @@ func (s *Server) answer(pkt []byte, qu *query, b *buffers) (reply []byte, miss b
 
 	addr := qu.src.Addr().Unmap()
 	snap := s.snap.Load() // exactly one policy snapshot per query
+	qu.snap = snap
 	if !snap.Allowed(addr) {
 		s.m.refused()
 		return s.local(qu, b, dns.RcodeRefused, nil), false
@@ -282,10 +287,14 @@ func (s *Server) answer(pkt []byte, qu *query, b *buffers) (reply []byte, miss b
 	return nil, true
 }
 
-// reply fits a cached or resolved answer to the query's decision.
+// reply fits a cached or resolved answer to the query's decision, after
+// the answer-side checks (answercheck.go), which run on every hit.
 func (s *Server) reply(qu *query, c Cached, b *buffers) []byte {
 	if qu.d.Action == policy.Rewrite {
 		return s.rewritten(qu, c, b)
+	}
+	if s.answerBlocked(qu, c.Answer) {
+		return s.blocked(qu, qu.snap, b)
 	}
 	return s.finish(qu, c, nil, b)
 }

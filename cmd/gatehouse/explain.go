@@ -29,6 +29,7 @@ func explainCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 		Flags: []cli.Flag{configFlag,
 			&cli.StringFlag{Name: "client", Value: "127.0.0.1", Usage: "the client's IP `ADDRESS`"},
 			&cli.StringFlag{Name: "at", Usage: "decide as at this `TIME` (10:00 today, 2026-11-23 10:00; default: now)"},
+			&cli.StringSliceFlag{Name: "answer", Usage: "check an answer too: a CNAME target `NAME` or an ADDRESS it holds (repeat, in answer order)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
@@ -38,12 +39,12 @@ func explainCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return explain(stdout, cfg, c.String("client"), c.Args().Get(0), c.Args().Get(1), c.String("at"))
+			return explain(stdout, cfg, c.String("client"), c.Args().Get(0), c.Args().Get(1), c.String("at"), c.StringSlice("answer"))
 		},
 	}
 }
 
-func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at string) error {
+func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at string, answer []string) error {
 	addr, err := netip.ParseAddr(clientArg)
 	if err != nil {
 		return fmt.Errorf("--client: %q is not an IP address", clientArg)
@@ -141,7 +142,7 @@ func explain(w io.Writer, cfg *config.Config, clientArg, name, qtypeArg, at stri
 			fmt.Fprintf(tw, "warning\t%s\n", err)
 		}
 	}
-	return nil
+	return explainAnswer(tw, snap, c, d, name, answer, now)
 }
 
 // readLeases reads the configured lease files once.

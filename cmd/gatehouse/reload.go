@@ -265,6 +265,7 @@ func (s *site) apply(cfg *config.Config) error {
 	}
 	s.server.SetPolicy(snap)
 	s.listsBuilt(snap.Lists())
+	s.answerChecksBuilt(snap)
 	if !s.refresher.same(cfg) {
 		s.refresher.close()
 		rf, err := s.startRefresher(cfg)

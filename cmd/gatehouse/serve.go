@@ -215,6 +215,7 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		return nil, err
 	}
 	s.listsBuilt(snap.Lists())
+	s.answerChecksBuilt(snap)
 	now := time.Now()
 	snap = snap.WithOverrides(s.overrides.Active(now), now)
 	sc := resolver.ServerConfig{

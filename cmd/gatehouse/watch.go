@@ -10,13 +10,13 @@ import (
 )
 
 // watchSet follows the files a reload reads: the config file, and the list
-// files and category directories it names. fsnotify watches directories,
+// files, category directories and GeoIP databases it names. fsnotify watches directories,
 // not files, because editors and list tools replace files by renaming new
 // ones over them, which ends a watch on the file itself.
 type watchSet struct {
 	w        *fsnotify.Watcher
 	config   string          // the config file ("" for the built-in default)
-	lists    map[string]bool // list files
+	lists    map[string]bool // list files and GeoIP databases
 	listDirs map[string]bool // category directories and their folders: any change counts
 	watching map[string]bool // directories added to w
 }
@@ -54,6 +54,19 @@ func (ws *watchSet) watch(dir string) error {
 func (ws *watchSet) follow(cfg *config.Config) []error {
 	ws.lists, ws.listDirs = map[string]bool{}, map[string]bool{}
 	var errs []error
+	// GeoIP databases are replaced whole by their update tools: a change
+	// reloads like a list file's, and a file that fails to load leaves
+	// the last good one in force (policy.Compile).
+	for _, db := range []string{cfg.GeoIP.CountryDatabase, cfg.GeoIP.ASNDatabase} {
+		if db == "" {
+			continue
+		}
+		p := filepath.Clean(db)
+		ws.lists[p] = true
+		if err := ws.watch(filepath.Dir(p)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, l := range cfg.Lists {
 		if l.Path != "" {
 			p := filepath.Clean(l.Path)
