@@ -6,15 +6,25 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/miekg/dns"
 )
 
 // infra holds what the recursor learns about the DNS's structure, shared by
 // all queries: delegations (so a warm resolver asks the right servers
-// straight away) and the addresses of name servers. Final answers are not
-// kept here. It is safe for concurrent use.
+// straight away), the addresses of name servers, and what parents' signed
+// referrals said about DS records (so the validator need not ask again).
+// Final answers are not kept here. It is safe for concurrent use.
 type infra struct {
 	delegs *lru.Cache[string, *deleg]
 	addrs  *lru.Cache[addrKey, addrEntry]
+	ds     *lru.Cache[string, dsEntry] // by cut
+}
+
+// dsEntry is a referral's DS RRset or proof of no DS (see reply.dsProof),
+// shared read-only: callers get copies.
+type dsEntry struct {
+	rrs     []dns.RR
+	expires time.Time
 }
 
 // addrKey names one address family of one name server name.
@@ -39,7 +49,57 @@ func newInfra(size int) (*infra, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating address cache: %w", err)
 	}
-	return &infra{delegs: delegs, addrs: addrs}, nil
+	ds, err := lru.New[string, dsEntry](size)
+	if err != nil {
+		return nil, fmt.Errorf("creating DS cache: %w", err)
+	}
+	return &infra{delegs: delegs, addrs: addrs, ds: ds}, nil
+}
+
+// putDS keeps a referral's DS records or proof of none for cut, for as
+// long as the shortest TTL among them and no longer than the earliest
+// signature expiry (past it the records would no longer validate, while
+// the parent would hand out fresh signatures).
+func (c *infra) putDS(cut string, rrs []dns.RR, now time.Time) {
+	if len(rrs) == 0 {
+		return
+	}
+	ttl := rrs[0].Header().Ttl
+	expires := time.Time{}
+	for _, rr := range rrs {
+		ttl = min(ttl, rr.Header().Ttl)
+		if sig, ok := rr.(*dns.RRSIG); ok {
+			if e := time.Unix(int64(sig.Expiration), 0); expires.IsZero() || e.Before(expires) {
+				expires = e
+			}
+		}
+	}
+	life := now.Add(infraTTL(ttl))
+	if expires.IsZero() || life.Before(expires) {
+		expires = life
+	}
+	if !now.Before(expires) {
+		return
+	}
+	c.ds.Add(cut, dsEntry{rrs: rrs, expires: expires})
+}
+
+// lookupDS returns copies of the unexpired DS records or proof cached for
+// cut, or nil.
+func (c *infra) lookupDS(cut string, now time.Time) []dns.RR {
+	e, ok := c.ds.Get(cut)
+	if !ok {
+		return nil
+	}
+	if !now.Before(e.expires) {
+		c.ds.Remove(cut)
+		return nil
+	}
+	out := make([]dns.RR, len(e.rrs))
+	for i, rr := range e.rrs {
+		out[i] = dns.Copy(rr)
+	}
+	return out
 }
 
 // deleg returns the unexpired delegation cached for zone, or nil.

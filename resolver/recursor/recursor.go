@@ -293,7 +293,7 @@ func (r *Recursor) iterate(ctx context.Context, st *state, name string, qtype ui
 			if err := st.spend(&st.referrals, 1, st.budget.MaxReferrals, budgetReferrals); err != nil {
 				return nil, err
 			}
-			dp = r.learn(rep)
+			dp = r.learn(st, rep)
 			known = dp.zone
 			continue
 		}
@@ -332,12 +332,44 @@ func minimised(name, known string, steps int) string {
 	return name[idx[total-have-add]:]
 }
 
-// learn caches the delegation a referral gave and returns it.
-func (r *Recursor) learn(rep *reply) *deleg {
-	d := rep.cut
-	d.expires = r.now().Add(max(infraTTL(rep.cutTTL), minInfraTTL))
-	r.infra.putDeleg(d)
-	return d
+// learn caches the delegation a referral gave, and with DO what it said
+// about the DS RRset at the cut, and returns the delegation.
+func (r *Recursor) learn(st *state, rep *reply) *deleg {
+	d := *rep.cut // rep may be shared by other resolutions: copy before changing
+	now := r.now()
+	d.expires = now.Add(max(infraTTL(rep.cutTTL), minInfraTTL))
+	r.infra.putDeleg(&d)
+	if st.do {
+		r.infra.putDS(d.zone, rep.dsProof, now)
+	}
+	return &d
+}
+
+// ReferralDS returns what the referral to the zone cut at name said about
+// name's DS RRset, if a referral with DNSSEC records was followed and its
+// TTLs have not run out: a reply with the DS records and their RRSIGs in
+// the answer section, or with the NSEC/NSEC3 records proving there is no
+// DS (and their RRSIGs) in the authority section; else nil. The records
+// come from the parent zone's servers, scrubbed, but are not validated:
+// the validator checks them as it checks a DS reply it asked for, and so
+// need not ask (resolver/validator's ReferralDS interface).
+func (r *Recursor) ReferralDS(name string) *dns.Msg {
+	name = dns.CanonicalName(name)
+	rrs := r.infra.lookupDS(name, r.now())
+	if rrs == nil {
+		return nil
+	}
+	m := new(dns.Msg)
+	m.Response = true
+	m.RecursionAvailable = true
+	m.Question = []dns.Question{{Name: name, Qtype: dns.TypeDS, Qclass: dns.ClassINET}}
+	if hasType(rrs, dns.TypeDS) {
+		m.Answer = rrs
+	} else {
+		m.Ns = rrs
+	}
+	m.SetEdns0(resolver.DefaultBufSize, true)
+	return m
 }
 
 // closestCut returns the deepest cached delegation above name (for DS, above

@@ -44,6 +44,11 @@ type reply struct {
 	// NS records' TTL.
 	cut    *deleg
 	cutTTL uint32
+	// dsProof is, for a referral with DNSSEC records, what the parent zone
+	// said about the DS RRset at the cut: the DS records with their
+	// RRSIGs, or the NSEC/NSEC3 records (with RRSIGs) proving there is
+	// none. Unvalidated; the validator checks it like a fetched DS reply.
+	dsProof []dns.RR
 }
 
 // classify scrubs resp, the reply of a server of zone to a query for qname
@@ -134,6 +139,7 @@ func classify(resp *dns.Msg, zone, qname string, qtype uint16) *reply {
 		rep.kind = kindReferral
 		rep.cut = cut
 		rep.cutTTL, _ = nsTTL(resp.Ns, cut.zone)
+		rep.dsProof = referralDS(resp.Ns, zone, cut.zone)
 		return rep
 	}
 	if resp.Authoritative {
@@ -256,6 +262,48 @@ func referral(resp *dns.Msg, zone, qname string, qtype uint16) *deleg {
 		return nil
 	}
 	return nsDeleg(resp.Ns, resp.Extra, zone, cut)
+}
+
+// referralDS returns what a referral from a server of zone to cut says
+// about cut's DS RRset (RFC 4035 section 3.1.4, RFC 5155 section 7.2.7):
+// the DS records owned by cut with their RRSIGs or, when there are none,
+// the NSEC and NSEC3 records inside zone with their RRSIGs. The DS RRset
+// lives on the parent side, so cut being strictly below zone (referral
+// checks that) makes the parent's servers the authority for it; DS
+// records for any other name, and records from outside zone, are dropped.
+func referralDS(rrs []dns.RR, zone, cut string) []dns.RR {
+	var ds, denial []dns.RR
+	for _, rr := range rrs {
+		h := rr.Header()
+		switch rr := rr.(type) {
+		case *dns.DS:
+			if h.Name == cut {
+				ds = append(ds, rr)
+			}
+		case *dns.NSEC, *dns.NSEC3:
+			if dns.IsSubDomain(zone, h.Name) {
+				denial = append(denial, rr)
+			}
+		case *dns.RRSIG:
+			switch rr.TypeCovered {
+			case dns.TypeDS:
+				if h.Name == cut {
+					ds = append(ds, rr)
+				}
+			case dns.TypeNSEC, dns.TypeNSEC3:
+				if dns.IsSubDomain(zone, h.Name) {
+					denial = append(denial, rr)
+				}
+			}
+		}
+	}
+	if hasType(ds, dns.TypeDS) {
+		return ds
+	}
+	if hasType(denial, dns.TypeNSEC) || hasType(denial, dns.TypeNSEC3) {
+		return denial
+	}
+	return nil
 }
 
 // nsDeleg builds the delegation to cut from the NS records for cut in rrs

@@ -205,16 +205,58 @@ func (r *run) dsFor(name string) (*dsResult, error) {
 		return nil, err
 	}
 	defer r.leave()
-	m, err := r.fetch(name, dns.TypeDS)
+	e, err := r.dsFromReferral(name)
 	if err != nil {
 		return nil, err
+	}
+	if e == nil {
+		m, err := r.fetch(name, dns.TypeDS)
+		if err != nil {
+			return nil, err
+		}
+		if e, err = r.dsFromMsg(name, m); err != nil {
+			return nil, err
+		}
+	}
+	r.v.ds.Add(name, e)
+	return e, nil
+}
+
+// ReferralDS is implemented by an upstream that keeps what the parent's
+// referral to a zone cut said about its DS RRset (the recursor does): a
+// reply like one to a DS query, with the DS records and RRSIGs in the
+// answer section or the NSEC/NSEC3 proof that there are none in the
+// authority section; nil when it has nothing.
+type ReferralDS interface {
+	ReferralDS(name string) *dns.Msg
+}
+
+// dsFromReferral validates the DS records or proof of their absence that
+// the upstream learnt from the referral to name, exactly as a DS reply is
+// validated. Only a clean result is used (a validated DS RRset, or a
+// validated proof of an unsigned delegation); anything else, nil, sends
+// the validator to ask upstream, whose answer decides: a referral's copy
+// must not be able to make a zone bogus that its parent's answer would
+// not.
+func (r *run) dsFromReferral(name string) (*dsResult, error) {
+	up, ok := r.v.cfg.Upstream.(ReferralDS)
+	if !ok {
+		return nil, nil
+	}
+	m := up.ReferralDS(name)
+	if m == nil {
+		return nil, nil
 	}
 	e, err := r.dsFromMsg(name, m)
 	if err != nil {
 		return nil, err
 	}
-	r.v.ds.Add(name, e)
-	return e, nil
+	switch e.kind {
+	case dsFound, dsInsecure:
+		r.v.metrics.referralDS.Inc()
+		return e, nil
+	}
+	return nil, nil
 }
 
 func (r *run) dsFromMsg(name string, m *dns.Msg) (*dsResult, error) {

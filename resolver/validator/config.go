@@ -89,6 +89,11 @@ type Config struct {
 	// KeyCacheSize bounds the cache of validated DNSKEY sets and, apart,
 	// of DS results and insecurity proofs. Zero means DefaultKeyCacheSize.
 	KeyCacheSize int
+	// DisableAggressiveNSEC turns off the aggressive use of validated NSEC
+	// records (RFC 8198): by default NXDOMAIN and NODATA answers that
+	// cached NSEC records of a secure zone prove are answered without
+	// asking upstream (see aggressive.go).
+	DisableAggressiveNSEC bool
 	// Logger receives debug records about bogus answers and a warning when
 	// signatures fail en masse for time reasons. Nil discards.
 	Logger *slog.Logger

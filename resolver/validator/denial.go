@@ -68,6 +68,9 @@ func (r *run) denialsBy(zone string, keys []zkey, auth *authority) (*denialRecor
 			break
 		}
 		d.ttl = min(d.ttl, ttlOf(s))
+		if r.v.neg != nil {
+			r.v.neg.add(zone, s, r.now)
+		}
 		for _, rr := range s.rrs {
 			switch rr := rr.(type) {
 			case *dns.NSEC:

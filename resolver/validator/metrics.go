@@ -21,6 +21,8 @@ type Metrics struct {
 	timeFailures  prometheus.Counter
 	fetches       *prometheus.CounterVec
 	clockWarnings prometheus.Counter
+	referralDS    prometheus.Counter
+	aggressive    *prometheus.CounterVec
 }
 
 // Bogus reasons, the values of the bogus_total "reason" label.
@@ -56,6 +58,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			"DS and DNSKEY queries sent upstream to build chains of trust."), []string{"type"}),
 		clockWarnings: prometheus.NewCounter(opts("clock_warnings_total",
 			"Warnings logged because most signatures failed their validity period.")),
+		referralDS: prometheus.NewCounter(opts("referral_ds_total",
+			"DS RRsets and proofs of no DS taken from the recursor's referrals instead of a DS query.")),
+		aggressive: prometheus.NewCounterVec(opts("aggressive_nsec_answers_total",
+			"Negative answers synthesized from cached, validated NSEC records (RFC 8198), by rcode."), []string{"rcode"}),
 	}
 	for s := Unchecked; s <= Indeterminate; s++ {
 		m.results.WithLabelValues(s.String())
@@ -69,7 +75,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.results, m.bogus, m.verifications, m.timeFailures, m.fetches, m.clockWarnings} {
+	for _, rc := range []string{"NXDOMAIN", "NOERROR"} {
+		m.aggressive.WithLabelValues(rc)
+	}
+	for _, c := range []prometheus.Collector{m.results, m.bogus, m.verifications, m.timeFailures, m.fetches, m.clockWarnings, m.referralDS, m.aggressive} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering validator metrics: %w", err)
 		}

@@ -32,6 +32,7 @@ type Validator struct {
 	metrics *Metrics
 	log     *slog.Logger
 	clock   *clockWatch
+	neg     *negCache // validated NSEC records (RFC 8198); nil when off
 }
 
 // New returns a Validator for cfg.
@@ -55,6 +56,9 @@ func New(cfg Config) (*Validator, error) {
 	v := &Validator{
 		cfg: cfg, anchors: a, keys: keys, ds: ds,
 		metrics: cfg.Metrics, log: cfg.Logger,
+	}
+	if !cfg.DisableAggressiveNSEC {
+		v.neg = newNegCache()
 	}
 	v.clock = &clockWatch{logger: cfg.Logger, warnings: cfg.Metrics.clockWarnings.Inc}
 	return v, nil
@@ -82,6 +86,16 @@ func (v *Validator) Resolve(ctx context.Context, q resolver.Question) (*dns.Msg,
 // (the CNAME and DNAME chain and the data at its end).
 func (v *Validator) Validate(ctx context.Context, q resolver.Question) (*dns.Msg, Status, error) {
 	q.Name = dns.CanonicalName(q.Name)
+	if !q.CD {
+		if m := v.answerLocally(ctx, q); m != nil {
+			v.metrics.results.WithLabelValues(Secure.String()).Inc()
+			m.AuthenticatedData = true
+			m.CheckingDisabled = false
+			scrub(m)
+			finish(m, q)
+			return m, Secure, nil
+		}
+	}
 	m, err := v.cfg.Upstream.Resolve(ctx, resolver.Question{Name: q.Name, Type: q.Type, DO: true, CD: true})
 	if err != nil {
 		return nil, Indeterminate, err
@@ -120,6 +134,31 @@ func (v *Validator) Validate(ctx context.Context, q resolver.Question) (*dns.Msg
 	}
 	finish(m, q)
 	return m, st, nil
+}
+
+// answerLocally answers q without asking upstream when what the validator
+// or its upstream already hold proves the answer secure: a DS question from
+// the DS RRset the parent's referral carried (validated like an upstream
+// answer), or a negative answer synthesized from validated NSEC records
+// (RFC 8198). Anything less than secure returns nil, and q goes upstream.
+func (v *Validator) answerLocally(ctx context.Context, q resolver.Question) *dns.Msg {
+	r := v.newRun(ctx)
+	if q.Type == dns.TypeDS {
+		if up, ok := v.cfg.Upstream.(ReferralDS); ok {
+			// Only a DS RRset: a proof of no DS from a referral has no SOA,
+			// which a negative answer needs.
+			if m := up.ReferralDS(q.Name); m != nil && len(m.Answer) > 0 {
+				if st, _, err := r.validateMsg(q, m); err == nil && st == Secure {
+					v.metrics.referralDS.Inc()
+					return m
+				}
+			}
+		}
+	}
+	if v.neg != nil {
+		return r.synthesize(q)
+	}
+	return nil
 }
 
 // scrub drops from a secure answer what validation did not cover: the

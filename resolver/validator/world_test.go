@@ -70,7 +70,9 @@ type world struct {
 	up      *upstream
 	anchors []dns.RR
 	root    *dnstest.SignedZone
+	org     *dnstest.SignedZone
 	example *dnstest.SignedZone
+	plain   *dnstest.Zone
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -87,7 +89,9 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		up:      &upstream{rec: dnstest.NewRecursive(root, org, example, plain)},
 		anchors: root.DS(),
 		root:    root,
+		org:     org,
 		example: example,
+		plain:   plain,
 	}
 }
 
