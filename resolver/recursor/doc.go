@@ -9,8 +9,13 @@
 // checks), and classifies the scrubbed reply (scrub.go: only records inside
 // the queried zone's bailiwick survive) as an answer, a referral, a negative
 // answer or a lame server, then follows it. Delegations, server addresses
-// and server statistics live in bounded infrastructure caches (infra.go);
-// final answers are not cached here but by the cache above. Every Resolve
+// (glue after scrubbing, and the answers of glueless lookups), what signed
+// referrals said about the DS RRset at each cut (for the validator, through
+// ReferralDS), names QNAME minimisation found not to be cuts, and server
+// statistics live in bounded infrastructure caches with TTLs (infra.go);
+// final answers are not cached here but by the cache above. Concurrent
+// resolutions needing the same step or the same name server's addresses
+// share one exchange (flight.go). Every Resolve
 // call has a work budget (queries, referrals, glueless lookups, CNAMEs,
 // time) so a hostile zone cannot make one question cost thousands of
 // exchanges. Root hints are built in (hints.go) and primed (RFC 8109).

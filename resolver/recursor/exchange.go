@@ -23,7 +23,23 @@ import (
 // up the addresses of a few name server names, in parallel. Only terminal errors
 // (budget, context) and "no server answered" (resolver.ErrNoUpstream) are
 // returned.
+//
+// Concurrent identical steps (same zone, question, DO and CD) share one
+// exchange (see flights).
 func (r *Recursor) askZone(ctx context.Context, st *state, dp *deleg, qname string, qtype uint16, p *path) (*reply, error) {
+	k := askKey{zone: dp.zone, qname: qname, qtype: qtype, do: st.do, cd: st.cd}
+	return r.asks.do(ctx, k, func() (*reply, error) { return r.askServers(ctx, st, dp, qname, qtype, p) })
+}
+
+// askKey identifies one step of a resolution, for sharing it.
+type askKey struct {
+	zone, qname string
+	qtype       uint16
+	do, cd      bool
+}
+
+// askServers is askZone's work.
+func (r *Recursor) askServers(ctx context.Context, st *state, dp *deleg, qname string, qtype uint16, p *path) (*reply, error) {
 	tried := make(map[netip.Addr]bool)
 	looked := make(map[string]bool) // name server names looked up in this step
 	probed := false                 // a held server was tried
@@ -124,7 +140,10 @@ func (r *Recursor) lookupServers(ctx context.Context, st *state, names []string,
 			// A panic is re-raised on the query's goroutine, where the
 			// server's per-query recovery handles it.
 			defer func() { panics[i] = recover() }()
-			errs[i] = r.lookupAddrs(ctx, st, n, p.push(n))
+			// Concurrent resolutions looking up the same name share it.
+			_, errs[i] = r.lookups.do(ctx, n, func() (struct{}, error) {
+				return struct{}{}, r.lookupAddrs(ctx, st, n, p.push(n))
+			})
 		})
 	}
 	wg.Wait()

@@ -18,6 +18,7 @@ type infra struct {
 	delegs *lru.Cache[string, *deleg]
 	addrs  *lru.Cache[addrKey, addrEntry]
 	ds     *lru.Cache[string, dsEntry] // by cut
+	names  *lru.Cache[string, nameEntry]
 }
 
 // dsEntry is a referral's DS RRset or proof of no DS (see reply.dsProof),
@@ -38,6 +39,15 @@ type addrKey struct {
 type addrEntry struct {
 	addrs   []netip.Addr
 	expires time.Time
+	glue    bool // from a referral's additional section, not the name's own zone
+}
+
+// nameEntry records that a name exists in zone and is not a zone cut
+// (an empty non-terminal or a name with data), as QNAME minimisation
+// found: later resolutions below it need not ask for it again.
+type nameEntry struct {
+	zone    string
+	expires time.Time
 }
 
 func newInfra(size int) (*infra, error) {
@@ -53,7 +63,27 @@ func newInfra(size int) (*infra, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating DS cache: %w", err)
 	}
-	return &infra{delegs: delegs, addrs: addrs, ds: ds}, nil
+	names, err := lru.New[string, nameEntry](size)
+	if err != nil {
+		return nil, fmt.Errorf("creating name cache: %w", err)
+	}
+	return &infra{delegs: delegs, addrs: addrs, ds: ds, names: names}, nil
+}
+
+// putName records that name exists in zone and is not a cut.
+func (c *infra) putName(name, zone string, expires time.Time) {
+	c.names.Add(name, nameEntry{zone: zone, expires: expires})
+}
+
+// knownBelow returns the deepest name between zone (excluded) and name
+// (included) known to exist in zone without being a cut, or zone.
+func (c *infra) knownBelow(name, zone string, now time.Time) string {
+	for n := name; n != zone && n != "."; n = parent(n) {
+		if e, ok := c.names.Get(n); ok && e.zone == zone && now.Before(e.expires) {
+			return n
+		}
+	}
+	return zone
 }
 
 // putDS keeps a referral's DS records or proof of none for cut, for as
@@ -134,6 +164,17 @@ func (c *infra) lookupAddrs(name string, v6 bool, now time.Time) ([]netip.Addr, 
 
 func (c *infra) putAddrs(name string, v6 bool, addrs []netip.Addr, expires time.Time) {
 	c.addrs.Add(addrKey{name, v6}, addrEntry{addrs: addrs, expires: expires})
+}
+
+// putGlue caches a referral's glue addresses of one family for name,
+// unless the name's own answer is cached: glue is the parent's copy and
+// ranks below it (RFC 2181 section 5.4.1).
+func (c *infra) putGlue(name string, v6 bool, addrs []netip.Addr, now, expires time.Time) {
+	k := addrKey{name, v6}
+	if e, ok := c.addrs.Peek(k); ok && !e.glue && now.Before(e.expires) {
+		return
+	}
+	c.addrs.Add(k, addrEntry{addrs: addrs, expires: expires, glue: true})
 }
 
 // infraTTL is how long infrastructure data with TTL ttl is kept.

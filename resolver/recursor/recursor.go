@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -56,6 +57,8 @@ type Recursor struct {
 	hints   *deleg
 	infra   *infra
 	sel     *selector
+	asks    *flights[askKey, *reply]   // steps under way, shared
+	lookups *flights[string, struct{}] // name server address lookups under way, shared
 	// randIntN returns a random int in [0, n): server choice and the order
 	// of glueless lookups. Tests replace it to make exchanges predictable.
 	randIntN func(n int) int
@@ -91,6 +94,8 @@ func New(cfg Config) (*Recursor, error) {
 		ipv6:     cfg.IPv6,
 		loopOK:   cfg.AllowLoopback,
 		randIntN: rand.IntN, // not security-sensitive: spreads load, and randomly seeded
+		asks:     newFlights[askKey](func(rep *reply) *reply { return rep.clone() }),
+		lookups:  newFlights[string](func(v struct{}) struct{} { return v }),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -270,6 +275,9 @@ func (r *Recursor) iterate(ctx context.Context, st *state, name string, qtype ui
 	}
 	minimise := r.qmin
 	known, steps := dp.zone, 0 // known: the deepest name known to be in dp's zone
+	if minimise {
+		known = r.infra.knownBelow(name, dp.zone, r.now())
+	}
 	for {
 		sendName, sendType := name, qtype
 		if minimise && known != name {
@@ -296,6 +304,15 @@ func (r *Recursor) iterate(ctx context.Context, st *state, name string, qtype ui
 			dp = r.learn(st, rep)
 			known = dp.zone
 			continue
+		}
+		if minimise && sendType != dns.TypeDS && sendType != dns.TypeNS && rep.chain == nil && rep.kind == kindNoData {
+			// sendName exists in dp's zone and is not a cut: remember it,
+			// so the next resolution below it need not ask again.
+			ttl := minInfraTTL
+			if rep.hasSOA {
+				ttl = max(infraTTL(rep.negTTL), minInfraTTL)
+			}
+			r.infra.putName(sendName, dp.zone, r.now().Add(ttl))
 		}
 		if sendName != name {
 			if rep.kind == kindNoData || (rep.kind == kindAnswer && rep.answered && rep.final == sendName) {
@@ -339,6 +356,23 @@ func (r *Recursor) learn(st *state, rep *reply) *deleg {
 	now := r.now()
 	d.expires = now.Add(max(infraTTL(rep.cutTTL), minInfraTTL))
 	r.infra.putDeleg(&d)
+	// The glue also serves other delegations naming the same servers.
+	for _, ns := range d.ns {
+		var v4, v6 []netip.Addr
+		for _, a := range d.glue[ns] {
+			if a.Is4() {
+				v4 = append(v4, a)
+			} else {
+				v6 = append(v6, a)
+			}
+		}
+		if len(v4) > 0 {
+			r.infra.putGlue(ns, false, v4, now, d.expires)
+		}
+		if len(v6) > 0 {
+			r.infra.putGlue(ns, true, v6, now, d.expires)
+		}
+	}
 	if st.do {
 		r.infra.putDS(d.zone, rep.dsProof, now)
 	}
@@ -452,10 +486,10 @@ func (r *Recursor) prime(ctx context.Context, st *state) (*deleg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("priming: %w", err)
 	}
-	d := rep.cut
-	if rep.kind != kindAnswer || d == nil {
+	if rep.kind != kindAnswer || rep.cut == nil {
 		return nil, errors.New("priming: no root NS set in the reply")
 	}
+	d := &deleg{zone: rep.cut.zone, ns: rep.cut.ns, glue: maps.Clone(rep.cut.glue)} // rep may be shared
 	// Name servers the reply gave no address for keep their hint addresses.
 	usable := false
 	for _, ns := range d.ns {

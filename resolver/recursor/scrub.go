@@ -51,6 +51,25 @@ type reply struct {
 	dsProof []dns.RR
 }
 
+// clone returns a copy of rep that shares no record with it (the cut,
+// never changed once built, is shared).
+func (rep *reply) clone() *reply {
+	c := *rep
+	c.chain, c.ns, c.dsProof = copyRRs(rep.chain), copyRRs(rep.ns), copyRRs(rep.dsProof)
+	return &c
+}
+
+func copyRRs(rrs []dns.RR) []dns.RR {
+	if rrs == nil {
+		return nil
+	}
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = dns.Copy(rr)
+	}
+	return out
+}
+
 // classify scrubs resp, the reply of a server of zone to a query for qname
 // and qtype (both canonical), and says what it means.
 //
