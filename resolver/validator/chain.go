@@ -19,6 +19,7 @@ import (
 type zoneKeys struct {
 	status  Status // Secure, Insecure, Indeterminate or Bogus
 	keys    []zkey // the zone's usable keys, when Secure
+	set     *rrset // the validated DNSKEY RRset with its RRSIGs, when Secure (copies)
 	fail    *failure
 	expires time.Time
 }
@@ -89,6 +90,18 @@ func (r *run) keysFor(zone string) (*zoneKeys, error) {
 	return e, nil
 }
 
+// copySet returns a deep copy of s: the records also go to the client.
+func copySet(s *rrset) *rrset {
+	c := &rrset{name: s.name, typ: s.typ}
+	for _, rr := range s.rrs {
+		c.rrs = append(c.rrs, dns.Copy(rr))
+	}
+	for _, sig := range s.sigs {
+		c.sigs = append(c.sigs, dns.Copy(sig).(*dns.RRSIG))
+	}
+	return c
+}
+
 // keysFromTrust fetches zone's DNSKEY RRset and validates it against the
 // DS records or anchor keys that vouch for it, whose own lifetime is
 // left.
@@ -137,7 +150,7 @@ func (r *run) keysFromTrust(zone string, dss []*dns.DS, anchorKeys []*dns.DNSKEY
 	if f != nil {
 		return bogus(f), nil
 	}
-	return &zoneKeys{status: Secure, keys: keys, expires: r.lifetime(min(left, ttlOf(set)))}, nil
+	return &zoneKeys{status: Secure, keys: keys, set: copySet(set), expires: r.lifetime(min(left, ttlOf(set)))}, nil
 }
 
 // supportedDS returns the DS records we can check: supported algorithm

@@ -155,10 +155,46 @@ func (v *Validator) answerLocally(ctx context.Context, q resolver.Question) *dns
 			}
 		}
 	}
+	if q.Type == dns.TypeDNSKEY {
+		if m := r.cachedKeys(q); m != nil {
+			return m
+		}
+	}
 	if v.neg != nil {
 		return r.synthesize(q)
 	}
 	return nil
+}
+
+// cachedKeys answers a DNSKEY question from the validated DNSKEY RRset the
+// key cache holds for a secure zone, with TTLs counting down.
+func (r *run) cachedKeys(q resolver.Question) *dns.Msg {
+	e, ok := r.v.keys.Get(q.Name)
+	if !ok || e.status != Secure || e.set == nil || !r.now.Before(e.expires) {
+		return nil
+	}
+	left := uint32(e.expires.Sub(r.now) / time.Second)
+	if left == 0 {
+		return nil
+	}
+	m := new(dns.Msg)
+	m.Response = true
+	m.RecursionDesired = true
+	m.RecursionAvailable = true
+	m.Question = []dns.Question{{Name: q.Name, Qtype: dns.TypeDNSKEY, Qclass: dns.ClassINET}}
+	add := func(rr dns.RR) {
+		rr = dns.Copy(rr)
+		rr.Header().Ttl = min(rr.Header().Ttl, left)
+		m.Answer = append(m.Answer, rr)
+	}
+	for _, rr := range e.set.rrs {
+		add(rr)
+	}
+	for _, sig := range e.set.sigs {
+		add(sig)
+	}
+	m.SetEdns0(resolver.DefaultBufSize, true)
+	return m
 }
 
 // scrub drops from a secure answer what validation did not cover: the
