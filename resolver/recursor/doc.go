@@ -13,7 +13,9 @@
 // referrals said about the DS RRset at each cut (for the validator, through
 // ReferralDS), names QNAME minimisation found not to be cuts, and server
 // statistics live in bounded infrastructure caches with TTLs (infra.go);
-// final answers are not cached here but by the cache above. Concurrent
+// final answers are cached by the cache above, and here only to be reused
+// when a CNAME or DNAME chain leads to a name resolved shortly before (as
+// a record cache would; the validator checks them again). Concurrent
 // resolutions needing the same step or the same name server's addresses
 // share one exchange (flight.go). Every Resolve
 // call has a work budget (queries, referrals, glueless lookups, CNAMEs,

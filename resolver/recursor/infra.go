@@ -3,6 +3,7 @@ package recursor
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -19,6 +20,23 @@ type infra struct {
 	addrs  *lru.Cache[addrKey, addrEntry]
 	ds     *lru.Cache[string, dsEntry] // by cut
 	names  *lru.Cache[string, nameEntry]
+	// replies holds the final authoritative replies of resolutions (answers,
+	// CNAME/DNAME chains, negative answers with their proofs), so a chain
+	// leading to a name resolved a moment ago need not ask again. Only
+	// chased targets are looked up here: client questions are the answer
+	// cache's business.
+	replies *lru.Cache[replyKey, replyEntry]
+}
+
+type replyKey struct {
+	name  string
+	qtype uint16
+	do    bool // with DNSSEC records
+}
+
+type replyEntry struct {
+	rep     *reply // a private copy: callers get clones
+	expires time.Time
 }
 
 // dsEntry is a referral's DS RRset or proof of no DS (see reply.dsProof),
@@ -67,7 +85,72 @@ func newInfra(size int) (*infra, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating name cache: %w", err)
 	}
-	return &infra{delegs: delegs, addrs: addrs, ds: ds, names: names}, nil
+	replies, err := lru.New[replyKey, replyEntry](size)
+	if err != nil {
+		return nil, fmt.Errorf("creating reply cache: %w", err)
+	}
+	return &infra{delegs: delegs, addrs: addrs, ds: ds, names: names, replies: replies}, nil
+}
+
+// putReply keeps a final reply for name and qtype for as long as the
+// shortest TTL in it (for a negative answer, no longer than its negative
+// TTL) and no longer than its earliest signature expiry.
+func (c *infra) putReply(name string, qtype uint16, do bool, rep *reply, now time.Time) {
+	rrs := append(slices.Clip(rep.chain), rep.ns...)
+	if len(rrs) == 0 {
+		return
+	}
+	expires := rrsExpiry(rrs, now)
+	if rep.hasSOA {
+		expires = minTime(expires, now.Add(infraTTL(rep.negTTL)))
+	}
+	if !now.Before(expires) {
+		return
+	}
+	c.replies.Add(replyKey{name, qtype, do}, replyEntry{rep: rep.clone(), expires: expires})
+}
+
+// reply returns a copy of the unexpired reply cached for name and qtype,
+// or nil.
+func (c *infra) reply(name string, qtype uint16, do bool, now time.Time) *reply {
+	k := replyKey{name, qtype, do}
+	e, ok := c.replies.Get(k)
+	if !ok {
+		return nil
+	}
+	if !now.Before(e.expires) {
+		c.replies.Remove(k)
+		return nil
+	}
+	return e.rep.clone()
+}
+
+// rrsExpiry returns when records fetched now expire: after the shortest
+// TTL among them (at most maxInfraTTL), or at the earliest expiration of
+// their signatures if sooner.
+func rrsExpiry(rrs []dns.RR, now time.Time) time.Time {
+	ttl := rrs[0].Header().Ttl
+	var sigEnd time.Time
+	for _, rr := range rrs {
+		ttl = min(ttl, rr.Header().Ttl)
+		if sig, ok := rr.(*dns.RRSIG); ok {
+			if e := time.Unix(int64(sig.Expiration), 0); sigEnd.IsZero() || e.Before(sigEnd) {
+				sigEnd = e
+			}
+		}
+	}
+	expires := now.Add(infraTTL(ttl))
+	if !sigEnd.IsZero() {
+		expires = minTime(expires, sigEnd)
+	}
+	return expires
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // putName records that name exists in zone and is not a cut.
@@ -94,20 +177,7 @@ func (c *infra) putDS(cut string, rrs []dns.RR, now time.Time) {
 	if len(rrs) == 0 {
 		return
 	}
-	ttl := rrs[0].Header().Ttl
-	expires := time.Time{}
-	for _, rr := range rrs {
-		ttl = min(ttl, rr.Header().Ttl)
-		if sig, ok := rr.(*dns.RRSIG); ok {
-			if e := time.Unix(int64(sig.Expiration), 0); expires.IsZero() || e.Before(expires) {
-				expires = e
-			}
-		}
-	}
-	life := now.Add(infraTTL(ttl))
-	if expires.IsZero() || life.Before(expires) {
-		expires = life
-	}
+	expires := rrsExpiry(rrs, now)
 	if !now.Before(expires) {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"gatehouse/internal/dnstest"
+	"gatehouse/resolver/recursor"
 )
 
 // Glue learnt from one referral serves every delegation naming the same
@@ -103,4 +104,30 @@ func TestRecursor_Resolve_sharedSteps(t *testing.T) {
 			t.Errorf("exchanges =\n\t%s\nwant (in any order)\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 		}
 	})
+}
+
+// The reply for a CNAME target resolved shortly before is reused, within
+// its TTL; the first question of a resolution is always asked (the answer
+// cache above is where client questions are cached).
+func TestRecursor_Resolve_chaseReusesReplies(t *testing.T) {
+	n := newWorld(t).net()
+	clock := time.Now()
+	r := newRecursor(t, n, func(c *recursor.Config) { c.Now = func() time.Time { return clock } })
+	resolve(t, r, "www.example.net.", dns.TypeA)
+	resolve(t, r, "www.example.org.", dns.TypeA)
+	n.Reset()
+	want := rrs(t, "away.example.org. 300 IN CNAME www.example.net.", "www.example.net. 300 IN A 192.0.2.81")
+	m := resolve(t, r, "away.example.org.", dns.TypeA)
+	checkAnswer(t, m, dns.RcodeSuccess, want)
+	checkLog(t, n, "203.0.113.1 udp away.example.org. A")
+	n.Reset()
+	resolve(t, r, "www.example.net.", dns.TypeA)
+	checkLog(t, n, "203.0.113.11 udp www.example.net. A")
+	n.Reset()
+
+	// www.example.net.'s A record has a TTL of 300 s.
+	clock = clock.Add(301 * time.Second)
+	m = resolve(t, r, "away.example.org.", dns.TypeA)
+	checkAnswer(t, m, dns.RcodeSuccess, want)
+	checkLog(t, n, "203.0.113.1 udp away.example.org. A", "203.0.113.11 udp www.example.net. A")
 }

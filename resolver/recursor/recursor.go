@@ -229,10 +229,21 @@ func loopError() error {
 func (r *Recursor) resolve(ctx context.Context, st *state, name string, qtype uint16, p *path) (*result, error) {
 	res := &result{}
 	seen := map[string]bool{name: true}
+	first := name
 	for {
-		rep, err := r.iterate(ctx, st, name, qtype, p)
-		if err != nil {
-			return nil, err
+		var rep *reply
+		if name != first {
+			// A CNAME or DNAME target: perhaps resolved a moment ago.
+			rep = r.infra.reply(name, qtype, st.do, r.now())
+		}
+		if rep == nil {
+			var err error
+			if rep, err = r.iterate(ctx, st, name, qtype, p); err != nil {
+				return nil, err
+			}
+			if !rep.loop {
+				r.infra.putReply(name, qtype, st.do, rep, r.now())
+			}
 		}
 		if rep.loop {
 			return nil, loopError()
