@@ -167,6 +167,9 @@ type DNSSEC struct {
 	// NSEC3MaxIterations: denials using more NSEC3 iterations are treated
 	// as insecure (RFC 9276).
 	NSEC3MaxIterations int `yaml:"nsec3_max_iterations" default:"50"`
+	// AggressiveNSEC answers NXDOMAIN and NODATA from validated NSEC
+	// records already held, without asking (RFC 8198).
+	AggressiveNSEC bool `yaml:"aggressive_nsec" default:"true"`
 }
 
 // Upstream is one server to forward to. Address always carries a port after

@@ -50,7 +50,7 @@ func TestDefault(t *testing.T) {
 			Mode:      ModeRecursive,
 			Timeout:   2 * time.Second,
 			Recursion: Recursion{QNameMinimisation: true},
-			DNSSEC:    DNSSEC{Enabled: true, ClockSkew: time.Hour, NSEC3MaxIterations: 50},
+			DNSSEC:    DNSSEC{Enabled: true, ClockSkew: time.Hour, NSEC3MaxIterations: 50, AggressiveNSEC: true},
 		},
 		Cache: Cache{
 			Size:           100000,

@@ -330,12 +330,13 @@ func (s *site) newRecursion(cfg *config.Config, t *resolver.Transport) (resolver
 		}
 	}
 	return validator.New(validator.Config{
-		Upstream:           rec,
-		TrustAnchors:       anchors,
-		ClockSkew:          ds.ClockSkew,
-		NSEC3MaxIterations: uint16(ds.NSEC3MaxIterations),
-		Logger:             s.log,
-		Metrics:            s.valM,
+		Upstream:              rec,
+		TrustAnchors:          anchors,
+		ClockSkew:             ds.ClockSkew,
+		NSEC3MaxIterations:    uint16(ds.NSEC3MaxIterations),
+		DisableAggressiveNSEC: !ds.AggressiveNSEC,
+		Logger:                s.log,
+		Metrics:               s.valM,
 	})
 }
 
