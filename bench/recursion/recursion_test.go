@@ -73,6 +73,11 @@ func TestRecursion_againstUnbound(t *testing.T) {
 		if g.total() == 0 {
 			t.Fatal("the name servers counted no query from Gatehouse")
 		}
+		// Issue 3's target: no more name server queries than Unbound over
+		// the same cold questions (counts are exact, unlike latencies).
+		if u := res.runs[unboundName][0]; g.total() > u.total() {
+			t.Errorf("Gatehouse sent %d name server queries, Unbound %d: want no more than Unbound", g.total(), u.total())
+		}
 		// Warm, everything comes from the cache, bogus answers included
 		// (validation failures are cached for servfail_ttl, RFC 9520).
 		for _, e := range g.warm {
