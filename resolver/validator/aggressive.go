@@ -91,9 +91,9 @@ func expiry(s *rrset, now time.Time) time.Time {
 func (c *negCache) add(zone string, s *rrset, now time.Time) {
 	switch {
 	case s.typ == dns.TypeSOA && s.name == zone:
-	case s.typ == dns.TypeNSEC:
+	case s.typ == dns.TypeNSEC && isAncestor(zone, s.name):
 	default:
-		return
+		return // a zone's key proves nothing about names outside it
 	}
 	exp := expiry(s, now)
 	if !now.Before(exp) {
