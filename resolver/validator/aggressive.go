@@ -2,6 +2,7 @@ package validator
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,29 +12,30 @@ import (
 	"gatehouse/resolver"
 )
 
-// Aggressive use of DNSSEC-validated cache (RFC 8198): the NSEC records a
-// secure zone signed, once validated, prove the absence of every name and
+// Aggressive use of DNSSEC-validated cache (RFC 8198): the NSEC and NSEC3
+// records a secure zone signed, once validated, prove the absence of every name and
 // type in their spans, not only of the question that fetched them. The
 // validator keeps them, with the zone's validated SOA, and answers
 // NXDOMAIN and NODATA itself when they prove it, so a run of questions
 // for names that do not exist (typos, random-subdomain floods) costs one
 // upstream query per span, not per name.
 //
-// Only NSEC records verified with a secure zone's keys are kept (denialsBy
-// is the only way in), so nothing from an insecure or bogus zone is ever
-// used. NSEC3 is not used: its opt-out spans prove nothing about unsigned
-// delegations, and hashing every question would cost more than the
-// queries it saves on a school's traffic.
+// Only NSEC and NSEC3 records verified with a secure zone's keys are kept
+// (denialsBy is the only way in), so nothing from an insecure or bogus
+// zone is ever used. NSEC3 records with the opt-out flag are not kept:
+// their spans may hide unsigned delegations (RFC 8198), nor
+// are those with more iterations than the validator accepts.
 
 const (
-	// maxNSECPerZone bounds the NSEC records kept for one zone; the
-	// oldest-inserted half is dropped when it is reached.
+	// maxNSECPerZone bounds the NSEC records, and apart the NSEC3
+	// records, kept for one zone; past it the expired ones and then the
+	// oldest-inserted half are dropped.
 	maxNSECPerZone = 512
 	// maxNegZones bounds the zones whose NSEC records are kept.
 	maxNegZones = 1024
 )
 
-// negCache holds validated NSEC records and SOAs by zone.
+// negCache holds validated NSEC and NSEC3 records and SOAs by zone.
 type negCache struct {
 	zones *lru.Cache[string, *negZone]
 }
@@ -46,6 +48,15 @@ type negZone struct {
 	soa        []dns.RR
 	soaExpires time.Time
 	seq        uint64 // insertions so far
+	// nsec3 holds the zone's NSEC3 records, all with the same hash
+	// parameters (a change of salt or iterations starts afresh).
+	nsec3 []negNSEC3
+}
+
+type negNSEC3 struct {
+	nsec3   *dns.NSEC3
+	sigs    []dns.RR
+	expires time.Time
 }
 
 type negNSEC struct {
@@ -88,10 +99,11 @@ func expiry(s *rrset, now time.Time) time.Time {
 }
 
 // add keeps a verified SOA or NSEC RRset that zone signed.
-func (c *negCache) add(zone string, s *rrset, now time.Time) {
+func (c *negCache) add(zone string, s *rrset, maxIter uint16, now time.Time) {
 	switch {
 	case s.typ == dns.TypeSOA && s.name == zone:
 	case s.typ == dns.TypeNSEC && isAncestor(zone, s.name):
+	case s.typ == dns.TypeNSEC3 && parent(s.name) == zone:
 	default:
 		return // a zone's key proves nothing about names outside it
 	}
@@ -115,6 +127,10 @@ func (c *negCache) add(zone string, s *rrset, now time.Time) {
 		z.soaExpires = exp
 		return
 	}
+	if s.typ == dns.TypeNSEC3 {
+		z.addNSEC3(s, sigs, exp, maxIter, now)
+		return
+	}
 	n, ok := s.rrs[0].(*dns.NSEC)
 	if !ok || len(s.rrs) != 1 {
 		return
@@ -129,6 +145,38 @@ func (c *negCache) add(zone string, s *rrset, now time.Time) {
 	z.nsec = slices.Insert(z.nsec, i, e)
 	if len(z.nsec) > maxNSECPerZone {
 		z.evict(now)
+	}
+}
+
+// addNSEC3 keeps a verified NSEC3 record, unless it is opt-out, uses
+// parameters the validator does not accept, or differs in them from the
+// ones kept (then those are dropped: the zone was re-salted).
+func (z *negZone) addNSEC3(s *rrset, sigs []dns.RR, exp time.Time, maxIter uint16, now time.Time) {
+	n, ok := s.rrs[0].(*dns.NSEC3)
+	if !ok || len(s.rrs) != 1 || n.Hash != dns.SHA1 || n.Flags != 0 || n.Iterations > maxIter {
+		return
+	}
+	if len(z.nsec3) > 0 {
+		first := z.nsec3[0].nsec3
+		if first.Iterations != n.Iterations || !strings.EqualFold(first.Salt, n.Salt) {
+			z.nsec3 = nil
+		}
+	}
+	c := dns.Copy(n).(*dns.NSEC3)
+	c.Hdr.Name = s.name // canonical, as nsec3Proof compares them
+	e := negNSEC3{nsec3: c, sigs: sigs, expires: exp}
+	for i, o := range z.nsec3 {
+		if o.nsec3.Hdr.Name == s.name {
+			z.nsec3[i] = e
+			return
+		}
+	}
+	z.nsec3 = append(z.nsec3, e)
+	if len(z.nsec3) > maxNSECPerZone {
+		z.nsec3 = slices.DeleteFunc(z.nsec3, func(e negNSEC3) bool { return !now.Before(e.expires) })
+		if len(z.nsec3) > maxNSECPerZone*3/4 {
+			z.nsec3 = slices.Delete(z.nsec3, 0, len(z.nsec3)/2) // the older half
+		}
 	}
 }
 
@@ -197,47 +245,17 @@ func (r *run) synthesize(q resolver.Question) *dns.Msg {
 	if !r.now.Before(z.soaExpires) {
 		return nil // no SOA to put in the negative answer
 	}
-	var used []*negNSEC
-	nsecs := func() []*dns.NSEC {
-		out := make([]*dns.NSEC, len(used))
-		for i, e := range used {
-			out[i] = e.nsec
-		}
-		return out
-	}
-	// The records that can take part in a proof: the one at the name, or
-	// the one covering it and those at or covering its wildcard.
-	exact, pred := z.find(q.Name, r.now)
-	switch {
-	case exact != nil:
-		used = append(used, exact)
-	case pred != nil && nsecCovers(zone, pred.nsec, q.Name):
-		used = append(used, pred)
-		we, wp := z.find(wildcardOf(nsecClosestEncloser(q.Name, pred.nsec)), r.now)
-		for _, e := range []*negNSEC{we, wp} {
-			if e != nil && !slices.Contains(used, e) {
-				used = append(used, e)
-			}
-		}
-	default:
-		return nil
-	}
-	rcode := -1
-	if exact == nil && nsecProvesNX(zone, q.Name, nsecs()) {
-		rcode = dns.RcodeNameError
-	} else if ok, _ := nsecProvesNodata(zone, q.Name, q.Type, nsecs()); ok {
-		rcode = dns.RcodeSuccess
+	rcode, proof, exp := z.nsecDenial(zone, q, r.now)
+	if rcode < 0 {
+		rcode, proof, exp = z.nsec3Denial(r, zone, q)
 	}
 	if rcode < 0 {
 		return nil
 	}
 	// The answer lives as long as its shortest-lived record, and no longer
-	// than the zone's negative TTL (RFC 8198 section 5.4, RFC 9077).
+	// than the zone's negative TTL (RFC 8198, RFC 9077).
 	soa := z.soa[0].(*dns.SOA)
-	exp := z.soaExpires
-	for _, e := range used {
-		exp = minTime(exp, e.expires)
-	}
+	exp = minTime(exp, z.soaExpires)
 	ttl := min(uint32(exp.Sub(r.now)/time.Second), soa.Minttl, soa.Hdr.Ttl)
 	if ttl == 0 {
 		return nil
@@ -248,23 +266,124 @@ func (r *run) synthesize(q resolver.Question) *dns.Msg {
 	m.RecursionAvailable = true
 	m.Rcode = rcode
 	m.Question = []dns.Question{{Name: q.Name, Qtype: q.Type, Qclass: dns.ClassINET}}
-	add := func(rr dns.RR) {
+	for _, rr := range append(slices.Clip(z.soa), proof...) {
 		rr = dns.Copy(rr)
 		rr.Header().Ttl = ttl
 		m.Ns = append(m.Ns, rr)
 	}
-	for _, rr := range z.soa {
-		add(rr)
-	}
-	for _, e := range used {
-		add(e.nsec)
-		for _, sig := range e.sigs {
-			add(sig)
-		}
-	}
 	m.SetEdns0(resolver.DefaultBufSize, true)
 	r.v.metrics.aggressive.WithLabelValues(dns.RcodeToString[rcode]).Inc()
 	return m
+}
+
+// nsecDenial returns the rcode that z's NSEC records prove for q (-1 for
+// none), the records of the proof with their RRSIGs, and when the first of
+// them expires.
+func (z *negZone) nsecDenial(zone string, q resolver.Question, now time.Time) (int, []dns.RR, time.Time) {
+	var used []*negNSEC
+	// The records that can take part in a proof: the one at the name, or
+	// the one covering it and those at or covering its wildcard.
+	exact, pred := z.find(q.Name, now)
+	switch {
+	case exact != nil:
+		used = append(used, exact)
+	case pred != nil && nsecCovers(zone, pred.nsec, q.Name):
+		used = append(used, pred)
+		we, wp := z.find(wildcardOf(nsecClosestEncloser(q.Name, pred.nsec)), now)
+		for _, e := range []*negNSEC{we, wp} {
+			if e != nil && !slices.Contains(used, e) {
+				used = append(used, e)
+			}
+		}
+	default:
+		return -1, nil, time.Time{}
+	}
+	nsecs := make([]*dns.NSEC, len(used))
+	for i, e := range used {
+		nsecs[i] = e.nsec
+	}
+	rcode := -1
+	if exact == nil && nsecProvesNX(zone, q.Name, nsecs) {
+		rcode = dns.RcodeNameError
+	} else if ok, _ := nsecProvesNodata(zone, q.Name, q.Type, nsecs); ok {
+		rcode = dns.RcodeSuccess
+	}
+	if rcode < 0 {
+		return -1, nil, time.Time{}
+	}
+	var (
+		proof []dns.RR
+		exp   time.Time
+	)
+	for i, e := range used {
+		proof = append(append(proof, e.nsec), e.sigs...)
+		if i == 0 || e.expires.Before(exp) {
+			exp = e.expires
+		}
+	}
+	return rcode, proof, exp
+}
+
+// nsec3Denial is nsecDenial for z's NSEC3 records: the proofs of RFC 5155
+// section 8, checked by the same code as upstream answers, over records
+// that are none of them opt-out.
+func (z *negZone) nsec3Denial(r *run, zone string, q resolver.Question) (int, []dns.RR, time.Time) {
+	var recs []*dns.NSEC3
+	byRec := make(map[*dns.NSEC3]*negNSEC3)
+	for i := range z.nsec3 {
+		if e := &z.nsec3[i]; r.now.Before(e.expires) {
+			recs = append(recs, e.nsec3)
+			byRec[e.nsec3] = e
+		}
+	}
+	if len(recs) == 0 {
+		return -1, nil, time.Time{}
+	}
+	p := r.nsec3Proof(zone, recs)
+	if p == nil || p.tooCostly {
+		return -1, nil, time.Time{}
+	}
+	rcode := -1
+	if d, err := p.deny(q.Name, q.Type, false); err == nil && d.status == Secure {
+		rcode = dns.RcodeSuccess
+	} else if d, err := p.deny(q.Name, q.Type, true); err == nil && d.status == Secure {
+		rcode = dns.RcodeNameError
+	}
+	if rcode < 0 {
+		return -1, nil, time.Time{}
+	}
+	// The records the proof used: the match for the name, or the closest
+	// encloser's, the next closer name's cover and the wildcard's match or
+	// cover. The hashes are cached in p: no new work.
+	var used []*dns.NSEC3
+	use := func(n *dns.NSEC3) {
+		if n != nil && !slices.Contains(used, n) {
+			used = append(used, n)
+		}
+	}
+	if h, err := p.hash(q.Name); err == nil && p.match(h) != nil {
+		use(p.match(h))
+	} else if ce, cov, ok, err := p.closestEncloser(q.Name); err == nil && ok {
+		hc, _ := p.hash(ce)
+		use(p.match(hc))
+		use(cov)
+		if hw, err := p.hash(wildcardOf(ce)); err == nil {
+			use(p.match(hw))
+			use(p.cover(hw))
+		}
+	}
+	var (
+		proof []dns.RR
+		exp   time.Time
+	)
+	for i, n := range used {
+		e := byRec[n]
+		proof = append(append(proof, e.nsec3), e.sigs...)
+		if i == 0 || e.expires.Before(exp) {
+			exp = e.expires
+		}
+	}
+	return rcode, proof, exp
 }
 
 func minTime(a, b time.Time) time.Time {

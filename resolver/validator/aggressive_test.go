@@ -52,7 +52,7 @@ func runSteps(t *testing.T, o worldOpts, cfg validator.Config, steps []step) {
 			t.Errorf("%s %s: synthesized answer has records: %v", s.name, dns.Type(s.qtype), m.Answer)
 		}
 		if s.withProof {
-			if countRR(m.Ns, dns.TypeSOA) != 1 || countRR(m.Ns, dns.TypeNSEC) == 0 || countRR(m.Ns, dns.TypeRRSIG) < 2 {
+			if countRR(m.Ns, dns.TypeSOA) != 1 || countRR(m.Ns, dns.TypeNSEC)+countRR(m.Ns, dns.TypeNSEC3) == 0 || countRR(m.Ns, dns.TypeRRSIG) < 2 {
 				t.Errorf("%s %s: authority %v, want the SOA and NSEC records with RRSIGs", s.name, dns.Type(s.qtype), m.Ns)
 			}
 			var negTTL uint32
@@ -129,10 +129,33 @@ func TestValidator_aggressiveNSEC(t *testing.T) {
 			{name: "nope1.example.org.", qtype: dns.TypeA, rcode: dns.RcodeNameError, status: insecure, upstream: true},
 		})
 	})
-	t.Run("NSEC3 is not used", func(t *testing.T) {
-		runSteps(t, worldOpts{example: nsec3Opts()}, validator.Config{}, []step{
+	t.Run("NSEC3", func(t *testing.T) {
+		runSteps(t, worldOpts{example: nsec3Opts(false, 0)}, validator.Config{}, []step{
 			{name: "nope.example.org.", qtype: dns.TypeA, rcode: dns.RcodeNameError, status: secure, upstream: true},
-			{name: "nope.example.org.", qtype: dns.TypeA, rcode: dns.RcodeNameError, status: secure, upstream: true},
+			{name: "nope.example.org.", qtype: dns.TypeMX, rcode: dns.RcodeNameError, status: secure, withProof: true},
+			{name: "x.nope.example.org.", qtype: dns.TypeMX, rcode: dns.RcodeNameError, status: secure, withProof: true},
+		})
+		runSteps(t, worldOpts{example: nsec3Opts(false, 0)}, validator.Config{}, []step{
+			{name: "www.example.org.", qtype: dns.TypeAAAA, rcode: dns.RcodeSuccess, status: secure, upstream: true},
+			{name: "www.example.org.", qtype: dns.TypeMX, rcode: dns.RcodeSuccess, status: secure, withProof: true},
+			{name: "www.example.org.", qtype: dns.TypeA, rcode: dns.RcodeSuccess, status: secure, upstream: true},
+			{name: "y.wild.example.org.", qtype: dns.TypeA, rcode: dns.RcodeSuccess, status: secure, upstream: true},
+		})
+	})
+	t.Run("NSEC3 opt-out is not used", func(t *testing.T) {
+		runSteps(t, worldOpts{example: nsec3Opts(true, 0)}, validator.Config{}, []step{
+			{name: "nope.example.org.", qtype: dns.TypeA, rcode: dns.RcodeNameError, status: insecure, upstream: true},
+			{name: "nope.example.org.", qtype: dns.TypeMX, rcode: dns.RcodeNameError, status: insecure, upstream: true},
+			// The match at www. is signed and not itself a span, but its
+			// opt-out flag keeps it out.
+			{name: "www.example.org.", qtype: dns.TypeAAAA, rcode: dns.RcodeSuccess, status: secure, upstream: true},
+			{name: "www.example.org.", qtype: dns.TypeMX, rcode: dns.RcodeSuccess, status: secure, upstream: true},
+		})
+	})
+	t.Run("NSEC3 with too many iterations is not used", func(t *testing.T) {
+		runSteps(t, worldOpts{example: nsec3Opts(false, 100)}, validator.Config{}, []step{
+			{name: "www.example.org.", qtype: dns.TypeAAAA, rcode: dns.RcodeSuccess, status: insecure, upstream: true},
+			{name: "www.example.org.", qtype: dns.TypeMX, rcode: dns.RcodeSuccess, status: insecure, upstream: true},
 		})
 	})
 	t.Run("off", func(t *testing.T) {
@@ -143,6 +166,6 @@ func TestValidator_aggressiveNSEC(t *testing.T) {
 	})
 }
 
-func nsec3Opts() dnstest.SignOptions {
-	return dnstest.SignOptions{NSEC3: &dnstest.NSEC3Options{}}
+func nsec3Opts(optOut bool, iterations uint16) dnstest.SignOptions {
+	return dnstest.SignOptions{NSEC3: &dnstest.NSEC3Options{OptOut: optOut, Iterations: iterations, Salt: "beef"}}
 }

@@ -90,9 +90,9 @@ type Config struct {
 	// of DS results and insecurity proofs. Zero means DefaultKeyCacheSize.
 	KeyCacheSize int
 	// DisableAggressiveNSEC turns off the aggressive use of validated NSEC
-	// records (RFC 8198): by default NXDOMAIN and NODATA answers that
-	// cached NSEC records of a secure zone prove are answered without
-	// asking upstream (see aggressive.go).
+	// and NSEC3 records (RFC 8198): by default NXDOMAIN and NODATA answers
+	// that cached denial records of a secure zone prove are answered
+	// without asking upstream (see aggressive.go).
 	DisableAggressiveNSEC bool
 	// Logger receives debug records about bogus answers and a warning when
 	// signatures fail en masse for time reasons. Nil discards.

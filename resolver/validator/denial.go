@@ -69,7 +69,7 @@ func (r *run) denialsBy(zone string, keys []zkey, auth *authority) (*denialRecor
 		}
 		d.ttl = min(d.ttl, ttlOf(s))
 		if r.v.neg != nil {
-			r.v.neg.add(zone, s, r.now)
+			r.v.neg.add(zone, s, r.v.cfg.NSEC3MaxIterations, r.now)
 		}
 		for _, rr := range s.rrs {
 			switch rr := rr.(type) {

@@ -20,7 +20,7 @@
 // sets and DS results per zone (DS RRsets and proofs of no DS are first
 // sought in what the upstream learnt from referrals, through the
 // ReferralDS interface the recursor implements, and validated as if
-// fetched), the validated NSEC records of secure zones that answer
+// fetched), the validated NSEC and NSEC3 records of secure zones that answer
 // NXDOMAIN and NODATA without asking upstream (RFC 8198, aggressive.go),
 // and the per-query work limits against
 // CVE-2023-50387 (KeyTrap) and CVE-2023-50868 (NSEC3 closest encloser
