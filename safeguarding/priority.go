@@ -103,14 +103,15 @@ const (
 	OutOfHours  When = "out-of-hours"
 )
 
-// Role is what a recipient does; it appears in messages and reports.
-type Role string
+// Team is what a recipient does: safeguarding team, technicians or
+// pastoral staff.
+type Team string
 
-// Recipient roles.
+// Teams.
 const (
-	RoleSafeguarding Role = "safeguarding" // the DSL and deputies
-	RoleTechnician   Role = "technician"
-	RolePastoral     Role = "pastoral"
+	TeamSafeguarding Team = "safeguarding" // the DSL and deputies
+	TeamTechnician   Team = "technician"
+	TeamPastoral     Team = "pastoral"
 )
 
 // OnCallRecipient is the recipient name a route uses for whoever the

@@ -96,7 +96,7 @@ type Rule struct {
 // Recipient is a person or team that receives concerns.
 type Recipient struct {
 	Name string `json:"name"`
-	Role Role   `json:"role"`
+	Role Team   `json:"role"`
 	// Email addresses; Webhooks names webhooks from the config (their URLs
 	// are infrastructure); Syslog also sends to the configured syslog.
 	Email    []string `json:"email,omitempty"`
@@ -233,7 +233,7 @@ func (s Settings) Validate() error {
 			bad("recipients[%d]: %s is given twice", i, r.Name)
 		}
 		names[r.Name] = true
-		if r.Role != RoleSafeguarding && r.Role != RoleTechnician && r.Role != RolePastoral {
+		if r.Role != TeamSafeguarding && r.Role != TeamTechnician && r.Role != TeamPastoral {
 			bad("recipients[%d]: role must be safeguarding, technician or pastoral, got %q", i, r.Role)
 		}
 		for _, e := range r.Email {
@@ -428,7 +428,7 @@ func DefaultTimescales() []Timescale {
 // hourly digest and bypass attempts to technicians hourly, and low as a
 // daily digest to pastoral staff and technicians.
 func DefaultRoutes(rs []Recipient, haveRota bool) []Route {
-	byRole := func(roles ...Role) []string {
+	byRole := func(roles ...Team) []string {
 		var out []string
 		for _, r := range rs {
 			if slices.Contains(roles, r.Role) {
@@ -443,16 +443,16 @@ func DefaultRoutes(rs []Recipient, haveRota bool) []Route {
 			routes = append(routes, r)
 		}
 	}
-	dsl := byRole(RoleSafeguarding)
+	dsl := byRole(TeamSafeguarding)
 	if len(dsl) == 0 {
-		dsl = byRole(RoleSafeguarding, RolePastoral, RoleTechnician)
+		dsl = byRole(TeamSafeguarding, TeamPastoral, TeamTechnician)
 	}
 	add(Route{Priorities: []Priority{Critical, High}, When: Always, To: dsl, Speed: Immediate})
 	if haveRota {
 		add(Route{Priorities: []Priority{Critical}, When: OutOfHours, To: []string{OnCallRecipient}, Speed: Immediate})
 	}
-	add(Route{Priorities: []Priority{Medium}, When: Always, To: byRole(RoleSafeguarding, RolePastoral), Speed: Hourly})
-	add(Route{Priorities: []Priority{Medium}, Categories: []string{"bypass", KindDoHCanary, KindPrivateRelay}, When: Always, To: byRole(RoleTechnician), Speed: Hourly})
-	add(Route{Priorities: []Priority{Low}, When: Always, To: byRole(RolePastoral, RoleTechnician), Speed: Daily})
+	add(Route{Priorities: []Priority{Medium}, When: Always, To: byRole(TeamSafeguarding, TeamPastoral), Speed: Hourly})
+	add(Route{Priorities: []Priority{Medium}, Categories: []string{"bypass", KindDoHCanary, KindPrivateRelay}, When: Always, To: byRole(TeamTechnician), Speed: Hourly})
+	add(Route{Priorities: []Priority{Low}, When: Always, To: byRole(TeamPastoral, TeamTechnician), Speed: Daily})
 	return routes
 }

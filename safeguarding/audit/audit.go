@@ -31,6 +31,7 @@ const (
 	KindRejected       = "rejected"       // a proposal rejected
 	KindApplied        = "applied"        // the settings in force changed
 	KindInfrastructure = "infrastructure" // the config's delivery infrastructure changed
+	KindRefused        = "refused"        // a proposal refused outright (it would lower a locked category)
 )
 
 // Record is one audit log entry.
