@@ -50,6 +50,9 @@ type Config struct {
 	// GeoIP names the databases groups' block_countries and block_asns
 	// look answer addresses up in.
 	GeoIP GeoIP `yaml:"geoip"`
+	// Safeguarding turns blocked lookups into safeguarding concerns and
+	// alerts (docs/safeguarding.md).
+	Safeguarding Safeguarding `yaml:"safeguarding"`
 }
 
 // Log configures application logging (not the query log).
@@ -343,6 +346,129 @@ type QueryLog struct {
 	// hostname) in entries older than this with keyed hashes. Whole days;
 	// 0 keeps identity for the whole retention.
 	PseudonymiseAfter time.Duration `yaml:"pseudonymise_after" default:"0s"`
+}
+
+// Safeguarding configures the safeguarding engine. Only the delivery
+// infrastructure (mail server, webhooks, syslog) is read on every reload;
+// Initial is stored in the safeguarding database the first time Gatehouse
+// starts with safeguarding on, and after that changes only through
+// proposals approved in the dashboard, never by editing this file.
+type Safeguarding struct {
+	Enabled bool `yaml:"enabled" default:"false"`
+	// SchoolHours names the period (see periods) that is school hours for
+	// routing; outside it routes marked out-of-hours apply. Empty: every
+	// time is out of hours.
+	SchoolHours string `yaml:"school_hours"`
+	// Retention is how long closed concerns and incidents are kept after
+	// closing; 0 keeps them until deleted (export them to the school's
+	// safeguarding record first). Whole days.
+	Retention time.Duration      `yaml:"retention" default:"0s"`
+	SMTP      SMTP               `yaml:"smtp"`
+	Webhooks  []Webhook          `yaml:"webhooks"`
+	Syslog    Syslog             `yaml:"syslog"`
+	Initial   SafeguardingPolicy `yaml:"initial"`
+}
+
+// SMTP is the mail server alerts are sent through.
+type SMTP struct {
+	// Address is host:port, e.g. "smtp.school.example:587"; empty: no email.
+	Address  string `yaml:"address"`
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	// PasswordFile holds the password (the config file is often readable
+	// by more people than the password should be).
+	PasswordFile string `yaml:"password_file"`
+	// NoTLS allows a server without STARTTLS: only a relay on this host.
+	NoTLS         bool   `yaml:"no_tls" default:"false"`
+	TLSServerName string `yaml:"tls_server_name"`
+	// CAFile is a PEM bundle to verify the server with, instead of the
+	// system's roots (for a school's own CA).
+	CAFile string `yaml:"ca_file"`
+}
+
+// Webhook is one webhook alerts can be posted to. Teams and Slack webhook
+// URLs contain their secret: keep them in URLFile.
+type Webhook struct {
+	Name    string `yaml:"name,required"`
+	URL     string `yaml:"url"`
+	URLFile string `yaml:"url_file"`
+	Format  string `yaml:"format" default:"json"` // json, teams or slack
+}
+
+// Syslog is a collector alerts are copied to, one line each.
+type Syslog struct {
+	Network string `yaml:"network" default:"udp"` // udp or tcp
+	Address string `yaml:"address"`               // host:port; empty: no syslog
+}
+
+// SafeguardingPolicy is the initial safeguarding settings. Anything left
+// out takes the built-in default (docs/safeguarding.md).
+type SafeguardingPolicy struct {
+	Priorities   []CategoryPriority `yaml:"priorities"`
+	Rules        []AlertRule        `yaml:"rules"`
+	Recipients   []Recipient        `yaml:"recipients"`
+	Routes       []Route            `yaml:"routes"`
+	OnCall       []OnCall           `yaml:"on_call"`
+	Timescales   []Timescale        `yaml:"timescales"`
+	EscalateTo   []string           `yaml:"escalate_to"`
+	WeeklyReport WeeklyReport       `yaml:"weekly_report"`
+}
+
+// CategoryPriority sets one category's priority: critical, high, medium,
+// low or none.
+type CategoryPriority struct {
+	Category string `yaml:"category,required"`
+	Priority string `yaml:"priority,required"`
+}
+
+// AlertRule: Threshold blocked lookups by one device within Window raise a
+// concern; for one Category, or for every category of Priority.
+type AlertRule struct {
+	Priority  string        `yaml:"priority,required"`
+	Category  string        `yaml:"category"`
+	Threshold int           `yaml:"threshold,required"`
+	Window    time.Duration `yaml:"window" default:"10m"`
+}
+
+// Recipient is a person or team alerts go to.
+type Recipient struct {
+	Name     string   `yaml:"name,required"`
+	Role     string   `yaml:"role,required"` // safeguarding, technician or pastoral
+	Email    []string `yaml:"email"`
+	Webhooks []string `yaml:"webhooks"` // names from safeguarding.webhooks
+	Syslog   bool     `yaml:"syslog" default:"false"`
+}
+
+// Route sends concerns of some priorities to recipients.
+type Route struct {
+	Priorities []string `yaml:"priorities,required"`
+	Categories []string `yaml:"categories"`
+	Groups     []string `yaml:"groups"`
+	When       string   `yaml:"when" default:"always"`     // always, school-hours, out-of-hours
+	To         []string `yaml:"to,required"`               // recipient names, or on-call
+	Speed      string   `yaml:"speed" default:"immediate"` // immediate, hourly, daily
+}
+
+// OnCall is one line of the on-call rota.
+type OnCall struct {
+	Recipient string            `yaml:"recipient,required"`
+	Weekly    []schedule.Weekly `yaml:"weekly,required"`
+}
+
+// Timescale is how soon concerns of a priority must be acknowledged and
+// closed before they are escalated.
+type Timescale struct {
+	Priority    string        `yaml:"priority,required"`
+	Acknowledge time.Duration `yaml:"acknowledge,required"`
+	Close       time.Duration `yaml:"close,required"`
+}
+
+// WeeklyReport is when the weekly report is emailed, and to whom (default:
+// the safeguarding recipients with email, Mondays 08:00).
+type WeeklyReport struct {
+	To      []string `yaml:"to"`
+	Weekday string   `yaml:"weekday"`
+	At      string   `yaml:"at"`
 }
 
 // Calendar holds the school's term dates and closures (holidays, INSET

@@ -70,6 +70,7 @@ func TestDefault(t *testing.T) {
 			Ecosia: "off", Brave: "on", Yandex: "on", Unsupported: "on",
 		}, BlockRebinding: true}},
 		DefaultGroup: "default",
+		Safeguarding: Safeguarding{Syslog: Syslog{Network: "udp"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)

@@ -98,6 +98,7 @@ func (v *validator) config(c *Config) {
 	v.groupPolicies(c.Groups)
 	v.groupLists(c, v.lists(c.Lists))
 	v.answerChecks(c)
+	v.safeguarding(c)
 }
 
 func (v *validator) listen(l *Listen) {
