@@ -35,10 +35,24 @@ type Proposal struct {
 	Changes []string
 }
 
-// Settings returns the settings in force and their version.
+// Settings returns a copy of the settings in force, which the caller may
+// change and propose, and their version.
 func (e *Engine) Settings() (Settings, int64) {
 	a := e.settings.Load()
-	return a.Settings, a.version
+	return a.Settings.clone(), a.version
+}
+
+// clone is a deep copy (through the canonical JSON, which round-trips).
+func (s Settings) clone() Settings {
+	js, err := s.Canonical()
+	if err != nil {
+		panic(err) // settings in force always encode
+	}
+	c, err := ParseSettings(js)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // CanPropose: admins and the safeguarding team may propose changes.

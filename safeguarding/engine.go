@@ -82,9 +82,13 @@ type Config struct {
 	// Retention is how long closed concerns and incidents are kept after
 	// closing (0: until deleted by hand). Open ones are always kept.
 	Retention time.Duration
-	Logger    *slog.Logger
-	Metrics   *Metrics
-	Now       func() time.Time
+	// Tool opens the database for a command-line tool while the server
+	// may be running: nothing is seeded, infrastructure is not recorded and
+	// half-done deliveries are left to the server. Run must not be called.
+	Tool    bool
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 // Engine is the safeguarding engine: detection, the concern and incident
@@ -165,13 +169,20 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, db: db, log: cfg.Logger, m: cfg.Metrics, now: cfg.Now, loc: cfg.Location, site: cfg.Site,
 		queue: make(chan querylog.Entry, cfg.QueueSize), wake: make(chan struct{}, 1)}
-	if err := e.seed(ctx); err != nil {
-		db.Close()
-		return nil, err
+	if !cfg.Tool {
+		if err := e.seed(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := e.loadSettings(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if cfg.Tool {
+		in := cfg.Infra
+		e.infra.Store(&in)
+		return e, nil
 	}
 	if err := e.SetInfrastructure(ctx, cfg.Infra); err != nil {
 		db.Close()
@@ -202,7 +213,7 @@ func (e *Engine) seed(ctx context.Context) error {
 		if n > 0 {
 			return nil
 		}
-		s := withDefaults(e.cfg.Initial)
+		s := WithDefaults(e.cfg.Initial)
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("initial safeguarding settings: %w", err)
 		}
@@ -220,8 +231,9 @@ func (e *Engine) seed(ctx context.Context) error {
 	})
 }
 
-// withDefaults fills empty parts of s with the built-in defaults.
-func withDefaults(s Settings) Settings {
+// WithDefaults fills empty parts of s with the built-in defaults: what
+// Open seeds from Config.Initial.
+func WithDefaults(s Settings) Settings {
 	if len(s.Priorities) == 0 {
 		s.Priorities = DefaultPriorities()
 	} else {
@@ -265,7 +277,11 @@ func withDefaults(s Settings) Settings {
 func (e *Engine) loadSettings(ctx context.Context) error {
 	var version int64
 	var js string
-	if err := e.db.QueryRowContext(ctx, `SELECT version, json FROM settings ORDER BY version DESC LIMIT 1`).Scan(&version, &js); err != nil {
+	err := e.db.QueryRowContext(ctx, `SELECT version, json FROM settings ORDER BY version DESC LIMIT 1`).Scan(&version, &js)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s has no safeguarding settings yet: start gatehouse serve with safeguarding enabled first", e.cfg.Path)
+	}
+	if err != nil {
 		return fmt.Errorf("loading safeguarding settings: %w", err)
 	}
 	s, err := ParseSettings([]byte(js))

@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"gatehouse/safeguarding/audit"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
 
 // schema is the safeguarding database. Times are RFC 3339 UTC text with
@@ -179,4 +182,21 @@ func withTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// VerifyFile checks the audit chain of the safeguarding database at path,
+// opened read-only (the server may be running). It returns the records
+// checked and the head hash, or an *audit.BrokenError naming the first
+// broken record.
+func VerifyFile(ctx context.Context, path string) (int, string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, "", fmt.Errorf("no safeguarding database: %w", err)
+	}
+	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+p+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return 0, "", err
+	}
+	defer db.Close()
+	return audit.Verify(ctx, db)
 }

@@ -61,6 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			listsCommand(stdout, configFlag),
 			overrideCommand(stdout, configFlag),
 			usersCommand(stdout, configFlag),
+			auditCommand(stdout, configFlag),
+			concernsCommand(stdout, configFlag),
+			safeguardingCommand(stdout, configFlag),
 			{
 				Name:  "version",
 				Usage: "print the version and build information",
@@ -94,6 +97,10 @@ func checkConfig(path string, stdout, stderr io.Writer) error {
 			return errReported
 		}
 		return err
+	}
+	if err := checkSafeguarding(cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return errReported
 	}
 	out, err := cfg.Marshal()
 	if err != nil {

@@ -251,6 +251,10 @@ func (s *site) apply(cfg *config.Config) error {
 			return fail(err)
 		}
 	}
+	sgInfra, sgSchool, err := s.sg.prepare(cfg)
+	if err != nil {
+		return fail(err)
+	}
 	for _, name := range restartOnly(s.cfg, cfg) {
 		s.log.Warn("this setting changed but needs a restart to take effect", "setting", name)
 	}
@@ -278,6 +282,7 @@ func (s *site) apply(cfg *config.Config) error {
 		s.leaseW.close()
 		s.leaseW = leaseW
 	}
+	s.sg.apply(s, s.cfg, cfg, sgInfra, sgSchool)
 	s.cfg = cfg
 	s.publish()
 	return nil
@@ -307,5 +312,6 @@ func restartOnly(old, cfg *config.Config) []string {
 	}
 	check("groups[].log_retention", oldRet, newRet)
 	check("log.format", old.Log.Format, cfg.Log.Format)
+	check("safeguarding.enabled", old.Safeguarding.Enabled, cfg.Safeguarding.Enabled)
 	return out
 }

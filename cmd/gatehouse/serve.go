@@ -49,8 +49,9 @@ type site struct {
 	reloads  *reloadMetrics
 	leaseM   *clientmap.LeaseMetrics
 	leaseW   *leaseWatch
-	leaseCh  chan struct{} // leases changed: for the reload loop
-	qlog     *querylog.Log // nil when the query log is off
+	leaseCh  chan struct{}     // leases changed: for the reload loop
+	qlog     *querylog.Log     // nil when the query log is off
+	sg       *safeguardingSite // nil when safeguarding is off
 
 	listStore *blocklists.Store // last good copies of downloaded lists
 	listM     *blocklists.Metrics
@@ -238,6 +239,11 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.sg, err = s.openSafeguarding(cfg, dir); err != nil {
+		s.leaseW.close()
+		s.closeQueryLog()
+		return nil, err
+	}
 	s.reloads.generation.Set(float64(s.gen))
 	if err := s.openDashboard(cfg, dir); err != nil {
 		s.leaseW.close()
@@ -414,6 +420,7 @@ func (s *site) run(ctx context.Context) error {
 			s.dash.Run(dashCtx)
 		}
 	}()
+	s.sg.start(s)
 	go func() {
 		defer close(s.loopDone)
 		s.reloadLoop(ctx)
@@ -441,6 +448,7 @@ func (s *site) run(ctx context.Context) error {
 	s.shutdownDNS()
 	s.refresher.close()
 	s.leaseW.close()
+	s.sg.stop()       // before the query log: it holds evidence there
 	s.closeQueryLog() // after the DNS server, so the last queries are written
 	s.upstream.cur.Load().transport.Close()
 	return nil

@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"math/big"
 	"net"
 	"net/netip"
@@ -38,6 +39,8 @@ type Server struct {
 	// RootCAs trusts the server's certificate (its name is "localhost"
 	// and 127.0.0.1).
 	RootCAs *x509.CertPool
+	// CertPEM is the same certificate as PEM, for a CA file.
+	CertPEM []byte
 
 	ln     net.Listener
 	tlsCfg *tls.Config
@@ -59,7 +62,8 @@ func New(t testing.TB) *Server {
 	}
 	cert, pool := makeCert(t)
 	s := &Server{Addr: ln.Addr().String(), RootCAs: pool, ln: ln, changed: make(chan struct{}),
-		tlsCfg: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
+		tlsCfg:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	s.wg.Add(1)
 	go s.accept()
 	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
