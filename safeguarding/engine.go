@@ -109,7 +109,8 @@ type Engine struct {
 	queue chan querylog.Entry
 	wake  chan struct{}
 
-	det     Detector // the run goroutine's alone
+	det     Detector  // the run goroutine's alone
+	joins   []Outcome // later hits waiting to be written; the run goroutine's alone
 	retryMu sync.Mutex
 	retry   []Outcome // raises whose storing failed; retried each tick
 }
@@ -248,11 +249,26 @@ func WithDefaults(s Settings) Settings {
 			}
 		}
 	}
-	if len(s.Rules) == 0 {
-		s.Rules = DefaultRules()
+	// Priorities without a rule or timescale keep the default one.
+	rule := map[Priority]bool{}
+	for _, r := range s.Rules {
+		if r.Category == "" {
+			rule[r.Priority] = true
+		}
 	}
-	if len(s.Timescales) == 0 {
-		s.Timescales = DefaultTimescales()
+	for _, r := range DefaultRules() {
+		if !rule[r.Priority] {
+			s.Rules = append(s.Rules, r)
+		}
+	}
+	scale := map[Priority]bool{}
+	for _, t := range s.Timescales {
+		scale[t.Priority] = true
+	}
+	for _, t := range DefaultTimescales() {
+		if !scale[t.Priority] {
+			s.Timescales = append(s.Timescales, t)
+		}
 	}
 	if len(s.Routes) == 0 {
 		s.Routes = DefaultRoutes(s.Recipients, len(s.OnCall) > 0)
@@ -415,7 +431,11 @@ func (e *Engine) Run(ctx context.Context) {
 			return
 		case en := <-e.queue:
 			e.handle(ctx, en)
+			if len(e.queue) == 0 || len(e.joins) >= maxJoinBatch {
+				e.flushJoins(ctx)
+			}
 		case <-tick.C:
+			e.flushJoins(ctx)
 			e.maintain(ctx)
 		}
 	}
@@ -444,10 +464,9 @@ func (e *Engine) handle(ctx context.Context, en querylog.Entry) {
 		}
 		e.det.Bind(o.Key, id)
 	case Join:
-		if err := e.join(ctx, o); err != nil {
-			e.m.errors.Inc()
-			e.log.Warn("adding evidence to a safeguarding concern", "concern", o.Concern, "error", err)
-		}
+		// Batched: a page of retries is many joins a second, and each
+		// transaction is an fsync.
+		e.joins = append(e.joins, o)
 	}
 }
 
@@ -527,27 +546,46 @@ func addEvent(ctx context.Context, tx *sql.Tx, concern int64, at time.Time, acto
 	return err
 }
 
-// join adds a later hit to the device's open concern.
-func (e *Engine) join(ctx context.Context, o Outcome) error {
-	en := o.Evidence[0]
+// maxJoinBatch bounds the later hits kept in memory before they are
+// written.
+const maxJoinBatch = 256
+
+// flushJoins writes later hits to their open concerns in one transaction,
+// then holds the new evidence.
+func (e *Engine) flushJoins(ctx context.Context) {
+	if len(e.joins) == 0 {
+		return
+	}
+	joins := e.joins
+	e.joins = nil
+	touched := map[int64]bool{}
 	err := withTx(ctx, e.db, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM evidence WHERE concern = ?`, o.Concern).Scan(&n); err != nil {
-			return err
-		}
-		if n < MaxEvidence {
-			if err := insertEvidence(ctx, tx, o.Concern, &en); err != nil {
+		for _, o := range joins {
+			en := o.Evidence[0]
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM evidence WHERE concern = ?`, o.Concern).Scan(&n); err != nil {
 				return err
 			}
+			if n < MaxEvidence {
+				if err := insertEvidence(ctx, tx, o.Concern, &en); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE concerns SET hits = hits + 1, last_hit = max(last_hit, ?), held = 0 WHERE id = ?`, ts(en.Time), o.Concern); err != nil {
+				return err
+			}
+			touched[o.Concern] = true
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE concerns SET hits = hits + 1, last_hit = max(last_hit, ?), held = 0 WHERE id = ?`, ts(en.Time), o.Concern)
-		return err
+		return nil
 	})
 	if err != nil {
-		return err
+		e.m.errors.Inc()
+		e.log.Warn("adding later lookups to safeguarding concerns", "lookups", len(joins), "error", err)
+		return
 	}
-	e.hold(ctx, o.Concern)
-	return nil
+	for id := range touched {
+		e.hold(ctx, id)
+	}
 }
 
 // holdRef is the legal-hold reference of a concern in the query log.

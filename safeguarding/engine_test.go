@@ -197,6 +197,38 @@ func (env *testEnv) process(es ...querylog.Entry) {
 	for _, en := range es {
 		env.e.handle(context.Background(), en)
 	}
+	env.e.flushJoins(context.Background())
+}
+
+func TestRetriesJoinTheConcernAsHeldEvidence(t *testing.T) {
+	env := newEnv(t, 0, nil)
+	now := env.clk.Now()
+	var es []querylog.Entry
+	for i := range 50 {
+		es = append(es, entry(now.Add(time.Duration(i)*time.Second), "10.20.3.4", "Y9-IPAD-12", "pupils", "self-harm", "selfharm.example."))
+	}
+	env.process(es...)
+	q, _ := env.e.Queue(context.Background(), QueueFilter{})
+	if len(q) != 1 {
+		t.Fatalf("%d concerns for a page of retries, want 1", len(q))
+	}
+	r, err := env.e.Get(context.Background(), q[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Concern.Hits != 50 || len(r.Evidence) != 50 || !r.Concern.Held || !r.Concern.LastHit.Equal(now.Add(49*time.Second)) {
+		t.Errorf("concern hits %d, evidence %d, held %v, last %v", r.Concern.Hits, len(r.Evidence), r.Concern.Held, r.Concern.LastHit)
+	}
+	if got := env.hold.ids(holdRef(q[0].ID)); len(got) != 50 {
+		t.Errorf("%d entries held, want 50", len(got))
+	}
+	// Only the first lookup alerted.
+	ds, _ := env.e.Deliveries(context.Background(), DeliveryFilter{})
+	for _, d := range ds {
+		if d.Kind != "alert" || d.Concern != q[0].ID {
+			t.Errorf("delivery %+v", d)
+		}
+	}
 }
 
 func TestCriticalConcernDeliveredByEmailAndTeams(t *testing.T) {

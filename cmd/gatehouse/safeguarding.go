@@ -235,7 +235,8 @@ func safeguardingInfra(cfg *config.Config) (safeguarding.Infrastructure, error) 
 }
 
 // safeguardingSettings converts the config's initial settings (validated
-// by config) to the engine's; the engine fills in what is left out.
+// by config) to the engine's; safeguarding.WithDefaults fills in what is
+// left out (categories, priorities' rules and timescales, routes).
 func safeguardingSettings(in config.SafeguardingPolicy) safeguarding.Settings {
 	prio := func(s string) safeguarding.Priority {
 		p, _ := safeguarding.ParsePriority(s)
@@ -255,20 +256,6 @@ func safeguardingSettings(in config.SafeguardingPolicy) safeguarding.Settings {
 	for _, r := range in.Rules {
 		s.Rules = append(s.Rules, safeguarding.Rule{Priority: prio(r.Priority), Category: r.Category, Threshold: r.Threshold, Window: safeguarding.Duration(r.Window)})
 	}
-	if len(s.Rules) > 0 {
-		// Priorities without a rule keep the default one.
-		have := map[safeguarding.Priority]bool{}
-		for _, r := range s.Rules {
-			if r.Category == "" {
-				have[r.Priority] = true
-			}
-		}
-		for _, r := range safeguarding.DefaultRules() {
-			if !have[r.Priority] {
-				s.Rules = append(s.Rules, r)
-			}
-		}
-	}
 	for _, r := range in.Recipients {
 		s.Recipients = append(s.Recipients, safeguarding.Recipient{Name: r.Name, Role: safeguarding.Team(r.Role), Email: r.Email, Webhooks: r.Webhooks, Syslog: r.Syslog})
 	}
@@ -281,17 +268,6 @@ func safeguardingSettings(in config.SafeguardingPolicy) safeguarding.Settings {
 	}
 	for _, t := range in.Timescales {
 		s.Timescales = append(s.Timescales, safeguarding.Timescale{Priority: prio(t.Priority), Acknowledge: safeguarding.Duration(t.Acknowledge), Close: safeguarding.Duration(t.Close)})
-	}
-	if len(s.Timescales) > 0 {
-		have := map[safeguarding.Priority]bool{}
-		for _, t := range s.Timescales {
-			have[t.Priority] = true
-		}
-		for _, t := range safeguarding.DefaultTimescales() {
-			if !have[t.Priority] {
-				s.Timescales = append(s.Timescales, t)
-			}
-		}
 	}
 	s.EscalateTo = in.EscalateTo
 	s.WeeklyReport = safeguarding.WeeklyReport{To: in.WeeklyReport.To, Weekday: in.WeeklyReport.Weekday, At: in.WeeklyReport.At}
