@@ -313,5 +313,6 @@ func restartOnly(old, cfg *config.Config) []string {
 	check("groups[].log_retention", oldRet, newRet)
 	check("log.format", old.Log.Format, cfg.Log.Format)
 	check("safeguarding.enabled", old.Safeguarding.Enabled, cfg.Safeguarding.Enabled)
+	check("safeguarding.retention", old.Safeguarding.Retention, cfg.Safeguarding.Retention)
 	return out
 }

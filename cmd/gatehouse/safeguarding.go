@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,7 +153,7 @@ func (sg *safeguardingSite) apply(s *site, old, cfg *config.Config, infra safegu
 	if err := sg.engine.SetInfrastructure(context.Background(), infra); err != nil {
 		s.log.Error("safeguarding: recording the new delivery infrastructure", "error", err)
 	}
-	if fmt.Sprint(old.Safeguarding.Initial) != fmt.Sprint(cfg.Safeguarding.Initial) {
+	if !reflect.DeepEqual(old.Safeguarding.Initial, cfg.Safeguarding.Initial) {
 		s.log.Warn("safeguarding.initial changed in the config file; it is only read the first time: propose the change in the dashboard, where a second person approves it")
 	}
 }
