@@ -179,3 +179,58 @@ func TestAuditVerifyCLI_namesTheBrokenRecord(t *testing.T) {
 		t.Errorf("tampered log: %v; want it to name record 2", err)
 	}
 }
+
+// TestServe_safeguardingReloadRecordsInfrastructureNotSettings edits the
+// config of a running server: a new webhook URL takes effect and is
+// recorded in the audit log; a new priority in safeguarding.initial does
+// not take effect (settings change only by approval) and the log says so.
+func TestServe_safeguardingReloadRecordsInfrastructureNotSettings(t *testing.T) {
+	up, _ := upstream(t)
+	dir := t.TempDir()
+	urlFile := filepath.Join(dir, "url")
+	if err := os.WriteFile(urlFile, []byte("http://127.0.0.1:9/old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := func(d, h int, gambling string) string {
+		return siteConfig(d, h, up, "127.0.0.0/8") + fmt.Sprintf(`safeguarding:
+  enabled: true
+  webhooks: [{name: dsl-teams, url_file: %s, format: teams}]
+  initial:
+    priorities: [{category: gambling, priority: %s}]
+    recipients: [{name: dsl, role: safeguarding, webhooks: [dsl-teams]}]
+`, urlFile, gambling)
+	}
+	var dnsPort, httpPort int
+	in := start(t, func(d, h int) string { dnsPort, httpPort = d, h; return conf(d, h, "low") })
+	cli := func(args ...string) string {
+		var out bytes.Buffer
+		if err := run(context.Background(), append([]string{"gatehouse"}, args...), &out, &out); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+		return out.String()
+	}
+	if out := cli("audit", "verify", "--config", in.path); !strings.Contains(out, "2 records") {
+		t.Fatalf("at start: %s", out)
+	}
+	if err := os.WriteFile(urlFile, []byte("http://127.0.0.1:9/new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tmp := in.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(conf(dnsPort, httpPort, "critical")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, in.path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload", func() bool { return metricValue(t, in, "gatehouse_config_generation") == "2" })
+	if out := cli("audit", "verify", "--config", in.path); !strings.Contains(out, "3 records") {
+		t.Errorf("after a new webhook URL: %s; want the change recorded", out)
+	}
+	out := cli("safeguarding", "settings", "--config", in.path)
+	if !strings.Contains(out, `{"category":"gambling","priority":"low"}`) || !strings.HasPrefix(out, "version 1") {
+		t.Errorf("settings changed by editing the file:\n%s", out)
+	}
+	if !strings.Contains(in.logs.String(), "safeguarding.initial changed in the config file") {
+		t.Errorf("no warning that initial settings are ignored:\n%s", in.logs.String())
+	}
+}
