@@ -594,3 +594,57 @@ func TestWeeklyReport(t *testing.T) {
 		t.Error("the weekly report was sent twice")
 	}
 }
+
+func TestRoutingTable(t *testing.T) {
+	env := newEnv(t, 0, func(c *Config) {
+		c.SchoolHours = func(t time.Time) bool {
+			return t.Weekday() >= time.Monday && t.Weekday() <= time.Friday && t.Hour() >= 9 && t.Hour() < 15
+		}
+		c.Initial.Routes = []Route{
+			{Priorities: []Priority{Critical, High}, When: Always, To: []string{"dsl"}, Speed: Immediate},
+			{Priorities: []Priority{High}, Groups: []string{"staff"}, When: Always, To: []string{"head"}, Speed: Immediate},
+			{Priorities: []Priority{Medium}, Categories: []string{"bypass"}, When: SchoolHours, To: []string{"tech"}, Speed: Immediate},
+			{Priorities: []Priority{Medium}, Categories: []string{"bypass"}, When: OutOfHours, To: []string{"tech"}, Speed: Daily},
+			{Priorities: []Priority{Medium}, When: Always, To: []string{"pastoral"}, Speed: Hourly},
+			{Priorities: []Priority{Medium}, Groups: []string{"pupils"}, When: Always, To: []string{"pastoral"}, Speed: Daily},
+			{Priorities: []Priority{Critical}, When: OutOfHours, To: []string{OnCallRecipient}, Speed: Immediate},
+		}
+		c.Initial.OnCall = []OnCall{{Recipient: "pastoral", Weekly: mustWeekly("Sat-Sun 00:00-00:00")}}
+	})
+	a := env.e.settings.Load()
+	mon10 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	mon20 := time.Date(2026, 11, 23, 20, 0, 0, 0, time.UTC)
+	sat10 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC) // on call: head (weekends)
+	tests := []struct {
+		name     string
+		p        Priority
+		category string
+		group    string
+		at       time.Time
+		want     map[string]Speed
+	}{
+		{"critical in school hours", Critical, "self-harm", "pupils", mon10, map[string]Speed{"dsl": Immediate}},
+		{"critical out of hours, nobody on call: the safeguarding team", Critical, "self-harm", "pupils", mon20, map[string]Speed{"dsl": Immediate, "head": Immediate}},
+		{"critical at the weekend: whoever the rota names", Critical, "iwf", "pupils", sat10, map[string]Speed{"dsl": Immediate, "pastoral": Immediate}},
+		{"high for staff also to the head", High, "pornography", "staff", mon10, map[string]Speed{"dsl": Immediate, "head": Immediate}},
+		{"high for pupils", High, "pornography", "pupils", mon10, map[string]Speed{"dsl": Immediate}},
+		{"bypass in lessons: technician at once", Medium, "bypass", "pupils", mon10, map[string]Speed{"tech": Immediate, "pastoral": Hourly}},
+		{"bypass in the evening: technician next day", Medium, "bypass", "pupils", mon20, map[string]Speed{"tech": Daily, "pastoral": Hourly}},
+		{"medium other category: the fastest route wins", Medium, "violence", "pupils", mon10, map[string]Speed{"pastoral": Hourly}},
+		{"low: no route", Low, "gaming", "pupils", mon10, map[string]Speed{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Concern{Priority: tc.p, Category: tc.category, Device: Device{Group: tc.group}}
+			got := env.e.recipientsFor(a, c, tc.at, false)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("recipients %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// Escalation tells every routed recipient at once, plus escalate_to.
+	c := &Concern{Priority: Medium, Category: "bypass", Device: Device{Group: "pupils"}}
+	if got := env.e.recipientsFor(a, c, mon20, true); fmt.Sprint(got) != fmt.Sprint(map[string]Speed{"head": Immediate, "pastoral": Immediate, "tech": Immediate}) {
+		t.Errorf("escalation recipients %v", got)
+	}
+}

@@ -376,7 +376,7 @@ func concernsCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 	as := &cli.StringFlag{Name: "as", Usage: "your `NAME` for the record (default: your login name)"}
 	return &cli.Command{
 		Name:  "concerns",
-		Usage: "safeguarding concerns: list, show, export, acknowledge, note, close",
+		Usage: "safeguarding concerns: list, show, export, acknowledge, open as an incident, note, close",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "list",
@@ -400,6 +400,19 @@ func concernsCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 				Action: func(c *cli.Context) error {
 					return concernChange(c, stdout, func(e *safeguarding.Engine, a safeguarding.Actor, id int64) error {
 						return e.Acknowledge(c.Context, a, id)
+					})
+				},
+			},
+			{
+				Name: "open", Usage: "make a concern an incident with an owner (default: you)", ArgsUsage: "ID",
+				Flags: []cli.Flag{configFlag, sgDBFlag(), as, &cli.StringFlag{Name: "owner", Usage: "the incident's owner"}},
+				Action: func(c *cli.Context) error {
+					return concernChange(c, stdout, func(e *safeguarding.Engine, a safeguarding.Actor, id int64) error {
+						owner := c.String("owner")
+						if owner == "" {
+							owner = strings.TrimSuffix(a.Name, " (command line)")
+						}
+						return e.OpenIncident(c.Context, a, id, owner)
 					})
 				},
 			},

@@ -131,11 +131,14 @@ safeguarding:
 	if err != nil || !strings.Contains(out, fmt.Sprintf(`"query_log_entry": %d`, held[0])) || !strings.Contains(out, `"Group": "pupils"`) {
 		t.Errorf("concerns show --format json: %v\n%s", err, out)
 	}
+	if out, err = cli("concerns", "open", "--as", "Ms Jones", "--config", in.path, "1"); err != nil {
+		t.Errorf("concerns open: %v\n%s", err, out)
+	}
 	if out, err = cli("concerns", "close", "--as", "Ms Jones", "--action", "spoke to pupil", "--outcome", "support plan agreed", "--config", in.path, "1"); err != nil {
 		t.Errorf("concerns close: %v\n%s", err, out)
 	}
 	out, err = cli("concerns", "list", "--all", "--config", in.path)
-	if err != nil || !strings.Contains(out, "closed") {
+	if err != nil || !strings.Contains(out, "closed") || !strings.Contains(out, "Ms Jones") {
 		t.Errorf("after closing: %v\n%s", err, out)
 	}
 	out, err = cli("audit", "verify", "--config", in.path)
