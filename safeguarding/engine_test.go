@@ -505,7 +505,7 @@ func TestIncidentLifecycleAndExport(t *testing.T) {
 	if err := json.Unmarshal([]byte(js.String()), &v); err != nil {
 		t.Fatal(err)
 	}
-	if v["outcome"] != "Support plan in place; no further action." || v["device"].(map[string]any)["Hostname"] != hostile ||
+	if v["outcome"] != "Support plan in place; no further action." || v["device"].(map[string]any)["hostname"] != hostile ||
 		len(v["evidence"].([]any)) != 1 || !strings.Contains(v["notice"].(string), "indicator, not proof") {
 		t.Errorf("JSON export: %s", js.String())
 	}

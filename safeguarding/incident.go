@@ -31,12 +31,12 @@ func ParseStatus(s string) (Status, error) {
 
 // Device is who looked the name up, as far as the network knows.
 type Device struct {
-	Addr        string // IP address
-	MAC         string
-	Hostname    string
-	Group       string // the group whose policy applied
-	ClientRule  string // the rule that placed the device in Group
-	LeaseSource string // the DHCP lease file MAC and hostname came from
+	Addr        string `json:"address"`
+	MAC         string `json:"mac,omitempty"`
+	Hostname    string `json:"hostname,omitempty"`
+	Group       string `json:"group"`                  // the group whose policy applied
+	ClientRule  string `json:"client_rule,omitempty"`  // the rule that placed the device in Group
+	LeaseSource string `json:"lease_source,omitempty"` // the DHCP lease file MAC and hostname came from
 }
 
 // String is the device as people read it: "10.20.3.4 Y9-IPAD-12 [aa:bb:...]".

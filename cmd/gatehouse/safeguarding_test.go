@@ -128,7 +128,7 @@ safeguarding:
 	}
 
 	out, err = cli("concerns", "show", "--format", "json", "--config", in.path, "1")
-	if err != nil || !strings.Contains(out, fmt.Sprintf(`"query_log_entry": %d`, held[0])) || !strings.Contains(out, `"Group": "pupils"`) {
+	if err != nil || !strings.Contains(out, fmt.Sprintf(`"query_log_entry": %d`, held[0])) || !strings.Contains(out, `"group": "pupils"`) {
 		t.Errorf("concerns show --format json: %v\n%s", err, out)
 	}
 	if out, err = cli("concerns", "open", "--as", "Ms Jones", "--config", in.path, "1"); err != nil {
