@@ -141,6 +141,10 @@ safeguarding:
 	if err != nil || !strings.Contains(out, "closed") || !strings.Contains(out, "Ms Jones") {
 		t.Errorf("after closing: %v\n%s", err, out)
 	}
+	out, err = cli("safeguarding", "report", "--config", in.path)
+	if err != nil || !strings.Contains(out, "Concerns raised this week: 1 (1 closed)") || !strings.Contains(out, "self-harm") || !strings.Contains(out, "support plan agreed") {
+		t.Errorf("safeguarding report: %v\n%s", err, out)
+	}
 	out, err = cli("audit", "verify", "--config", in.path)
 	if err != nil || !strings.Contains(out, "audit log verified: 2 records") {
 		t.Errorf("audit verify: %v\n%s", err, out)
