@@ -185,6 +185,29 @@ func (ov *groupOverrides) categoryMasks(now time.Time) (allow, block blocklists.
 	return allow, block
 }
 
+// nextEnd is when the first category override in force at now ends (zero
+// when none is).
+func (ov *groupOverrides) nextEnd(now time.Time) time.Time {
+	var end time.Time
+	for i := range ov.cats {
+		if o := &ov.cats[i]; now.Before(o.until) && (end.IsZero() || o.until.Before(end)) {
+			end = o.until
+		}
+	}
+	return end
+}
+
+// minTTLCap combines TTL caps, where 0 means none.
+func minTTLCap(a, b uint32) uint32 {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}
+
 // category returns the active category override of the wanted action
 // whose lists include id.
 func (ov *groupOverrides) category(id blocklists.ListID, allow bool, now time.Time) *categoryOverride {

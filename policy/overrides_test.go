@@ -145,6 +145,13 @@ func TestSnapshot_DecideAnswer_categoryOverrides(t *testing.T) {
 			t.Errorf("DecideAnswer(%s, cname %s) = %+v, want %v", tt.group, tt.target, d, tt.want)
 		}
 	}
+	// An answer allowed only by the override expires with it.
+	if d := s.DecideAnswer(clientmap.Client{Group: "pupils"}, pass, "cdn.example.", []string{"adult.example."}, nil, at.Add(59*time.Minute)); d.Action != Pass || d.TTLCap != 60 {
+		t.Errorf("a minute before the override ends: %+v, want pass with TTL cap 60", d)
+	}
+	if d := s.DecideAnswer(clientmap.Client{Group: "pupils"}, pass, "cdn.example.", []string{"www.example.org."}, nil, at); d.TTLCap != 0 {
+		t.Errorf("a target no override covers: %+v, want no TTL cap", d)
+	}
 	// After the overrides end, the group's own lists again.
 	if d := s.DecideAnswer(clientmap.Client{Group: "pupils"}, pass, "cdn.example.", []string{"adult.example."}, nil, at.Add(time.Hour)); d.Action != Block {
 		t.Errorf("after the override ended: %+v", d)
