@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -298,4 +300,46 @@ func TestControl_notRunning(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gatehouse is not running: there is no control socket") {
 		t.Errorf("lists reload with no server: %v", err)
 	}
+}
+
+// TestControl_listsReloadRechecksDownloads: `lists reload` asks for every
+// downloaded list again at once (the refresh interval is hours), and a
+// changed copy is swapped in.
+func TestControl_listsReloadRechecksDownloads(t *testing.T) {
+	up, _ := upstream(t)
+	var requests atomic.Int64
+	var body atomic.Value
+	body.Store("www.example.org\n")
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, body.Load().(string))
+	}))
+	defer lists.Close()
+	state := t.TempDir()
+	in := start(t, func(d, h int) string {
+		return fmt.Sprintf(`version: 1
+state_dir: %s
+query_log: {enabled: false}
+listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
+access: {allow: [127.0.0.0/8]}
+resolver: {mode: forward, upstreams: [{address: %s}]}
+lists:
+  - {name: gambling-feed, category: gambling, url: "%s/gambling.txt", refresh: 24h}
+groups:
+  - {name: pupils, block: [gambling]}
+`, state, d, h, up, lists.URL)
+	})
+	waitFor(t, "the downloaded list to block", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeNameError
+	})
+	before := requests.Load()
+	body.Store("bets.example\n")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "lists", "reload", "--config", in.path}, &out, io.Discard); err != nil {
+		t.Fatalf("lists reload: %v", err)
+	}
+	waitFor(t, "the list server to be asked again", func() bool { return requests.Load() > before })
+	waitFor(t, "the new copy to be in force", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeSuccess
+	})
 }
