@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -207,6 +208,23 @@ func TestControl_overrideTakesEffectExpiresAndIsCancelled(t *testing.T) {
 	}
 	if _, err := o.cli("override", "cancel", "zzzzzz"); err == nil || !strings.Contains(err.Error(), "no such override") {
 		t.Errorf("cancel of an unknown ID: %v", err)
+	}
+
+	// A block override for staff (reached through the trusted forwarder),
+	// who do not block gaming.
+	staff := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 32, Address: net.ParseIP("10.9.1.5").To4()}
+	if r := askFrom(t, o.dns, "127.0.0.2", staff); r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("staff before the block: %s", dns.RcodeToString[r.Rcode])
+	}
+	if _, err := o.cli("override", "add", "--group", "staff", "--block", "--domain", "example.org", "--until", "today", "--reason", "test"); err != nil {
+		t.Fatal(err)
+	}
+	r := askFrom(t, o.dns, "127.0.0.2", staff)
+	if r.Rcode != dns.RcodeNameError {
+		t.Fatalf("staff after a block override: %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+	}
+	if ede := r.IsEdns0(); ede == nil || !strings.Contains(ede.String(), "(override ") {
+		t.Errorf("the block does not name the override: %v", r.IsEdns0())
 	}
 }
 
