@@ -199,6 +199,17 @@ func (s *Snapshot) DecideAnswer(c clientmap.Client, d Decision, name string, tar
 			}
 		}
 	}
+	if ovAllow, ovBlock := g.ov.categoryMasks(now); d.Action == Pass && ovAllow|ovBlock != 0 && s.lists != nil {
+		ov := ovAllow | ovBlock
+		// A target an override's category holds is allowed only while it
+		// lasts: the answer must not outlive it.
+		for _, t := range targets {
+			if m := s.lists.Match(t, ov, 0); m.Action != blocklists.NoAction {
+				d.TTLCap = minTTLCap(d.TTLCap, schedule.CapTTL(^uint32(0), now, g.ov.nextEnd(now)))
+				break
+			}
+		}
+	}
 	return d
 }
 

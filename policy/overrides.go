@@ -138,16 +138,7 @@ func (s *Snapshot) decideOverride(g *group, name string, m blocklists.Match, blo
 	if s.lists == nil || len(ov.cats) == 0 {
 		return Decision{}, false, m, block
 	}
-	var allowMask, blockMask blocklists.Mask
-	for i := range ov.cats {
-		if o := &ov.cats[i]; now.Before(o.until) {
-			if o.allow {
-				allowMask |= o.mask
-			} else {
-				blockMask |= o.mask
-			}
-		}
-	}
+	allowMask, blockMask := ov.categoryMasks(now)
 	if blockMask != 0 {
 		if bm := s.lists.Match(name, blockMask, 0); bm.Action == blocklists.Block || bm.Action == blocklists.NoData {
 			if o := g.ov.category(bm.List, false, now); o != nil {
@@ -174,6 +165,47 @@ func (s *Snapshot) decideOverride(g *group, name string, m blocklists.Match, blo
 		}
 	}
 	return Decision{}, false, m, block
+}
+
+// categoryMasks returns the lists that category overrides in force at now
+// allow and block.
+func (ov *groupOverrides) categoryMasks(now time.Time) (allow, block blocklists.Mask) {
+	if ov == nil {
+		return 0, 0
+	}
+	for i := range ov.cats {
+		if o := &ov.cats[i]; now.Before(o.until) {
+			if o.allow {
+				allow |= o.mask
+			} else {
+				block |= o.mask
+			}
+		}
+	}
+	return allow, block
+}
+
+// nextEnd is when the first category override in force at now ends (zero
+// when none is).
+func (ov *groupOverrides) nextEnd(now time.Time) time.Time {
+	var end time.Time
+	for i := range ov.cats {
+		if o := &ov.cats[i]; now.Before(o.until) && (end.IsZero() || o.until.Before(end)) {
+			end = o.until
+		}
+	}
+	return end
+}
+
+// minTTLCap combines TTL caps, where 0 means none.
+func minTTLCap(a, b uint32) uint32 {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
 }
 
 // category returns the active category override of the wanted action

@@ -119,3 +119,41 @@ func TestSnapshot_overridePolicy(t *testing.T) {
 		t.Error("an allow override of a locked-listed name was accepted")
 	}
 }
+
+// Category overrides apply to CNAME targets as they do to names.
+func TestSnapshot_DecideAnswer_categoryOverrides(t *testing.T) {
+	base := listsSnapshot(t)
+	at := time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC) // after lessons
+	s := base.WithOverrides([]override.Override{
+		{ID: "p1", Group: "pupils", Action: override.Allow, Category: "pornography", Until: at.Add(time.Hour), Created: at},
+		{ID: "s1", Group: "staff", Action: override.Block, Category: "social-media", Until: at.Add(time.Hour), Created: at},
+	}, at)
+	pass := Decision{Action: Pass}
+	for _, tt := range []struct {
+		snap          *Snapshot
+		group, target string
+		want          Action
+	}{
+		{base, "pupils", "adult.example.", Block}, // no override: the CNAME target is blocked
+		{s, "pupils", "adult.example.", Pass},     // its category is allowed for now
+		{s, "pupils", "abuse.example.", Block},    // locked: always
+		{base, "staff", "www.social.example.", Pass},
+		{s, "staff", "www.social.example.", Block}, // blocked for now
+	} {
+		d := tt.snap.DecideAnswer(clientmap.Client{Group: tt.group}, pass, "cdn.example.", []string{tt.target}, nil, at)
+		if d.Action != tt.want {
+			t.Errorf("DecideAnswer(%s, cname %s) = %+v, want %v", tt.group, tt.target, d, tt.want)
+		}
+	}
+	// An answer allowed only by the override expires with it.
+	if d := s.DecideAnswer(clientmap.Client{Group: "pupils"}, pass, "cdn.example.", []string{"adult.example."}, nil, at.Add(59*time.Minute)); d.Action != Pass || d.TTLCap != 60 {
+		t.Errorf("a minute before the override ends: %+v, want pass with TTL cap 60", d)
+	}
+	if d := s.DecideAnswer(clientmap.Client{Group: "pupils"}, pass, "cdn.example.", []string{"www.example.org."}, nil, at); d.TTLCap != 0 {
+		t.Errorf("a target no override covers: %+v, want no TTL cap", d)
+	}
+	// After the overrides end, the group's own lists again.
+	if d := s.DecideAnswer(clientmap.Client{Group: "pupils"}, pass, "cdn.example.", []string{"adult.example."}, nil, at.Add(time.Hour)); d.Action != Block {
+		t.Errorf("after the override ended: %+v", d)
+	}
+}

@@ -200,3 +200,92 @@ func FuzzParseClientOptions(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkServer_answerHitForwarded is BenchmarkServer_answerHit for a
+// query from a trusted forwarder carrying EDNS Client Subnet and a dnsmasq
+// MAC, against the same query from an ordinary client with no options:
+// what believing a forwarder costs on the cache-hit path.
+func BenchmarkServer_answerHitForwarded(b *testing.B) {
+	cm, err := clientmap.New(clientmap.Config{DefaultGroup: "pupils", Rules: []clientmap.Rule{
+		{Group: "staff", Subnets: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap, err := policy.New(policy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Clients: cm,
+		TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")},
+		Groups:            []policy.GroupOptions{{Name: "pupils"}, {Name: "staff"}}, DefaultGroup: "pupils"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := hitServer(b)
+	s.SetPolicy(snap)
+	plain := packQuery(b, func(m *dns.Msg) { m.SetEdns0(1232, false) })
+	forwarded := packQuery(b, func(m *dns.Msg) {
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option,
+			&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 32, Address: net.ParseIP("10.9.1.5").To4()},
+			&dns.EDNS0_LOCAL{Code: optMAC, Data: []byte{0xaa, 0xbb, 0xcc, 0, 0, 1}})
+	})
+	for _, bc := range []struct {
+		name string
+		pkt  []byte
+		src  netip.AddrPort
+	}{
+		{"direct", plain, netip.MustParseAddrPort("127.0.0.1:5300")},
+		{"forwarded", forwarded, netip.MustParseAddrPort("127.0.0.2:5300")},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			bufs := newBuffers()
+			b.ReportAllocs()
+			for b.Loop() {
+				qu := query{src: bc.src, proto: protoUDP, start: time.Now()}
+				s.answer(bc.pkt, &qu, bufs)
+			}
+		})
+	}
+}
+
+// FuzzClientOptionsParsers checks that the fast parser and the full one find
+// the same client options in any packet both accept, and that a trusted
+// forwarder's packets never crash the query path.
+func FuzzClientOptionsParsers(f *testing.F) {
+	f.Add(packQuery(f, func(m *dns.Msg) {
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option,
+			&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("10.9.1.0").To4()},
+			&dns.EDNS0_LOCAL{Code: optDeviceID, Data: []byte("qrvM3e7/")})
+	}))
+	f.Add(packQuery(f, func(m *dns.Msg) {
+		m.SetEdns0(1232, true)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_LOCAL{Code: optMAC, Data: []byte{1, 2, 3, 4, 5, 6}})
+	}))
+	cm, err := clientmap.New(clientmap.Config{DefaultGroup: "pupils", Rules: []clientmap.Rule{
+		{Group: "staff", Subnets: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	snap, err := policy.New(policy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Clients: cm,
+		TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")},
+		Groups:            []policy.GroupOptions{{Name: "pupils"}, {Name: "staff"}}, DefaultGroup: "pupils"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := hitServer(f)
+	s.SetPolicy(snap)
+	src := netip.MustParseAddrPort("127.0.0.2:5300")
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		var fast, full wireQuery
+		var scratch [256]byte
+		if parseQuery(pkt, scratch[:], &fast) == parsedOK {
+			if _, ok := s.parseFull(pkt, &full); ok {
+				if a, b := parseClientOptions(fast.opts), parseClientOptions(full.opts); a != b {
+					t.Fatalf("fast parser options %+v, full parser %+v (%x)", a, b, pkt)
+				}
+			}
+		}
+		qu := query{src: src, proto: protoUDP, start: time.Now()}
+		s.answer(pkt, &qu, newBuffers())
+	})
+}

@@ -42,7 +42,8 @@ type controlReq struct {
 
 // ask hands a request to the reload loop and waits for its result. It
 // fails when ctx ends or the loop has stopped (the server is shutting
-// down).
+// down). The loop runs inside run: a site that was only built (newSite)
+// answers nothing, and ask waits for ctx.
 func (s *site) ask(ctx context.Context, kind controlKind) error {
 	req := controlReq{kind: kind, done: make(chan error, 1)}
 	select {

@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,7 +156,7 @@ func TestControl_overrideTakesEffectExpiresAndIsCancelled(t *testing.T) {
 
 	// A short allow override of the category: in force at once, TTL
 	// capped at its end, and gone by itself after it.
-	out, err := o.cli("override", "add", "--group", "pupils", "--allow", "--category", "gaming", "--until", "3s", "--reason", "club")
+	out, err := o.cli("override", "add", "--group", "pupils", "--allow", "--category", "gaming", "--until", "5s", "--reason", "club")
 	if err != nil {
 		t.Fatalf("override add: %v", err)
 	}
@@ -161,14 +164,14 @@ func TestControl_overrideTakesEffectExpiresAndIsCancelled(t *testing.T) {
 		t.Fatalf("override add printed %q, want its ID", out)
 	}
 	a, ttl := answer(t, o.dns, "www.example.org.")
-	if a != "192.0.2.80" || ttl > 3 {
-		t.Fatalf("during the override: %q TTL %d, want 192.0.2.80 with TTL at most 3 s", a, ttl)
+	if a != "192.0.2.80" || ttl > 5 {
+		t.Fatalf("during the override: %q TTL %d, want 192.0.2.80 with TTL at most 5 s", a, ttl)
 	}
 	expl, err := o.cli("explain", "--client", "127.0.0.1", "www.example.org")
 	if err != nil || !strings.Contains(expl, "ALLOWED — override rule, category gaming, list override ") || !strings.Contains(expl, "allow category gaming until") {
 		t.Errorf("explain during the override (%v):\n%s", err, expl)
 	}
-	time.Sleep(3 * time.Second) // the override was created with until = now+3s before this
+	time.Sleep(5 * time.Second) // the override was created with until = now+5s before this
 	if a, _ := answer(t, o.dns, "www.example.org."); a != "" {
 		t.Fatalf("after the override ended: %s, want blocked again", a)
 	}
@@ -205,6 +208,23 @@ func TestControl_overrideTakesEffectExpiresAndIsCancelled(t *testing.T) {
 	}
 	if _, err := o.cli("override", "cancel", "zzzzzz"); err == nil || !strings.Contains(err.Error(), "no such override") {
 		t.Errorf("cancel of an unknown ID: %v", err)
+	}
+
+	// A block override for staff (reached through the trusted forwarder),
+	// who do not block gaming.
+	staff := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 32, Address: net.ParseIP("10.9.1.5").To4()}
+	if r := askFrom(t, o.dns, "127.0.0.2", staff); r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("staff before the block: %s", dns.RcodeToString[r.Rcode])
+	}
+	if _, err := o.cli("override", "add", "--group", "staff", "--block", "--domain", "example.org", "--until", "today", "--reason", "test"); err != nil {
+		t.Fatal(err)
+	}
+	r := askFrom(t, o.dns, "127.0.0.2", staff)
+	if r.Rcode != dns.RcodeNameError {
+		t.Fatalf("staff after a block override: %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+	}
+	if ede := r.IsEdns0(); ede == nil || !strings.Contains(ede.String(), "(override ") {
+		t.Errorf("the block does not name the override: %v", r.IsEdns0())
 	}
 }
 
@@ -298,4 +318,46 @@ func TestControl_notRunning(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gatehouse is not running: there is no control socket") {
 		t.Errorf("lists reload with no server: %v", err)
 	}
+}
+
+// TestControl_listsReloadRechecksDownloads: `lists reload` asks for every
+// downloaded list again at once (the refresh interval is hours), and a
+// changed copy is swapped in.
+func TestControl_listsReloadRechecksDownloads(t *testing.T) {
+	up, _ := upstream(t)
+	var requests atomic.Int64
+	var body atomic.Value
+	body.Store("www.example.org\n")
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, body.Load().(string))
+	}))
+	defer lists.Close()
+	state := t.TempDir()
+	in := start(t, func(d, h int) string {
+		return fmt.Sprintf(`version: 1
+state_dir: %s
+query_log: {enabled: false}
+listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
+access: {allow: [127.0.0.0/8]}
+resolver: {mode: forward, upstreams: [{address: %s}]}
+lists:
+  - {name: gambling-feed, category: gambling, url: "%s/gambling.txt", refresh: 24h}
+groups:
+  - {name: pupils, block: [gambling]}
+`, state, d, h, up, lists.URL)
+	})
+	waitFor(t, "the downloaded list to block", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeNameError
+	})
+	before := requests.Load()
+	body.Store("bets.example\n")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "lists", "reload", "--config", in.path}, &out, io.Discard); err != nil {
+		t.Fatalf("lists reload: %v", err)
+	}
+	waitFor(t, "the list server to be asked again", func() bool { return requests.Load() > before })
+	waitFor(t, "the new copy to be in force", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeSuccess
+	})
 }

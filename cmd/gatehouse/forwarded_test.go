@@ -17,16 +17,7 @@ func TestServe_trustedForwarderNamesTheClient(t *testing.T) {
 	o.serve(t)
 	ask := func(from string, opts ...dns.EDNS0) string {
 		t.Helper()
-		m := new(dns.Msg)
-		m.SetQuestion("www.example.org.", dns.TypeA)
-		m.SetEdns0(1232, false)
-		m.IsEdns0().Option = opts
-		c := &dns.Client{Net: "udp", Timeout: 3 * time.Second,
-			Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
-		r, _, err := c.Exchange(m, o.dns)
-		if err != nil {
-			t.Fatalf("query from %s: %v", from, err)
-		}
+		r := askFrom(t, o.dns, from, opts...)
 		if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
 			return dns.RcodeToString[r.Rcode]
 		}
@@ -55,4 +46,21 @@ func TestServe_trustedForwarderNamesTheClient(t *testing.T) {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
 	}
+}
+
+// askFrom sends a query for www.example.org from the loopback address from
+// with the EDNS options opts.
+func askFrom(t *testing.T, server, from string, opts ...dns.EDNS0) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	m.IsEdns0().Option = opts
+	c := &dns.Client{Net: "udp", Timeout: 3 * time.Second,
+		Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+	r, _, err := c.Exchange(m, server)
+	if err != nil {
+		t.Fatalf("query from %s: %v", from, err)
+	}
+	return r
 }
