@@ -234,7 +234,10 @@ type span struct {
 }
 
 func (sp *span) prefix() netip.Prefix {
-	a := netip.AddrFrom16([16]byte(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sp.first.hi), sp.first.lo)))
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], sp.first.hi)
+	binary.BigEndian.PutUint64(b[8:], sp.first.lo)
+	a := netip.AddrFrom16(b)
 	if sp.v4 {
 		a = a.Unmap()
 	}
