@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
 	"gatehouse/querylog"
@@ -268,5 +269,21 @@ func TestServer_handleUDPCheckedHitDoesNotAllocate(t *testing.T) {
 	u := udpListener{conn: conn}
 	if n := testing.AllocsPerRun(200, func() { s.handleUDP(u, pkt, nil, src, b) }); n != 0 {
 		t.Errorf("handleUDP allocates %v times per checked cache hit, want 0", n)
+	}
+}
+
+// TestNewAnswer_serviceTargetsAndHints: SVCB and HTTPS records' target
+// names and address hints are checked like CNAME targets and addresses.
+func TestNewAnswer_serviceTargetsAndHints(t *testing.T) {
+	a := newAnswer(t, upstreamReply(t, "svc.example.", dns.TypeHTTPS, dns.RcodeSuccess, []string{
+		`svc.example. 300 IN HTTPS 1 x.TRK.example. alpn="h2" ipv4hint="192.168.1.1,192.0.2.1" ipv6hint="fd00::1,2001:db8::1"`,
+		`svc.example. 300 IN HTTPS 2 . alpn="h3"`,
+	}, nil))
+	if got := fmt.Sprint(a.Targets, a.Addrs); got != "[x.trk.example.] [192.168.1.1 192.0.2.1 fd00::1 2001:db8::1]" {
+		t.Errorf("targets and addresses = %s", got)
+	}
+	d := checkedPolicy(t, "nxdomain").DecideAnswer(clientmap.Client{Group: "pupils"}, policy.Decision{}, "svc.example.", a.Targets, a.Addrs, time.Now())
+	if d.Reason != policy.ReasonCNAME || d.List != "trackers" {
+		t.Errorf("HTTPS target on a list: %+v", d)
 	}
 }
