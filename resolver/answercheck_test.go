@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -286,4 +287,35 @@ func TestNewAnswer_serviceTargetsAndHints(t *testing.T) {
 	if d.Reason != policy.ReasonCNAME || d.List != "trackers" {
 		t.Errorf("HTTPS target on a list: %+v", d)
 	}
+}
+
+// FuzzServer_answerChecked: any packet through a server whose every answer
+// is blocked by an answer-side check (a listed CNAME target and a private
+// address) gets a well-formed reply with the query's ID, or none.
+func FuzzServer_answerChecked(f *testing.F) {
+	for _, seed := range [][]byte{
+		packQuery(f, nil),
+		packQuery(f, func(m *dns.Msg) { m.SetEdns0(1232, true) }),
+		packQuery(f, func(m *dns.Msg) { m.Question[0].Qtype = dns.TypeHTTPS }),
+		packQuery(f, func(m *dns.Msg) { m.Question[0].Name = `a\000b.example.` }),
+	} {
+		f.Add(seed)
+	}
+	s := checkedHitServer(f, chainAnswer(f, "www.example.org.", dns.TypeA, []string{"x.trk.example."}, "10.0.0.1"))
+	src := netip.MustParseAddrPort("127.0.0.1:5300")
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		b := newBuffers()
+		qu := query{src: src, proto: protoUDP, start: time.Now()}
+		reply, miss := s.answer(pkt, &qu, b)
+		if miss || reply == nil {
+			return
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(reply); err != nil {
+			t.Fatalf("reply does not parse: %v (%x)", err, reply)
+		}
+		if r.Id != binary.BigEndian.Uint16(pkt) || !r.Response {
+			t.Fatalf("reply %v does not answer the query", r)
+		}
+	})
 }
