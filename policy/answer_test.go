@@ -262,6 +262,16 @@ func TestSnapshot_DecideAnswer_overrides(t *testing.T) {
 	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now.Add(2*time.Hour)); d.Reason != ReasonCNAME {
 		t.Errorf("after the override expired: %+v", d)
 	}
+	// A category with only address lists can be overridden too.
+	lesson := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	games := override.Override{ID: "o2", Group: "pupils", Action: override.Allow, Category: "gaming",
+		Created: lesson.Add(-time.Minute), Until: lesson.Add(time.Hour)}
+	if d := snap.DecideAnswer(pupils, Decision{}, "a.example.", nil, addrs("192.0.2.70"), lesson); d.Reason != ReasonAddress {
+		t.Fatalf("gaming address in lessons: %+v", d)
+	}
+	if d := snap.WithOverrides([]override.Override{games}, lesson).DecideAnswer(pupils, Decision{}, "a.example.", nil, addrs("192.0.2.70"), lesson); d.Action != Pass {
+		t.Errorf("gaming allowed by an override, yet its address list blocks: %+v", d)
+	}
 	// The address lists and rebinding protection still apply.
 	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, addrs("198.18.7.9"), now); d.Reason != ReasonAddress {
 		t.Errorf("override of another category lifted an address block: %+v", d)
