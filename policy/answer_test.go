@@ -140,6 +140,8 @@ func TestSnapshot_DecideAnswer(t *testing.T) {
 			Decision{Action: Block, Reason: ReasonRebinding, Style: StyleNull, Category: "rebinding", List: "rebinding", Matched: "loopback ::1"}},
 		{"rebinding mapped", pupils, pass, "evil.example.", nil, addrs("::ffff:127.0.0.1"), lesson,
 			Decision{Action: Block, Reason: ReasonRebinding, Style: StyleNull, Category: "rebinding", List: "rebinding", Matched: "loopback 127.0.0.0/8"}},
+		{"the table's order explains, not the answer's", pupils, pass, "a.example.", nil, addrs("10.0.0.1", "203.0.113.9", "198.18.7.9"), lesson,
+			Decision{Action: Block, Reason: ReasonAddress, Style: StyleNull, Category: "malware", List: "bad-ips", Matched: "198.18.7.0/24"}},
 		{"rebinding off for the group", staff, pass, "evil.example.", nil, addrs("10.1.2.3"), lesson, pass},
 		{"internal domain", pupils, pass, "wiki.intranet.school.uk.", nil, addrs("10.1.2.3"), lesson, pass},
 		{"conditional domain", pupils, pass, "dc1.corp.school.uk.", nil, addrs("10.1.2.3"), lesson, pass},
