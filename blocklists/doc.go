@@ -73,6 +73,14 @@
 // exception entries inside them are dropped; Match applies them whatever
 // masks it is given, and no allow entry overrides them.
 //
+// # Address lists
+//
+// Lists in format cidr (alias ip) hold IPv4 and IPv6 addresses and CIDR
+// prefixes, not names: they are compiled into an IPSet (see iplist.go),
+// which answer-side policy asks about the addresses in answers. Their
+// ListIDs share the space of the name lists, so group masks select both.
+// A name Builder refuses them.
+//
 // # Compilation and reload
 //
 // A Builder parses each list into sorted 64-bit keys (a keyed hash of the

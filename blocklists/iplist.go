@@ -180,6 +180,17 @@ type IPListInfo struct {
 	Issues   []*ParseError // the first skipped lines (at most 20)
 }
 
+// ListInfo describes the address list in the form name lists use, for
+// metrics and status shared with them.
+func (l IPListInfo) ListInfo() ListInfo {
+	formats := make([]Format, len(l.Sources))
+	for i := range formats {
+		formats[i] = Addresses
+	}
+	return ListInfo{ID: l.ID, Name: l.Name, Category: l.Category, Sources: l.Sources, Formats: formats,
+		Entries: l.Entries, Stats: l.Stats, Issues: l.Issues}
+}
+
 // IPMatch is a matching address-list entry.
 type IPMatch struct {
 	List     ListID
@@ -234,7 +245,10 @@ type span struct {
 }
 
 func (sp *span) prefix() netip.Prefix {
-	a := netip.AddrFrom16([16]byte(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sp.first.hi), sp.first.lo)))
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], sp.first.hi)
+	binary.BigEndian.PutUint64(b[8:], sp.first.lo)
+	a := netip.AddrFrom16(b)
 	if sp.v4 {
 		a = a.Unmap()
 	}

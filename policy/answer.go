@@ -166,35 +166,42 @@ func (s *Snapshot) DecideAnswer(c clientmap.Client, d Decision, name string, tar
 			return out
 		}
 	}
+	// One pass per kind of check, so the table's order decides which
+	// check explains an answer with several addresses.
 	a := &s.ans
 	for _, addr := range addrs {
-		addr = addr.Unmap()
-		if m, ok := a.ips.Match(addr, block); ok {
+		if m, ok := a.ips.Match(addr.Unmap(), block); ok {
 			out := Decision{Action: Block, Reason: ReasonAddress, Style: g.style, Category: m.Category.String(), List: m.Name, Matched: m.Entry()}
 			if m.Locked {
 				out.Reason = ReasonLocked
 			}
 			return out
 		}
-		if d.Action == Allow {
-			continue
-		}
-		if len(g.ans.countries) > 0 {
-			if v, ok := a.countries.Lookup(addr); ok {
+	}
+	if d.Action == Allow {
+		return d
+	}
+	if len(g.ans.countries) > 0 {
+		for _, addr := range addrs {
+			if v, ok := a.countries.Lookup(addr.Unmap()); ok {
 				if i, found := slices.BinarySearch(g.ans.countries, v); found {
 					return Decision{Action: Block, Reason: ReasonGeo, Style: g.style, Category: "geoip", List: "country", Matched: g.ans.countryText[i]}
 				}
 			}
 		}
-		if len(g.ans.asns) > 0 {
-			if v, ok := a.asns.Lookup(addr); ok {
+	}
+	if len(g.ans.asns) > 0 {
+		for _, addr := range addrs {
+			if v, ok := a.asns.Lookup(addr.Unmap()); ok {
 				if i, found := slices.BinarySearch(g.ans.asns, v); found {
 					return Decision{Action: Block, Reason: ReasonGeo, Style: g.style, Category: "geoip", List: "asn", Matched: g.ans.asnText[i]}
 				}
 			}
 		}
-		if g.ans.rebinding {
-			if r, ok := rebindRange(addr); ok && !s.internalName(name) {
+	}
+	if g.ans.rebinding {
+		for _, addr := range addrs {
+			if r, ok := rebindRange(addr.Unmap()); ok && !s.internalName(name) {
 				return Decision{Action: Block, Reason: ReasonRebinding, Style: g.style, Category: "rebinding", List: "rebinding", Matched: r}
 			}
 		}

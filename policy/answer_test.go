@@ -140,6 +140,8 @@ func TestSnapshot_DecideAnswer(t *testing.T) {
 			Decision{Action: Block, Reason: ReasonRebinding, Style: StyleNull, Category: "rebinding", List: "rebinding", Matched: "loopback ::1"}},
 		{"rebinding mapped", pupils, pass, "evil.example.", nil, addrs("::ffff:127.0.0.1"), lesson,
 			Decision{Action: Block, Reason: ReasonRebinding, Style: StyleNull, Category: "rebinding", List: "rebinding", Matched: "loopback 127.0.0.0/8"}},
+		{"the table's order explains, not the answer's", pupils, pass, "a.example.", nil, addrs("10.0.0.1", "203.0.113.9", "198.18.7.9"), lesson,
+			Decision{Action: Block, Reason: ReasonAddress, Style: StyleNull, Category: "malware", List: "bad-ips", Matched: "198.18.7.0/24"}},
 		{"rebinding off for the group", staff, pass, "evil.example.", nil, addrs("10.1.2.3"), lesson, pass},
 		{"internal domain", pupils, pass, "wiki.intranet.school.uk.", nil, addrs("10.1.2.3"), lesson, pass},
 		{"conditional domain", pupils, pass, "dc1.corp.school.uk.", nil, addrs("10.1.2.3"), lesson, pass},
@@ -261,6 +263,16 @@ func TestSnapshot_DecideAnswer_overrides(t *testing.T) {
 	}
 	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, nil, now.Add(2*time.Hour)); d.Reason != ReasonCNAME {
 		t.Errorf("after the override expired: %+v", d)
+	}
+	// A category with only address lists can be overridden too.
+	lesson := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	games := override.Override{ID: "o2", Group: "pupils", Action: override.Allow, Category: "gaming",
+		Created: lesson.Add(-time.Minute), Until: lesson.Add(time.Hour)}
+	if d := snap.DecideAnswer(pupils, Decision{}, "a.example.", nil, addrs("192.0.2.70"), lesson); d.Reason != ReasonAddress {
+		t.Fatalf("gaming address in lessons: %+v", d)
+	}
+	if d := snap.WithOverrides([]override.Override{games}, lesson).DecideAnswer(pupils, Decision{}, "a.example.", nil, addrs("192.0.2.70"), lesson); d.Action != Pass {
+		t.Errorf("gaming allowed by an override, yet its address list blocks: %+v", d)
 	}
 	// The address lists and rebinding protection still apply.
 	if d := with.DecideAnswer(pupils, Decision{}, "a.example.", targets, addrs("198.18.7.9"), now); d.Reason != ReasonAddress {

@@ -7,8 +7,12 @@
 // Snapshot is ever written again, so readers never lock. Exactly one
 // Snapshot is loaded per query, so no query sees half of a reload.
 //
+// Decide decides a question; DecideAnswer decides the answer it gets
+// (CNAME targets, addresses: answer.go), on every answer including cache
+// hits.
+//
 // policy imports config (raw settings) and the leaf packages (clientmap,
-// later blocklists and safesearch); it must not import resolver or anything
+// blocklists, safesearch, geoip); it must not import resolver or anything
 // that does DNS I/O. It takes names as strings and types as uint16 so it stays
 // independent of the DNS library.
 package policy

@@ -37,7 +37,7 @@ type categoryOverride struct {
 // WithOverrides returns a copy of s with ovs as the overrides in force
 // (replacing any s had). Overrides for a group s does not define (the
 // config dropped it), of a locked category, or already ended at now are
-// left out, as are category overrides when no list has that category.
+// left out, as are category overrides when no list (of names or addresses) has that category.
 // Everything else is shared with s.
 func (s *Snapshot) WithOverrides(ovs []override.Override, now time.Time) *Snapshot {
 	c := *s
@@ -70,8 +70,8 @@ func (s *Snapshot) WithOverrides(ovs []override.Override, now time.Time) *Snapsh
 				continue
 			}
 			mask := s.lists.CategoryMask(cat) &^ s.lists.LockedMask()
-			if mask == 0 {
-				continue
+			if mask == 0 && s.ans.ipCats[cat.String()] == 0 {
+				continue // no list of the category, names or addresses (answer.go)
 			}
 			if g.ov == nil {
 				g.ov = new(groupOverrides)

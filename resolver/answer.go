@@ -35,9 +35,10 @@ type Answer struct {
 	HasSOA bool
 	// EDE is the Extended DNS Error the upstream attached, if any.
 	EDE *dns.EDNS0_EDE
-	// Targets are the CNAME and DNAME targets in the answer section, and
-	// Addrs the A and AAAA addresses: what answer-side policy inspects on
-	// every hit without parsing the wire again.
+	// Targets are the CNAME and DNAME targets in the answer section (and
+	// SVCB/HTTPS target names), and Addrs the A and AAAA addresses (and
+	// SVCB/HTTPS address hints): what answer-side policy inspects on every
+	// hit without parsing the wire again.
 	Targets []string
 	Addrs   []netip.Addr
 
@@ -139,6 +140,10 @@ func NewAnswer(m *dns.Msg) (*Answer, error) {
 			if ip, ok := netip.AddrFromSlice(rr.AAAA); ok {
 				a.Addrs = append(a.Addrs, ip)
 			}
+		case *dns.HTTPS:
+			a.addService(&rr.SVCB)
+		case *dns.SVCB:
+			a.addService(rr)
 		}
 	}
 	for _, rr := range m.Ns {

@@ -1,6 +1,14 @@
 package resolver
 
-import "gatehouse/policy"
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"gatehouse/policy"
+)
 
 // answerBlocked runs the answer-side checks on a cached or resolved answer:
 // its CNAME and DNAME targets against the lists (CNAME cloaking), and its
@@ -24,4 +32,27 @@ func (s *Server) answerBlocked(qu *query, a *Answer) bool {
 	qu.d, qu.blockedAnswer = d, a
 	s.m.decided(d)
 	return true
+}
+
+// addService adds what an SVCB or HTTPS record points clients at to the
+// checked targets and addresses: its target name (unless "." for the
+// owner itself) and its address hints, which browsers connect to directly.
+func (a *Answer) addService(rr *dns.SVCB) {
+	if t := strings.ToLower(rr.Target); t != "." && t != "" {
+		a.Targets = append(a.Targets, t)
+	}
+	for _, kv := range rr.Value {
+		var hints []net.IP
+		switch v := kv.(type) {
+		case *dns.SVCBIPv4Hint:
+			hints = v.Hint
+		case *dns.SVCBIPv6Hint:
+			hints = v.Hint
+		}
+		for _, h := range hints {
+			if ip, ok := netip.AddrFromSlice(h); ok {
+				a.Addrs = append(a.Addrs, ip.Unmap())
+			}
+		}
+	}
 }

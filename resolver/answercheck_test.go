@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/policy"
 	"gatehouse/querylog"
@@ -269,4 +271,51 @@ func TestServer_handleUDPCheckedHitDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { s.handleUDP(u, pkt, nil, src, b) }); n != 0 {
 		t.Errorf("handleUDP allocates %v times per checked cache hit, want 0", n)
 	}
+}
+
+// TestNewAnswer_serviceTargetsAndHints: SVCB and HTTPS records' target
+// names and address hints are checked like CNAME targets and addresses.
+func TestNewAnswer_serviceTargetsAndHints(t *testing.T) {
+	a := newAnswer(t, upstreamReply(t, "svc.example.", dns.TypeHTTPS, dns.RcodeSuccess, []string{
+		`svc.example. 300 IN HTTPS 1 x.TRK.example. alpn="h2" ipv4hint="192.168.1.1,192.0.2.1" ipv6hint="fd00::1,2001:db8::1"`,
+		`svc.example. 300 IN HTTPS 2 . alpn="h3"`,
+	}, nil))
+	if got := fmt.Sprint(a.Targets, a.Addrs); got != "[x.trk.example.] [192.168.1.1 192.0.2.1 fd00::1 2001:db8::1]" {
+		t.Errorf("targets and addresses = %s", got)
+	}
+	d := checkedPolicy(t, "nxdomain").DecideAnswer(clientmap.Client{Group: "pupils"}, policy.Decision{}, "svc.example.", a.Targets, a.Addrs, time.Now())
+	if d.Reason != policy.ReasonCNAME || d.List != "trackers" {
+		t.Errorf("HTTPS target on a list: %+v", d)
+	}
+}
+
+// FuzzServer_answerChecked: any packet through a server whose every answer
+// is blocked by an answer-side check (a listed CNAME target and a private
+// address) gets a well-formed reply with the query's ID, or none.
+func FuzzServer_answerChecked(f *testing.F) {
+	for _, seed := range [][]byte{
+		packQuery(f, nil),
+		packQuery(f, func(m *dns.Msg) { m.SetEdns0(1232, true) }),
+		packQuery(f, func(m *dns.Msg) { m.Question[0].Qtype = dns.TypeHTTPS }),
+		packQuery(f, func(m *dns.Msg) { m.Question[0].Name = `a\000b.example.` }),
+	} {
+		f.Add(seed)
+	}
+	s := checkedHitServer(f, chainAnswer(f, "www.example.org.", dns.TypeA, []string{"x.trk.example."}, "10.0.0.1"))
+	src := netip.MustParseAddrPort("127.0.0.1:5300")
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		b := newBuffers()
+		qu := query{src: src, proto: protoUDP, start: time.Now()}
+		reply, miss := s.answer(pkt, &qu, b)
+		if miss || reply == nil {
+			return
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(reply); err != nil {
+			t.Fatalf("reply does not parse: %v (%x)", err, reply)
+		}
+		if r.Id != binary.BigEndian.Uint16(pkt) || !r.Response {
+			t.Fatalf("reply %v does not answer the query", r)
+		}
+	})
 }

@@ -247,4 +247,7 @@ lists:
 	if r := query(t, "udp", in.dns, "www.example.org."); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("www: %s", dns.RcodeToString[r.Rcode])
 	}
+	if got := metricValue(t, in, `gatehouse_blocklists_entries{list="drop"}`); got != "2" {
+		t.Errorf("entries metric of the address list = %q, want 2", got)
+	}
 }

@@ -110,10 +110,18 @@ func (rf *refresher) same(cfg *config.Config) bool {
 	return reflect.DeepEqual(rf.remotes, rs)
 }
 
-// listsBuilt updates the list metrics after a policy was built.
-func (s *site) listsBuilt(set *blocklists.Set) {
+// listsBuilt updates the list metrics after a policy was built: name
+// lists, and address lists (answer checks) alike.
+func (s *site) listsBuilt(set *blocklists.Set, addrs *blocklists.IPSet) {
+	var infos []blocklists.ListInfo
 	if set != nil {
-		s.listM.SetLists(set.Lists(), s.listStore)
+		infos = set.Lists()
+	}
+	for _, l := range addrs.Lists() {
+		infos = append(infos, l.ListInfo())
+	}
+	if set != nil || len(infos) > 0 {
+		s.listM.SetLists(infos, s.listStore)
 	}
 }
 

@@ -268,7 +268,7 @@ func (s *site) apply(cfg *config.Config) error {
 		time.AfterFunc(transportGrace, func() { old.transport.Close() })
 	}
 	s.server.SetPolicy(snap)
-	s.listsBuilt(snap.Lists())
+	s.listsBuilt(snap.Lists(), snap.Addresses())
 	s.answerChecksBuilt(snap)
 	if !s.refresher.same(cfg) {
 		s.refresher.close()

@@ -215,7 +215,7 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		s.closeQueryLog()
 		return nil, err
 	}
-	s.listsBuilt(snap.Lists())
+	s.listsBuilt(snap.Lists(), snap.Addresses())
 	s.answerChecksBuilt(snap)
 	now := time.Now()
 	snap = snap.WithOverrides(s.overrides.Active(now), now)
