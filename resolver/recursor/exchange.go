@@ -41,8 +41,10 @@ type askKey struct {
 // askServers is askZone's work.
 func (r *Recursor) askServers(ctx context.Context, st *state, dp *deleg, qname string, qtype uint16, p *path) (*reply, error) {
 	tried := make(map[netip.Addr]bool)
-	looked := make(map[string]bool) // name server names looked up in this step
-	probed := false                 // a held server was tried
+	looked := make(map[string]bool)       // name server names looked up in this step
+	probed := false                       // a held server was tried
+	timedOut := make(map[netip.Addr]bool) // servers whose only failure here was a timeout
+	retried := false
 	for tries := 0; tries < maxZoneTries; {
 		now := r.now()
 		addrs, unresolved := r.servers(dp, now, looked, p)
@@ -55,6 +57,18 @@ func (r *Recursor) askServers(ctx context.Context, st *state, dp *deleg, qname s
 			continue
 		}
 		if len(cands) == 0 {
+			if !retried && len(timedOut) > 0 {
+				// Every server was tried and some only timed out: a lost
+				// packet or a stalled host. Try those once more, with their
+				// doubled timeouts, rather than fail the zone (a SERVFAIL
+				// the cache above would then serve for a while).
+				retried = true
+				for a := range timedOut {
+					delete(tried, a)
+				}
+				clear(timedOut)
+				continue
+			}
 			break
 		}
 		c := pick(cands, r.randIntN)
@@ -68,9 +82,12 @@ func (r *Recursor) askServers(ctx context.Context, st *state, dp *deleg, qname s
 		}
 		tried[c.addr] = true
 		tries++
-		rep, err := r.exchange(ctx, st, dp.zone, c.addr, qname, qtype)
+		rep, timeout, err := r.exchange(ctx, st, dp.zone, c.addr, qname, qtype)
 		if err != nil {
 			return nil, err
+		}
+		if timeout {
+			timedOut[c.addr] = true
 		}
 		if rep != nil {
 			return rep, nil
@@ -205,14 +222,14 @@ func (r *Recursor) lookupAddrs(ctx context.Context, st *state, name string, p *p
 
 // exchange sends one question to one server of zone and classifies the
 // reply. It returns nil and no error when the server failed (after noting
-// how, so it is avoided for a while), and an error only when the whole
-// resolution must end. A server that rejects EDNS gets the question again
-// without it.
-func (r *Recursor) exchange(ctx context.Context, st *state, zone string, addr netip.Addr, qname string, qtype uint16) (*reply, error) {
+// how, so it is avoided for a while; timeout says whether it failed by not
+// answering in time), and an error only when the whole resolution must
+// end. A server that rejects EDNS gets the question again without it.
+func (r *Recursor) exchange(ctx context.Context, st *state, zone string, addr netip.Addr, qname string, qtype uint16) (rep *reply, timeout bool, err error) {
 	edns := !r.sel.noEDNS(addr, r.now())
 	for {
 		if err := st.spend(&st.queries, 1, st.budget.MaxQueries, budgetQueries); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		sent := qname
 		if r.use0x20 {
@@ -233,7 +250,7 @@ func (r *Recursor) exchange(ctx context.Context, st *state, zone string, addr ne
 		r.m.duration.Observe(now.Sub(start).Seconds())
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, false, ctx.Err()
 			}
 			res := resultError
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -242,14 +259,14 @@ func (r *Recursor) exchange(ctx context.Context, st *state, zone string, addr ne
 			r.m.results[res].Inc()
 			r.sel.timedOut(addr, now)
 			r.log.Debug("no reply", "server", addr, "zone", zone, "qname", qname, "err", err)
-			return nil, nil
+			return nil, res == resultTimeout, nil
 		}
 		if !sameQuestion(resp, q, r.use0x20) {
 			r.fail(addr, zone, resultMismatch, holdMismatch, mismatchHold, now)
-			return nil, nil
+			return nil, false, nil
 		}
 		r.sel.replied(addr, now.Sub(start), now)
-		rep := classify(resp, zone, qname, qtype)
+		rep = classify(resp, zone, qname, qtype)
 		switch rep.kind {
 		case kindFormerr:
 			if edns {
@@ -271,9 +288,9 @@ func (r *Recursor) exchange(ctx context.Context, st *state, zone string, addr ne
 			r.fail(addr, zone, resultBroken, holdBroken, lameHold, now)
 		default:
 			r.m.results[resultOK].Inc()
-			return rep, nil
+			return rep, false, nil
 		}
-		return nil, nil
+		return nil, false, nil
 	}
 }
 

@@ -15,9 +15,11 @@ import (
 // A waiter waits at most flightWait: resolutions that wait on each other's
 // work in a circle (possible only with glueless delegations that depend
 // on one another across concurrent resolutions) then do the work
-// themselves instead of deadlocking until their time budget ends. A
-// waiter also does the work itself when the leader's result is an error
-// that ends only the leader's resolution (its budget or context).
+// themselves instead of deadlocking until their time budget ends. Only
+// successes are shared: after a leader's error a waiter does the work
+// itself, since the error may be the leader's own (its budget, its
+// context, or name server names its path forbade looking up). Servers
+// that failed the leader are held by then, so this costs little.
 type flights[K comparable, V any] struct {
 	clone func(V) V // copies a result for a waiter, so none shares mutable data
 
@@ -51,10 +53,6 @@ func (g *flights[K, V]) do(ctx context.Context, key K, fn func() (V, error)) (V,
 		case <-f.done:
 			if f.err == nil {
 				return g.clone(f.val), nil
-			}
-			if !terminal(f.err) && !errors.Is(f.err, errFlightPanic) {
-				var zero V
-				return zero, f.err
 			}
 		case <-ctx.Done():
 			var zero V

@@ -3,6 +3,7 @@ package recursor_test
 import (
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -142,9 +143,10 @@ func TestRecursor_Resolve_allUnresponsive(t *testing.T) {
 			{"x.example.org.", []string{
 				priming, "192.0.2.1 udp x.example.org. A", "198.51.100.1 udp x.example.org. A",
 				"203.0.113.1 udp x.example.org. A", "203.0.113.2 udp x.example.org. A", // first timeouts
+				"203.0.113.1 udp x.example.org. A", "203.0.113.2 udp x.example.org. A", // one more round; second timeouts: now held
 			}},
-			{"www.example.org.", []string{"203.0.113.1 udp www.example.org. A", "203.0.113.2 udp www.example.org. A"}}, // second: now held
-			{"y.example.org.", []string{"203.0.113.1 udp y.example.org. A"}},                                           // all held: one probe only
+			{"www.example.org.", []string{"203.0.113.1 udp www.example.org. A"}}, // all held: one probe only
+			{"y.example.org.", []string{"203.0.113.2 udp y.example.org. A"}},     // the other, held for less time
 		} {
 			n.Reset()
 			_, err := r.Resolve(t.Context(), question(tt.name, dns.TypeA))
@@ -152,6 +154,37 @@ func TestRecursor_Resolve_allUnresponsive(t *testing.T) {
 				t.Errorf("query %d: Resolve error = %v, want ErrNoUpstream", i, err)
 			}
 			checkLog(t, n, tt.wantLog...)
+		}
+	})
+}
+
+// A zone whose only server lost one packet is asked again, with a doubled
+// timeout, rather than failed.
+func TestRecursor_Resolve_lostPacketRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		var dropped atomic.Bool
+		h := w["203.0.113.11"]
+		w["203.0.113.11"] = dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
+			if dropped.CompareAndSwap(false, true) {
+				return // lost
+			}
+			h.ServeDNS(rw, q)
+		})
+		n := w.net()
+		r := newRecursor(t, n)
+		start := time.Now()
+		m := resolve(t, r, "www.example.net.", dns.TypeA)
+		checkAnswer(t, m, dns.RcodeSuccess, rrs(t, "www.example.net. 300 IN A 192.0.2.81"))
+		checkLog(t, n,
+			priming,
+			"192.0.2.1 udp www.example.net. A",
+			"198.51.100.11 udp www.example.net. A",
+			"203.0.113.11 udp www.example.net. A", // lost
+			"203.0.113.11 udp www.example.net. A",
+		)
+		if waited := time.Since(start); waited != 400*time.Millisecond {
+			t.Errorf("resolution took %v, want the 400ms timeout of the lost packet", waited)
 		}
 	})
 }
