@@ -231,12 +231,27 @@ if command -v python3 >/dev/null; then
 	python3 -m json.tool packaging/grafana-dashboard.json >/dev/null || fail "grafana-dashboard.json is not valid JSON"
 fi
 
-step "upgrade: reinstall over itself, with a local config edit and state"
+step "upgrade: to a newer version, with a local config edit and state"
+# The same contents under a higher version, so dpkg runs a real upgrade
+# (old prerm upgrade, new postinst configure OLD-VERSION).
+newer=$version+ci1
+GATEHOUSE_VERSION=$newer NFPM_ARCH=amd64 GATEHOUSE_BINARY=$DIST/gatehouse-linux-amd64 GATEHOUSE_DOCDIR=$DIST/doc \
+	nfpm package --config packaging/nfpm.yaml --packager deb --target "$DIST/newer.deb" >/dev/null
 echo "# local edit by ci.sh" >>/etc/gatehouse/gatehouse.yaml
-dpkg -i "$deb"
+uid_before=$(id -u gatehouse)
+dpkg -i "$DIST/newer.deb"
+[ "$(dpkg-query -W -f='${Version}' gatehouse)" = "$newer" ] || fail "upgrade did not install $newer"
 grep -q '^# local edit by ci.sh$' /etc/gatehouse/gatehouse.yaml || fail "upgrade overwrote the edited conffile"
+[ ! -e /etc/gatehouse/gatehouse.yaml.dpkg-new ] || fail "upgrade left gatehouse.yaml.dpkg-new"
 [ -f /var/lib/gatehouse/querylog.db ] || fail "upgrade lost the state"
-getent passwd gatehouse >/dev/null || fail "upgrade lost the user"
+[ "$(id -u gatehouse)" = "$uid_before" ] || fail "upgrade recreated the gatehouse user"
+[ -L /etc/systemd/system/multi-user.target.wants/gatehouse.service ] || fail "upgrade disabled the service"
+
+step "upgrade: a service the technician disabled stays disabled"
+systemctl disable gatehouse.service # works without a running systemd
+dpkg -i "$deb" # back down to the build's own version
+[ ! -e /etc/systemd/system/multi-user.target.wants/gatehouse.service ] || fail "reinstall re-enabled a disabled service"
+systemctl enable gatehouse.service
 
 step "remove: dpkg -r keeps config, state and user"
 dpkg -r gatehouse
