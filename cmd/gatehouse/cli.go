@@ -65,6 +65,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			concernsCommand(stdout, configFlag),
 			safeguardingCommand(stdout, configFlag),
 			{
+				// The package's manual page is generated from these
+				// definitions, so it cannot drift from the program.
+				Name:   "man",
+				Usage:  "print the manual page (roff), for packaging",
+				Hidden: true,
+				Action: func(c *cli.Context) error {
+					page, err := c.App.ToManWithSection(1)
+					if err != nil {
+						return err
+					}
+					_, err = io.WriteString(stdout, page)
+					return err
+				},
+			},
+			{
 				Name:  "version",
 				Usage: "print the version and build information",
 				Action: func(c *cli.Context) error {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -396,6 +397,46 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(stdout.String(), "gatehouse ") {
 		t.Errorf("version = %q", stdout.String())
+	}
+}
+
+// TestVersion_buildInfo checks what the release build embeds with
+// -ldflags "-X main.version=... -X main.commit=... -X main.date=..."
+// (packaging/build.sh) is what `gatehouse version` prints.
+func TestVersion_buildInfo(t *testing.T) {
+	saved := [3]string{version, commit, date}
+	t.Cleanup(func() { version, commit, date = saved[0], saved[1], saved[2] })
+	version, commit, date = "1.2.3~git20261123", "0123456789abcdef0123456789abcdef01234567", "2026-11-23T00:00:56Z"
+
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "version"}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := "gatehouse 1.2.3~git20261123 commit 0123456789abcdef0123456789abcdef01234567 built 2026-11-23T00:00:56Z " +
+		runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	if got := stdout.String(); got != want {
+		t.Errorf("version =\n%q, want\n%q", got, want)
+	}
+}
+
+// TestManPage checks the packaged manual page (gatehouse man) is roff for
+// section 1 and documents the commands a technician uses.
+func TestManPage(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "man"}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	page := stdout.String()
+	if !strings.Contains(page, ".TH gatehouse 1") {
+		t.Errorf("no section 1 title line in:\n%.200s", page)
+	}
+	for _, cmd := range []string{"serve", "check-config", "logs", "report", "explain", "version"} {
+		if !strings.Contains(page, ".SH "+cmd+"\n") {
+			t.Errorf("manual page has no section for %s", cmd)
+		}
+	}
+	if strings.Contains(page, ".SH man\n") {
+		t.Error("the hidden man command is in the manual page")
 	}
 }
 
