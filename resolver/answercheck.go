@@ -27,6 +27,9 @@ func (s *Server) answerBlocked(qu *query, a *Answer) bool {
 	}
 	d := qu.snap.DecideAnswer(qu.client, qu.d, qu.wq.q.Name, a.Targets, a.Addrs, qu.start)
 	if d.Action != policy.Block {
+		// An answer a temporary override lets through (its CNAME target is
+		// in an allowed category) must not outlive the override.
+		qu.d.TTLCap = d.TTLCap
 		return false
 	}
 	qu.d, qu.blockedAnswer = d, a

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"gatehouse/internal/dnstest"
 )
 
 // overrideSite is a config with a locked list, a gaming list the pupils
@@ -360,4 +362,53 @@ groups:
 	waitFor(t, "the new copy to be in force", func() bool {
 		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeSuccess
 	})
+}
+
+// TestControl_overrideCapsCNAMEAnswers: a name not listed itself, whose
+// CNAME target is on a list of a category the group blocks, is blocked; an
+// allow override of that category lets it through with TTLs that end with
+// the override.
+func TestControl_overrideCapsCNAMEAnswers(t *testing.T) {
+	z := dnstest.NewZone(t, `
+$ORIGIN example.net.
+@    3600 IN SOA ns.example.net. host.example.net. 1 7200 3600 1209600 300
+play  300 IN CNAME games.example.net.
+games 300 IN A   192.0.2.44
+`)
+	up := dnstest.NewServer(t, z)
+	dir := t.TempDir()
+	gaming := filepath.Join(dir, "gaming.txt")
+	if err := os.WriteFile(gaming, []byte("games.example.net\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := start(t, func(d, h int) string {
+		return fmt.Sprintf(`version: 1
+state_dir: %s
+query_log: {enabled: false}
+listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
+access: {allow: [127.0.0.0/8]}
+resolver: {mode: forward, upstreams: [{address: %s}]}
+lists:
+  - {name: games, category: gaming, path: %s}
+groups:
+  - {name: pupils, block: [gaming]}
+`, filepath.Join(dir, "state"), d, h, up, gaming)
+	})
+	if r := query(t, "udp", in.dns, "play.example.net."); r.Rcode != dns.RcodeNameError {
+		t.Fatalf("play.example.net before the override: %s, want blocked by its CNAME target", dns.RcodeToString[r.Rcode])
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "override", "add", "--config", in.path, "--group", "pupils", "--allow",
+		"--category", "gaming", "--until", "2m", "--reason", "club"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	r := query(t, "udp", in.dns, "play.example.net.")
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 2 {
+		t.Fatalf("play.example.net during the override: %v", r)
+	}
+	for _, rr := range r.Answer {
+		if rr.Header().Ttl > 120 {
+			t.Errorf("%s outlives the 2-minute override", rr)
+		}
+	}
 }
