@@ -29,8 +29,13 @@ www.other.net.   300 IN A   192.0.2.99
 	mux.Handle("other.net.", otherNet)
 	w["203.0.113.1"] = mux
 	w["198.51.100.11"] = dnstest.NewZone(t, netZone+"other.net. 86400 IN NS ns1.example.org.\n")
+	// org. gives ns1.example.org.'s glue a TTL of 60 s, under its NS TTL.
+	w["198.51.100.1"] = dnstest.NewZone(t, strings.Replace(orgZone,
+		"ns1.example.org.  86400 IN A   203.0.113.1", "ns1.example.org.  60 IN A   203.0.113.1", 1))
+	w["198.51.100.2"] = w["198.51.100.1"]
 	n := w.net()
-	r := newRecursor(t, n)
+	clock := time.Now()
+	r := newRecursor(t, n, func(c *recursor.Config) { c.Now = func() time.Time { return clock } })
 	resolve(t, r, "www.example.org.", dns.TypeA)
 	n.Reset()
 	m := resolve(t, r, "www.other.net.", dns.TypeA)
@@ -39,6 +44,16 @@ www.other.net.   300 IN A   192.0.2.99
 		"192.0.2.1 udp www.other.net. A",
 		"198.51.100.11 udp www.other.net. A",
 		"203.0.113.1 udp www.other.net. A",
+	)
+	n.Reset()
+
+	// Past the glue's TTL the address is looked up (from example.org.'s
+	// servers, whose delegation is still cached).
+	clock = clock.Add(61 * time.Second)
+	resolve(t, r, "mail.other.net.", dns.TypeA)
+	checkLog(t, n,
+		"203.0.113.1 udp ns1.example.org. A",
+		"203.0.113.1 udp mail.other.net. A",
 	)
 }
 

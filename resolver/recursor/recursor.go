@@ -367,8 +367,13 @@ func (r *Recursor) learn(st *state, rep *reply) *deleg {
 	now := r.now()
 	d.expires = now.Add(max(infraTTL(rep.cutTTL), minInfraTTL))
 	r.infra.putDeleg(&d)
-	// The glue also serves other delegations naming the same servers.
+	// The glue also serves other delegations naming the same servers, for
+	// its own TTL (within the delegation's).
 	for _, ns := range d.ns {
+		glueExp := d.expires
+		if ttl, ok := d.glueTTL[ns]; ok {
+			glueExp = minTime(glueExp, now.Add(max(infraTTL(ttl), minInfraTTL)))
+		}
 		var v4, v6 []netip.Addr
 		for _, a := range d.glue[ns] {
 			if a.Is4() {
@@ -378,10 +383,10 @@ func (r *Recursor) learn(st *state, rep *reply) *deleg {
 			}
 		}
 		if len(v4) > 0 {
-			r.infra.putGlue(ns, false, v4, now, d.expires)
+			r.infra.putGlue(ns, false, v4, now, glueExp)
 		}
 		if len(v6) > 0 {
-			r.infra.putGlue(ns, true, v6, now, d.expires)
+			r.infra.putGlue(ns, true, v6, now, glueExp)
 		}
 	}
 	if st.do {
@@ -500,7 +505,7 @@ func (r *Recursor) prime(ctx context.Context, st *state) (*deleg, error) {
 	if rep.kind != kindAnswer || rep.cut == nil {
 		return nil, errors.New("priming: no root NS set in the reply")
 	}
-	d := &deleg{zone: rep.cut.zone, ns: rep.cut.ns, glue: maps.Clone(rep.cut.glue)} // rep may be shared
+	d := &deleg{zone: rep.cut.zone, ns: rep.cut.ns, glue: maps.Clone(rep.cut.glue), glueTTL: rep.cut.glueTTL} // rep may be shared
 	// Name servers the reply gave no address for keep their hint addresses.
 	usable := false
 	for _, ns := range d.ns {

@@ -15,6 +15,7 @@ type deleg struct {
 	zone    string                  // canonical zone name
 	ns      []string                // canonical name server names, each once
 	glue    map[string][]netip.Addr // addresses the parent gave for names in ns
+	glueTTL map[string]uint32       // the smallest TTL of each name's glue records
 	expires time.Time               // zero: never (root hints)
 }
 
@@ -50,6 +51,12 @@ func (d *deleg) addGlue(rr dns.RR, filter bool) {
 	}
 	if !slices.Contains(d.glue[name], a) {
 		d.glue[name] = append(d.glue[name], a)
+	}
+	if d.glueTTL == nil {
+		d.glueTTL = make(map[string]uint32)
+	}
+	if ttl, ok := d.glueTTL[name]; !ok || rr.Header().Ttl < ttl {
+		d.glueTTL[name] = rr.Header().Ttl
 	}
 }
 
