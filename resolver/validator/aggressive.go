@@ -79,11 +79,11 @@ func (c *negCache) zone(name string, create bool) *negZone {
 	if !create {
 		return nil
 	}
-	z, _, _ := c.zones.PeekOrAdd(name, &negZone{})
-	if z == nil {
-		z, _ = c.zones.Get(name)
+	fresh := &negZone{}
+	if z, found, _ := c.zones.PeekOrAdd(name, fresh); found {
+		return z // another goroutine added it first
 	}
-	return z
+	return fresh
 }
 
 // expiry returns when a verified set stops being usable: its TTL from now,
