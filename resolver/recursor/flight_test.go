@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 func TestFlights(t *testing.T) {
@@ -97,5 +99,25 @@ func TestInfra_glueRanksBelowAnswers(t *testing.T) {
 	c.putAddrs("ns.example.org.", false, answer, later.Add(time.Hour))
 	if got, _ := c.lookupAddrs("ns.example.org.", false, later); len(got) != 1 || got[0] != answer[0] {
 		t.Errorf("answer over glue: %v, want %v", got, answer)
+	}
+}
+
+func TestInfra_DSAges(t *testing.T) {
+	c, err := newInfra(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ds := &dns.DS{Hdr: dns.RR_Header{Name: "example.org.", Rrtype: dns.TypeDS, Class: dns.ClassINET, Ttl: 3600}, KeyTag: 1, Algorithm: 13, DigestType: 2, Digest: "AA"}
+	c.putDS("example.org.", []dns.RR{ds}, now)
+	got := c.lookupDS("example.org.", now.Add(100*time.Second))
+	if len(got) != 1 || got[0].Header().Ttl != 3500 {
+		t.Errorf("after 100 s: %v, want the DS with TTL 3500", got)
+	}
+	if ds.Hdr.Ttl != 3600 {
+		t.Errorf("lookupDS changed the cached record: TTL %d", ds.Hdr.Ttl)
+	}
+	if got := c.lookupDS("example.org.", now.Add(3600*time.Second)); got != nil {
+		t.Errorf("after its TTL: %v, want nothing", got)
 	}
 }

@@ -36,6 +36,7 @@ type replyKey struct {
 
 type replyEntry struct {
 	rep     *reply // a private copy: callers get clones
+	stored  time.Time
 	expires time.Time
 }
 
@@ -43,6 +44,7 @@ type replyEntry struct {
 // shared read-only: callers get copies.
 type dsEntry struct {
 	rrs     []dns.RR
+	stored  time.Time
 	expires time.Time
 }
 
@@ -107,7 +109,7 @@ func (c *infra) putReply(name string, qtype uint16, do bool, rep *reply, now tim
 	if !now.Before(expires) {
 		return
 	}
-	c.replies.Add(replyKey{name, qtype, do}, replyEntry{rep: rep.clone(), expires: expires})
+	c.replies.Add(replyKey{name, qtype, do}, replyEntry{rep: rep.clone(), stored: now, expires: expires})
 }
 
 // reply returns a copy of the unexpired reply cached for name and qtype,
@@ -122,7 +124,20 @@ func (c *infra) reply(name string, qtype uint16, do bool, now time.Time) *reply 
 		c.replies.Remove(k)
 		return nil
 	}
-	return e.rep.clone()
+	rep := e.rep.clone()
+	age(rep.chain, now.Sub(e.stored))
+	age(rep.ns, now.Sub(e.stored))
+	return rep
+}
+
+// age counts the TTLs of rrs down by elapsed, so records kept for a while
+// leave with what is left of their lives.
+func age(rrs []dns.RR, elapsed time.Duration) {
+	secs := uint32(min(elapsed/time.Second, 1<<31))
+	for _, rr := range rrs {
+		h := rr.Header()
+		h.Ttl -= min(h.Ttl, secs)
+	}
 }
 
 // rrsExpiry returns when records fetched now expire: after the shortest
@@ -181,7 +196,7 @@ func (c *infra) putDS(cut string, rrs []dns.RR, now time.Time) {
 	if !now.Before(expires) {
 		return
 	}
-	c.ds.Add(cut, dsEntry{rrs: rrs, expires: expires})
+	c.ds.Add(cut, dsEntry{rrs: rrs, stored: now, expires: expires})
 }
 
 // lookupDS returns copies of the unexpired DS records or proof cached for
@@ -195,10 +210,8 @@ func (c *infra) lookupDS(cut string, now time.Time) []dns.RR {
 		c.ds.Remove(cut)
 		return nil
 	}
-	out := make([]dns.RR, len(e.rrs))
-	for i, rr := range e.rrs {
-		out[i] = dns.Copy(rr)
-	}
+	out := copyRRs(e.rrs)
+	age(out, now.Sub(e.stored))
 	return out
 }
 

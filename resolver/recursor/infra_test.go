@@ -140,8 +140,15 @@ func TestRecursor_Resolve_chaseReusesReplies(t *testing.T) {
 	checkLog(t, n, "203.0.113.11 udp www.example.net. A")
 	n.Reset()
 
+	// Reused records leave with what is left of their TTL.
+	clock = clock.Add(100 * time.Second)
+	m = resolve(t, r, "away.example.org.", dns.TypeA)
+	checkAnswer(t, m, dns.RcodeSuccess, rrs(t, "away.example.org. 300 IN CNAME www.example.net.", "www.example.net. 200 IN A 192.0.2.81"))
+	checkLog(t, n, "203.0.113.1 udp away.example.org. A")
+	n.Reset()
+
 	// www.example.net.'s A record has a TTL of 300 s.
-	clock = clock.Add(301 * time.Second)
+	clock = clock.Add(201 * time.Second)
 	m = resolve(t, r, "away.example.org.", dns.TypeA)
 	checkAnswer(t, m, dns.RcodeSuccess, want)
 	checkLog(t, n, "203.0.113.1 udp away.example.org. A", "203.0.113.11 udp www.example.net. A")
