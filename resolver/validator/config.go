@@ -71,7 +71,10 @@ const (
 // Config configures a Validator.
 type Config struct {
 	// Upstream answers the validator's questions, all asked with DO and
-	// CD: in production the recursor. Required.
+	// CD: in production the recursor. Required. If it also implements
+	// ReferralDS (the recursor does), DS records are taken from the
+	// referrals it followed instead of asked for; a wrapper put between
+	// the validator and the recursor should forward that method.
 	Upstream resolver.Resolver
 	// TrustAnchors are DS or DNSKEY records (ParseTrustAnchors reads a
 	// file of them). Nil means the built-in root anchors
