@@ -67,6 +67,9 @@ type Config struct {
 	// came from, looked up when a concern is raised (nil: unknown).
 	LeaseSource func(addr netip.Addr) string
 	Site        string // the school's name in messages
+	// Groups lists the site's groups, so a proposal cannot route by a
+	// group that does not exist (nil: not checked).
+	Groups func() []string
 	// QueueSize bounds the signals waiting for the engine (default 4096);
 	// beyond it they are dropped and counted.
 	QueueSize int

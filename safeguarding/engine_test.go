@@ -161,6 +161,7 @@ func newEnv(t *testing.T, hookFailures int, mod func(*Config)) *testEnv {
 		Holder:      env.hold,
 		LeaseSource: func(netip.Addr) string { return "/var/lib/misc/dnsmasq.leases" },
 		Site:        "Test School",
+		Groups:      func() []string { return []string{"pupils", "staff"} },
 		Now:         env.clk.Now,
 		Tick:        time.Hour, // tests call maintain themselves
 		MinBackoff:  10 * time.Millisecond,
