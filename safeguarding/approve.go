@@ -93,6 +93,9 @@ func (e *Engine) Propose(ctx context.Context, actor Actor, s Settings, reason st
 	if _, err := e.compile(s, 0); err != nil {
 		return Proposal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := e.checkReferences(s); err != nil {
+		return Proposal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	changes := Diff(cur.Settings, s)
 	if len(changes) == 0 {
 		return Proposal{}, fmt.Errorf("%w: the proposal changes nothing", ErrInvalid)
@@ -198,6 +201,45 @@ func (e *Engine) Approve(ctx context.Context, actor Actor, id int64, note string
 	e.settings.Store(applied)
 	e.log.Info("safeguarding change approved and applied", "proposal", id, "by", actor.Name, "version", applied.version)
 	return nil
+}
+
+// checkReferences refuses settings that name webhooks the config does not
+// define or groups the site does not have: approved, they would route
+// concerns nowhere without anyone noticing.
+func (e *Engine) checkReferences(s Settings) error {
+	in := e.infra.Load()
+	hooks := map[string]bool{}
+	for _, w := range in.Webhooks {
+		hooks[w.Name] = true
+	}
+	var errs []error
+	for i, r := range s.Recipients {
+		for _, w := range r.Webhooks {
+			if !hooks[w] {
+				errs = append(errs, fmt.Errorf("recipients[%d]: no webhook named %q in the config (safeguarding.webhooks)", i, w))
+			}
+		}
+		if len(r.Email) > 0 && in.SMTP == nil {
+			errs = append(errs, fmt.Errorf("recipients[%d]: email needs a mail server in the config (safeguarding.smtp)", i))
+		}
+		if r.Syslog && in.Syslog == nil {
+			errs = append(errs, fmt.Errorf("recipients[%d]: no syslog in the config (safeguarding.syslog)", i))
+		}
+	}
+	if e.cfg.Groups != nil {
+		groups := map[string]bool{}
+		for _, g := range e.cfg.Groups() {
+			groups[g] = true
+		}
+		for i, rt := range s.Routes {
+			for _, g := range rt.Groups {
+				if !groups[g] {
+					errs = append(errs, fmt.Errorf("routes[%d]: no group named %q", i, g))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type errStale struct{ id, base, cur int64 }

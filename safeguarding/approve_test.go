@@ -209,6 +209,17 @@ func TestLockedCategoriesRefused(t *testing.T) {
 			}
 		})
 	}
+	// References to webhooks and groups that do not exist are refused.
+	bad := cur
+	bad.Recipients = append(append([]Recipient(nil), cur.Recipients...), Recipient{Name: "x", Role: TeamPastoral, Webhooks: []string{"nope"}})
+	if _, err := env.e.Propose(ctx, alice, bad, "x"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `no webhook named "nope"`) {
+		t.Errorf("unknown webhook: %v", err)
+	}
+	bad = cur
+	bad.Routes = append(append([]Route(nil), cur.Routes...), Route{Priorities: []Priority{Low}, Groups: []string{"year13"}, When: Always, To: []string{"dsl"}, Speed: Daily})
+	if _, err := env.e.Propose(ctx, alice, bad, "x"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `no group named "year13"`) {
+		t.Errorf("unknown group: %v", err)
+	}
 	// Self-harm may be lowered (it is not locked), by the same process.
 	if _, err := env.e.Propose(ctx, alice, lower("self-harm", High), "policy review"); err != nil {
 		t.Errorf("lowering self-harm: %v", err)

@@ -133,3 +133,23 @@ func BenchmarkDetector(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRaise is the cost of storing one new concern (a transaction
+// with the concern, its evidence, its outbox rows and an fsync), with
+// one recipient on two channels: the rate beyond which a flood of
+// distinct concerns fills the engine's queue.
+func BenchmarkRaise(b *testing.B) {
+	ctx := context.Background()
+	e, err := Open(ctx, Config{Path: filepath.Join(b.TempDir(), "s.db"), Initial: Settings{Recipients: []Recipient{
+		{Name: "dsl", Role: TeamSafeguarding, Email: []string{"dsl@school.example"}, Syslog: true}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	start := time.Now()
+	for i := 0; b.Loop(); i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		e.handle(ctx, querylog.Entry{ID: uint64(i + 1), Time: start, Client: a, Group: "pupils", QName: "x.example.",
+			Decision: querylog.Blocked, Category: "self-harm", List: "l"})
+	}
+}

@@ -141,6 +141,15 @@ func (d *Detector) Bind(k Key, concern int64) {
 	}
 }
 
+// Restore re-opens a concern for later hits until until: after a restart,
+// retries of a page that raised a concern before it still join it.
+func (d *Detector) Restore(k Key, concern int64, until time.Time, window time.Duration) {
+	if d.tracks == nil {
+		d.tracks = map[Key]*track{}
+	}
+	d.tracks[k] = &track{until: until, concern: concern, last: until.Add(-window), window: window}
+}
+
 // Prune forgets tracks with nothing in their window at now.
 func (d *Detector) Prune(now time.Time) {
 	for k, t := range d.tracks {

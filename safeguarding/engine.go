@@ -67,6 +67,9 @@ type Config struct {
 	// came from, looked up when a concern is raised (nil: unknown).
 	LeaseSource func(addr netip.Addr) string
 	Site        string // the school's name in messages
+	// Groups lists the site's groups, so a proposal cannot route by a
+	// group that does not exist (nil: not checked).
+	Groups func() []string
 	// QueueSize bounds the signals waiting for the engine (default 4096);
 	// beyond it they are dropped and counted.
 	QueueSize int
@@ -189,6 +192,10 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := e.restoreTracks(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening safeguarding database: %w", err)
+	}
 	// A process that stopped mid-send left rows "sending": send them again
 	// (at-least-once; receivers can drop duplicates by the key).
 	if _, err := db.ExecContext(ctx, `UPDATE outbox SET state = 'pending' WHERE state = 'sending'`); err != nil {
@@ -287,6 +294,27 @@ func WithDefaults(s Settings) Settings {
 		s.WeeklyReport.At = "08:00"
 	}
 	return s
+}
+
+// restoreTracks re-opens, in the detector, the concerns whose
+// de-duplication window has not ended, so a restart does not turn a
+// page's retries into a second concern.
+func (e *Engine) restoreTracks(ctx context.Context) error {
+	rows, err := e.db.QueryContext(ctx, `SELECT id, device, category, ts, dedup_until FROM concerns WHERE dedup_until > ?`, ts(e.now()))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var device, category, first, until string
+		if err := rows.Scan(&id, &device, &category, &first, &until); err != nil {
+			return err
+		}
+		u := parseTS(until)
+		e.det.Restore(Key{Device: device, Category: category}, id, u, u.Sub(parseTS(first)))
+	}
+	return rows.Err()
 }
 
 // loadSettings makes the newest stored settings the ones in force.
@@ -493,10 +521,11 @@ func (e *Engine) raise(ctx context.Context, a *activeSettings, o Outcome) (int64
 		c.Device.Addr = ""
 	}
 	err := withTx(ctx, e.db, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO concerns(ts, created, last_hit, hits, category, priority, device, addr, mac, hostname, grp, client_rule, lease_source, qname, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO concerns(ts, created, last_hit, hits, category, priority, device, addr, mac, hostname, grp, client_rule, lease_source, qname, status, dedup_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ts(c.Time), ts(c.Created), ts(c.LastHit), c.Hits, c.Category, int(c.Priority), o.Key.Device,
-			c.Device.Addr, c.Device.MAC, c.Device.Hostname, c.Device.Group, c.Device.ClientRule, c.Device.LeaseSource, c.Name, string(c.Status))
+			c.Device.Addr, c.Device.MAC, c.Device.Hostname, c.Device.Group, c.Device.ClientRule, c.Device.LeaseSource, c.Name, string(c.Status),
+			ts(last.Time.Add(time.Duration(o.Rule.Window))))
 		if err != nil {
 			return err
 		}

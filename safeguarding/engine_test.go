@@ -161,6 +161,7 @@ func newEnv(t *testing.T, hookFailures int, mod func(*Config)) *testEnv {
 		Holder:      env.hold,
 		LeaseSource: func(netip.Addr) string { return "/var/lib/misc/dnsmasq.leases" },
 		Site:        "Test School",
+		Groups:      func() []string { return []string{"pupils", "staff"} },
 		Now:         env.clk.Now,
 		Tick:        time.Hour, // tests call maintain themselves
 		MinBackoff:  10 * time.Millisecond,
@@ -646,5 +647,30 @@ func TestRoutingTable(t *testing.T) {
 	c := &Concern{Priority: Medium, Category: "bypass", Device: Device{Group: "pupils"}}
 	if got := env.e.recipientsFor(a, c, mon20, true); fmt.Sprint(got) != fmt.Sprint(map[string]Speed{"head": Immediate, "pastoral": Immediate, "tech": Immediate}) {
 		t.Errorf("escalation recipients %v", got)
+	}
+}
+
+func TestDeduplicationSurvivesRestart(t *testing.T) {
+	env := newEnv(t, 0, nil)
+	now := env.clk.Now()
+	env.process(entry(now, "10.20.3.4", "Y9-IPAD-12", "pupils", "self-harm", "selfharm.example."))
+	env.e.Close()
+	e2, err := Open(context.Background(), env.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	env.e = e2
+	env.clk.Add(time.Minute)
+	env.process(entry(env.clk.Now(), "10.20.3.4", "Y9-IPAD-12", "pupils", "self-harm", "selfharm.example."))
+	q, _ := e2.Queue(context.Background(), QueueFilter{})
+	if len(q) != 1 || q[0].Hits != 2 {
+		t.Fatalf("after a restart the retry made %d concerns (%+v); want it to join the first", len(q), q)
+	}
+	// After the window, a new concern.
+	env.clk.Add(10 * time.Minute)
+	env.process(entry(env.clk.Now(), "10.20.3.4", "Y9-IPAD-12", "pupils", "self-harm", "selfharm.example."))
+	if q, _ = e2.Queue(context.Background(), QueueFilter{}); len(q) != 2 {
+		t.Errorf("%d concerns after the window, want 2", len(q))
 	}
 }

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS concerns (
 	action_taken TEXT NOT NULL DEFAULT '',
 	outcome     TEXT NOT NULL DEFAULT '',
 	escalation  INTEGER NOT NULL DEFAULT 0, -- 1: acknowledgement overdue, 2: closing overdue
-	held        INTEGER NOT NULL DEFAULT 0  -- evidence on legal hold in the query log
+	held        INTEGER NOT NULL DEFAULT 0, -- evidence on legal hold in the query log
+	dedup_until TEXT NOT NULL DEFAULT ''    -- later hits before this join it (survives restarts)
 );
 CREATE INDEX IF NOT EXISTS concerns_open ON concerns(status, priority);
 CREATE TABLE IF NOT EXISTS evidence (

@@ -30,6 +30,7 @@ import (
 type safeguardingSite struct {
 	engine *safeguarding.Engine
 	school atomic.Pointer[schoolHours]
+	groups atomic.Pointer[[]string] // the config's group names, for proposals
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -71,6 +72,7 @@ func (s *site) openSafeguarding(cfg *config.Config, dir string) (*safeguardingSi
 	}
 	sg := &safeguardingSite{}
 	sg.school.Store(school)
+	sg.groups.Store(groupNames(cfg))
 	e, err := safeguarding.Open(context.Background(), safeguarding.Config{
 		Path:        safeguardingDB(dir),
 		Initial:     safeguardingSettings(cfg.Safeguarding.Initial),
@@ -81,6 +83,8 @@ func (s *site) openSafeguarding(cfg *config.Config, dir string) (*safeguardingSi
 		Reports:     s.qlog,
 		LeaseSource: func(a netip.Addr) string { return s.server.Policy().Identify(a, time.Now()).LeaseSource },
 		Retention:   cfg.Safeguarding.Retention,
+		Groups:      func() []string { return *sg.groups.Load() },
+		Site:        siteName(cfg),
 		Logger:      s.log.With("component", "safeguarding"),
 		Metrics:     m,
 	})
@@ -150,12 +154,21 @@ func (sg *safeguardingSite) apply(s *site, old, cfg *config.Config, infra safegu
 		return
 	}
 	sg.school.Store(school)
+	sg.groups.Store(groupNames(cfg))
 	if err := sg.engine.SetInfrastructure(context.Background(), infra); err != nil {
 		s.log.Error("safeguarding: recording the new delivery infrastructure", "error", err)
 	}
 	if !reflect.DeepEqual(old.Safeguarding.Initial, cfg.Safeguarding.Initial) {
 		s.log.Warn("safeguarding.initial changed in the config file; it is only read the first time: propose the change in the dashboard, where a second person approves it")
 	}
+}
+
+func groupNames(cfg *config.Config) *[]string {
+	names := make([]string, len(cfg.Groups))
+	for i, g := range cfg.Groups {
+		names[i] = g.Name
+	}
+	return &names
 }
 
 func newSchoolHours(cfg *config.Config) (*schoolHours, error) {
@@ -683,4 +696,11 @@ func safeguardingCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 			},
 		},
 	}
+}
+
+// siteName names the appliance in alert subjects, so a trust's DSL with
+// several schools can tell them apart: its host name.
+func siteName(*config.Config) string {
+	h, _ := os.Hostname()
+	return h
 }

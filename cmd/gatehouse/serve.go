@@ -246,6 +246,7 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	}
 	s.reloads.generation.Set(float64(s.gen))
 	if err := s.openDashboard(cfg, dir); err != nil {
+		s.sg.stop()
 		s.leaseW.close()
 		s.closeQueryLog()
 		return nil, err

@@ -3,6 +3,7 @@ package deliver_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -170,5 +171,34 @@ func TestSyslogUDP(t *testing.T) {
 	line := string(buf[:n])
 	if !strings.HasPrefix(line, "<130>1 ") || strings.ContainsAny(line, "\r\n") || !strings.Contains(line, "indicator, not proof") {
 		t.Errorf("syslog line %q: want local0.crit, one line, with the notice", line)
+	}
+}
+
+func TestSyslogTCPOctetCounting(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b, _ := io.ReadAll(c)
+		got <- string(b)
+	}()
+	s := &deliver.Syslog{Network: "tcp", Address: ln.Addr().String()}
+	m := msg
+	m.Priority = "medium"
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	frame := <-got
+	n, line, ok := strings.Cut(frame, " ")
+	if !ok || n != fmt.Sprint(len(line)) || !strings.HasPrefix(line, "<132>1 ") {
+		t.Errorf("frame %q: want \"LEN <132>1 ...\" with LEN the line's length (local0.warning)", frame)
 	}
 }
