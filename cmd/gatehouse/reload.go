@@ -65,15 +65,12 @@ func (s *site) reloadLoop(ctx context.Context) {
 
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error
-	ws, err := newWatchSet(s.path)
-	if err != nil {
-		s.log.Warn("config and list file changes will not be noticed; use SIGHUP to reload", "error", err)
-	} else {
+	ws := s.ws
+	if ws != nil {
 		defer ws.close()
 		events, watchErrs = ws.w.Events, ws.w.Errors
-		s.followLists(ws)
 	}
-	hash := s.fileHash()
+	hash := s.cfgHash
 	var configChanged, listsChanged <-chan time.Time
 	// overridesExpire fires when the next override ends, to drop it.
 	var overridesExpire <-chan time.Time
@@ -134,6 +131,21 @@ func (s *site) reloadLoop(ctx context.Context) {
 			s.server.SetPolicy(s.server.Policy().WithLeases(s.leaseW.leases()))
 		}
 	}
+}
+
+// watchInputs starts watching the config file and cfg's lists, and notes
+// the config's hash from after the watch began, so no change is missed.
+func (s *site) watchInputs(cfg *config.Config) {
+	ws, err := newWatchSet(s.path)
+	if err != nil {
+		s.log.Warn("config and list file changes will not be noticed; use SIGHUP to reload", "error", err)
+		return
+	}
+	s.ws = ws
+	for _, err := range ws.follow(cfg) {
+		s.log.Warn("list changes will not be noticed until SIGHUP", "error", err)
+	}
+	s.cfgHash = s.fileHash()
 }
 
 // followLists points the watcher at the lists of the config in force.

@@ -64,8 +64,10 @@ type site struct {
 	stateDir  string
 	ctl       *controlServer // nil until run listens
 
-	cfg *config.Config // in force; only the reload loop touches it
-	gen uint64
+	ws      *watchSet      // config and list files; nil when they cannot be watched
+	cfgHash [32]byte       // of the config file as it was when ws began watching
+	cfg     *config.Config // in force; only the reload loop touches it
+	gen     uint64
 
 	// For the dashboard (dashboard.go): what HTTP handlers may read.
 	started       time.Time
@@ -209,6 +211,16 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		s.closeQueryLog()
 		return nil, err
 	}
+	// Watch the config and list files before they are first compiled: a file
+	// replaced between the compile and the reload loop's start would
+	// otherwise go unnoticed until it changed again.
+	s.watchInputs(cfg)
+	built := false
+	defer func() {
+		if !built {
+			s.ws.close()
+		}
+	}()
 	snap, err := policy.Compile(cfg, s.gen, time.Now(), s.leaseW.leases(), nil, s.listStore)
 	if err != nil {
 		s.leaseW.close()
@@ -252,6 +264,7 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		return nil, err
 	}
 	s.publish()
+	built = true
 	return s, nil
 }
 

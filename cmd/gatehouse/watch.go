@@ -104,4 +104,8 @@ func (ws *watchSet) classify(ev fsnotify.Event) (isConfig, isList bool) {
 	return name == ws.config, ws.lists[name] || ws.listDirs[filepath.Dir(name)] || ws.listDirs[name]
 }
 
-func (ws *watchSet) close() { ws.w.Close() }
+func (ws *watchSet) close() {
+	if ws != nil {
+		ws.w.Close()
+	}
+}
