@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/clientmap"
 	"gatehouse/geoip"
@@ -40,6 +41,57 @@ func (s *site) answerChecksBuilt(snap *policy.Snapshot) {
 				"built", i.Built, "networks", i.Networks, "ranges_kept", i.Ranges)
 		}
 	}
+	s.geoM.set(countries, asns, len(snap.Warnings()))
+}
+
+// geoipMetrics show the GeoIP databases in force, so a monitor can tell a
+// database that stopped being updated (or failed to load) from a fresh one.
+type geoipMetrics struct {
+	built    *prometheus.GaugeVec
+	ranges   *prometheus.GaugeVec
+	failures prometheus.Counter
+}
+
+func newGeoipMetrics(reg prometheus.Registerer) (*geoipMetrics, error) {
+	m := &geoipMetrics{
+		built: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "gatehouse", Subsystem: "geoip", Name: "database_build_timestamp_seconds",
+			Help: "When the GeoIP database in force was built by its publisher, by kind (country, asn).",
+		}, []string{"kind"}),
+		ranges: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "gatehouse", Subsystem: "geoip", Name: "ranges",
+			Help: "Address ranges kept from the GeoIP database in force (those of blocked countries or ASNs), by kind.",
+		}, []string{"kind"}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gatehouse", Subsystem: "geoip", Name: "load_failures_total",
+			Help: "Reloads that kept the last good GeoIP database because the new file did not load.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.built, m.ranges, m.failures} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *geoipMetrics) set(countries, asns *geoip.Index, failures int) {
+	if m == nil {
+		return
+	}
+	for _, ix := range []struct {
+		kind string
+		ix   *geoip.Index
+	}{{"country", countries}, {"asn", asns}} {
+		if ix.ix == nil {
+			m.built.DeleteLabelValues(ix.kind)
+			m.ranges.DeleteLabelValues(ix.kind)
+			continue
+		}
+		m.built.WithLabelValues(ix.kind).Set(float64(ix.ix.Info().Built.Unix()))
+		m.ranges.WithLabelValues(ix.kind).Set(float64(ix.ix.Info().Ranges))
+	}
+	m.failures.Add(float64(failures))
 }
 
 // explainAnswer adds the answer-side checks to explain: with --answer

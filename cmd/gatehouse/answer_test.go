@@ -169,6 +169,15 @@ lists:
 	if r := query(t, "udp", in.dns, "kp.example.org."); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("kp after the database change: %s, want it allowed (KP moved)", dns.RcodeToString[r.Rcode])
 	}
+	if got := metricValue(t, in, `gatehouse_geoip_load_failures_total`); got != "1" {
+		t.Errorf("load failures = %q, want 1", got)
+	}
+	if got := metricValue(t, in, `gatehouse_geoip_ranges{kind="country"}`); got != "1" {
+		t.Errorf("country ranges = %q, want 1 (the last good database's)", got)
+	}
+	if got := metricValue(t, in, `gatehouse_geoip_database_build_timestamp_seconds{kind="asn"}`); got == "" || got == "0" {
+		t.Errorf("asn database build time = %q", got)
+	}
 }
 
 func TestExplain_answer(t *testing.T) {

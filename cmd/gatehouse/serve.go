@@ -55,6 +55,7 @@ type site struct {
 
 	listStore *blocklists.Store // last good copies of downloaded lists
 	listM     *blocklists.Metrics
+	geoM      *geoipMetrics // the GeoIP databases in force (answer.go)
 	refresher *refresher    // nil without URL lists
 	listsCh   chan struct{} // a downloaded list changed: for the reload loop
 
@@ -196,6 +197,9 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		s.log.Warn("temporary overrides lost", "error", err)
 	}
 	if s.listM, err = blocklists.NewMetrics(s.reg); err != nil {
+		return nil, err
+	}
+	if s.geoM, err = newGeoipMetrics(s.reg); err != nil {
 		return nil, err
 	}
 	if s.listStore, err = openListStore(dir); err != nil {
