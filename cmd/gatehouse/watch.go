@@ -76,6 +76,9 @@ func (ws *watchSet) follow(cfg *config.Config) []error {
 			}
 			continue
 		}
+		if l.Directory == "" {
+			continue // a downloaded list: the refresher says when it changes
+		}
 		root := filepath.Clean(l.Directory)
 		dirs := []string{root}
 		if entries, err := os.ReadDir(root); err == nil {
