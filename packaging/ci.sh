@@ -10,8 +10,9 @@
 # then the leftovers of an earlier failed run are purged first).
 #
 # Needs: go, git, nfpm, dpkg-dev, lintian, systemd (systemd-analyze),
-# util-linux (unshare, setpriv), dig, curl. A running systemd is not
-# needed; the package's scripts skip the service steps without one.
+# util-linux (unshare, setpriv), dig, curl, qemu-user-static. A running
+# systemd is not needed; the package's scripts skip the service steps
+# without one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ fail() { echo "packaging/ci.sh: FAIL: $*" >&2; exit 1; }
 step() { echo "-- $*"; }
 
 [ "$(id -u)" = 0 ] || fail "must run as root (it installs the package)"
-for tool in go git nfpm dpkg-deb lintian systemd-analyze unshare setpriv dig curl adduser; do
+for tool in go git nfpm dpkg-deb lintian systemd-analyze unshare setpriv dig curl adduser qemu-aarch64-static qemu-arm-static; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 
@@ -70,6 +71,23 @@ for t in "amd64 3e00 amd64 -" "arm64 b700 arm64 -" "armv7 2800 arm 7" "armv6 280
 	grep -qaF -- "$commit" "$bin" || fail "$bin: commit not embedded"
 done
 (cd "$DIST" && sha256sum --quiet -c SHA256SUMS) || fail "SHA256SUMS does not match"
+
+step "run: every binary on an emulated Raspberry Pi CPU (qemu user mode)"
+# name   emulator            CPU: Pi 3 (Cortex-A53), Pi 2 (Cortex-A7), Pi 1 and Zero (ARM1176)
+for t in "arm64 qemu-aarch64-static cortex-a53" "armv7 qemu-arm-static cortex-a7" "armv6 qemu-arm-static arm1176"; do
+	read -r name qemu cpu <<<"$t"
+	out=$("$qemu" -cpu "$cpu" "$DIST/gatehouse-linux-$name" version) || fail "gatehouse-linux-$name does not run on $cpu"
+	[[ $out == "gatehouse $version commit "* ]] || fail "gatehouse-linux-$name on $cpu printed: $out"
+	"$qemu" -cpu "$cpu" "$DIST/gatehouse-linux-$name" check-config --config packaging/gatehouse.yaml >/dev/null ||
+		fail "gatehouse-linux-$name on $cpu rejects packaging/gatehouse.yaml"
+	echo "$name on $cpu: $out"
+done
+# The reason for a separate ARMv6 package: the ARMv7 build does not run on
+# the original Pi Zero and Pi 1.
+# (Run from sh, whose stderr is discarded, so the crash report is too.)
+if sh -c '"$0" -cpu arm1176 "$1" version; exit $?' qemu-arm-static "$DIST/gatehouse-linux-armv7" >/dev/null 2>&1; then
+	fail "the ARMv7 build runs on an ARMv6 CPU: is it really built for ARMv7?"
+fi
 
 step "inspect: packages"
 want_files='./etc/gatehouse/gatehouse.yaml
