@@ -195,6 +195,17 @@ gatehouse check-config --config /etc/gatehouse/gatehouse.yaml >/dev/null ||
 	fail "check-config rejects the shipped config"
 gatehouse man >/dev/null
 
+step "installed: the first dashboard account, made as docs/install.md says"
+first_admin='sudo -u gatehouse gatehouse users add --config /etc/gatehouse/gatehouse.yaml --role admin NAME'
+grep -qF "$first_admin" docs/install.md || fail "docs/install.md no longer says: $first_admin"
+# (setpriv stands in for sudo, which CI machines may lack; HOME as sudo sets it.)
+admin_password=ci-admin-password-0123456789
+echo "$admin_password" | setpriv --reuid=gatehouse --regid=gatehouse --init-groups \
+	env -i HOME=/var/lib/gatehouse PATH=/usr/bin:/bin \
+	gatehouse users add --config /etc/gatehouse/gatehouse.yaml --role admin ci-admin >/dev/null ||
+	fail "users add as the gatehouse user"
+[ "$(stat -c %U /var/lib/gatehouse/dashboard.db)" = gatehouse ] || fail "dashboard.db is not in /var/lib/gatehouse, owned by gatehouse"
+
 step "installed: systemd-analyze verify"
 systemd-analyze verify /usr/lib/systemd/system/gatehouse.service || fail "systemd-analyze verify"
 
@@ -225,11 +236,20 @@ unshare --net bash -c '
 	echo "$metrics" >"$2"
 	grep -q "^gatehouse_" <<<"$metrics" || { echo "no gatehouse_ metrics"; exit 1; }
 	echo "$(grep -c "^# TYPE gatehouse_" <<<"$metrics") gatehouse_ metric families"
+	# First login, with the account made above.
+	jar=$(mktemp)
+	code=$(curl -s -c "$jar" -o /dev/null -w "%{http_code}" -H "Origin: http://127.0.0.1:8053" \
+		--data-urlencode name=ci-admin --data-urlencode password="$3" http://127.0.0.1:8053/login)
+	[ "$code" = 303 ] || { echo "dashboard login answered $code"; exit 1; }
+	code=$(curl -s -b "$jar" -o /dev/null -w "%{http_code}" http://127.0.0.1:8053/status)
+	rm -f "$jar"
+	[ "$code" = 200 ] || { echo "dashboard status page after login answered $code"; exit 1; }
+	echo "dashboard: logged in as ci-admin"
 	kill -HUP $pid; sleep 1
 	kill -0 $pid || { echo "gatehouse died on SIGHUP"; exit 1; }
 	kill -TERM $pid
 	wait $pid
-' bash "$smoke" "$DIST/metrics.txt" || { cat "$smoke"; rm -f "$smoke"; fail "serving as the gatehouse user"; }
+' bash "$smoke" "$DIST/metrics.txt" "$admin_password" || { cat "$smoke"; rm -f "$smoke"; fail "serving as the gatehouse user"; }
 grep -q 'gatehouse serving' "$smoke" || { cat "$smoke"; fail "no start-up line in the log"; }
 grep -q 'level=ERROR' "$smoke" && { cat "$smoke"; fail "errors in the log"; }
 rm -f "$smoke"
@@ -268,6 +288,7 @@ dpkg -i "$DIST/newer.deb"
 grep -q '^# local edit by ci.sh$' /etc/gatehouse/gatehouse.yaml || fail "upgrade overwrote the edited conffile"
 [ ! -e /etc/gatehouse/gatehouse.yaml.dpkg-new ] || fail "upgrade left gatehouse.yaml.dpkg-new"
 [ -f /var/lib/gatehouse/querylog.db ] || fail "upgrade lost the state"
+[ -f /var/lib/gatehouse/dashboard.db ] || fail "upgrade lost the dashboard accounts"
 [ "$(id -u gatehouse)" = "$uid_before" ] || fail "upgrade recreated the gatehouse user"
 [ -L /etc/systemd/system/multi-user.target.wants/gatehouse.service ] || fail "upgrade disabled the service"
 
@@ -283,6 +304,7 @@ dpkg -r gatehouse
 [ ! -e /usr/lib/systemd/system/gatehouse.service ] || fail "unit left after remove"
 [ -f /etc/gatehouse/gatehouse.yaml ] || fail "remove deleted the config"
 [ -f /var/lib/gatehouse/querylog.db ] || fail "remove deleted the state"
+[ -f /var/lib/gatehouse/dashboard.db ] || fail "remove deleted the dashboard accounts"
 getent passwd gatehouse >/dev/null || fail "remove deleted the user"
 
 step "purge: dpkg -P leaves nothing"
