@@ -73,8 +73,8 @@ func (v *validator) answerChecks(c *Config) {
 			v.errorf(path+".block_asns", "blocking by network needs geoip.asn_database")
 		}
 		for j, asn := range g.BlockASNs {
-			if asn < 1 || asn > maxASN {
-				v.errorf(fmt.Sprintf("%s.block_asns[%d]", path, j), "%d is not an AS number (1 to %d)", asn, maxASN)
+			if asn < 1 || int64(asn) > maxASN {
+				v.errorf(fmt.Sprintf("%s.block_asns[%d]", path, j), "%d is not an AS number (1 to %d)", asn, int64(maxASN))
 			}
 		}
 	}

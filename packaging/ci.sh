@@ -10,8 +10,9 @@
 # then the leftovers of an earlier failed run are purged first).
 #
 # Needs: go, git, nfpm, dpkg-dev, lintian, systemd (systemd-analyze),
-# util-linux (unshare, setpriv), dig, curl. A running systemd is not
-# needed; the package's scripts skip the service steps without one.
+# util-linux (unshare, setpriv), dig, curl, qemu-user-static. A running
+# systemd is not needed; the package's scripts skip the service steps
+# without one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ fail() { echo "packaging/ci.sh: FAIL: $*" >&2; exit 1; }
 step() { echo "-- $*"; }
 
 [ "$(id -u)" = 0 ] || fail "must run as root (it installs the package)"
-for tool in go git nfpm dpkg-deb lintian systemd-analyze unshare setpriv dig curl adduser; do
+for tool in go git nfpm dpkg-deb lintian systemd-analyze unshare setpriv dig curl adduser qemu-aarch64-static qemu-arm-static; do
 	command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 
@@ -70,6 +71,23 @@ for t in "amd64 3e00 amd64 -" "arm64 b700 arm64 -" "armv7 2800 arm 7" "armv6 280
 	grep -qaF -- "$commit" "$bin" || fail "$bin: commit not embedded"
 done
 (cd "$DIST" && sha256sum --quiet -c SHA256SUMS) || fail "SHA256SUMS does not match"
+
+step "run: every binary on an emulated Raspberry Pi CPU (qemu user mode)"
+# name   emulator            CPU: Pi 3 (Cortex-A53), Pi 2 (Cortex-A7), Pi 1 and Zero (ARM1176)
+for t in "arm64 qemu-aarch64-static cortex-a53" "armv7 qemu-arm-static cortex-a7" "armv6 qemu-arm-static arm1176"; do
+	read -r name qemu cpu <<<"$t"
+	out=$("$qemu" -cpu "$cpu" "$DIST/gatehouse-linux-$name" version) || fail "gatehouse-linux-$name does not run on $cpu"
+	[[ $out == "gatehouse $version commit "* ]] || fail "gatehouse-linux-$name on $cpu printed: $out"
+	"$qemu" -cpu "$cpu" "$DIST/gatehouse-linux-$name" check-config --config packaging/gatehouse.yaml >/dev/null ||
+		fail "gatehouse-linux-$name on $cpu rejects packaging/gatehouse.yaml"
+	echo "$name on $cpu: $out"
+done
+# The reason for a separate ARMv6 package: the ARMv7 build does not run on
+# the original Pi Zero and Pi 1.
+# (Run from sh, whose stderr is discarded, so the crash report is too.)
+if sh -c '"$0" -cpu arm1176 "$1" version; exit $?' qemu-arm-static "$DIST/gatehouse-linux-armv7" >/dev/null 2>&1; then
+	fail "the ARMv7 build runs on an ARMv6 CPU: is it really built for ARMv7?"
+fi
 
 step "inspect: packages"
 want_files='./etc/gatehouse/gatehouse.yaml
@@ -134,6 +152,12 @@ for directive in \
 done
 grep -Eq '^MemoryMax=[0-9]+M$' "$unit" || fail "$unit: no MemoryMax"
 grep -q '^User=root' "$unit" && fail "$unit: runs as root"
+# systemd's own hardening score: 0 is fully locked down, 10 is a bare
+# service. A DNS server needs the network and port 53, so about 1.5; fail
+# above 2.0 so a dropped directive is noticed.
+systemd-analyze security --offline=true --threshold=20 "$unit" >"$DIST/security.txt" 2>&1 ||
+	{ cat "$DIST/security.txt"; fail "$unit: exposure above 2.0 (systemd-analyze security)"; }
+tail -1 "$DIST/security.txt"
 
 step "lintian (amd64; every finding fixed or overridden with a reason)"
 rc=0
@@ -171,6 +195,17 @@ gatehouse check-config --config /etc/gatehouse/gatehouse.yaml >/dev/null ||
 	fail "check-config rejects the shipped config"
 gatehouse man >/dev/null
 
+step "installed: the first dashboard account, made as docs/install.md says"
+first_admin='sudo -u gatehouse gatehouse users add --config /etc/gatehouse/gatehouse.yaml --role admin NAME'
+grep -qF "$first_admin" docs/install.md || fail "docs/install.md no longer says: $first_admin"
+# (setpriv stands in for sudo, which CI machines may lack; HOME as sudo sets it.)
+admin_password=ci-admin-password-0123456789
+echo "$admin_password" | setpriv --reuid=gatehouse --regid=gatehouse --init-groups \
+	env -i HOME=/var/lib/gatehouse PATH=/usr/bin:/bin \
+	gatehouse users add --config /etc/gatehouse/gatehouse.yaml --role admin ci-admin >/dev/null ||
+	fail "users add as the gatehouse user"
+[ "$(stat -c %U /var/lib/gatehouse/dashboard.db)" = gatehouse ] || fail "dashboard.db is not in /var/lib/gatehouse, owned by gatehouse"
+
 step "installed: systemd-analyze verify"
 systemd-analyze verify /usr/lib/systemd/system/gatehouse.service || fail "systemd-analyze verify"
 
@@ -201,11 +236,20 @@ unshare --net bash -c '
 	echo "$metrics" >"$2"
 	grep -q "^gatehouse_" <<<"$metrics" || { echo "no gatehouse_ metrics"; exit 1; }
 	echo "$(grep -c "^# TYPE gatehouse_" <<<"$metrics") gatehouse_ metric families"
+	# First login, with the account made above.
+	jar=$(mktemp)
+	code=$(curl -s -c "$jar" -o /dev/null -w "%{http_code}" -H "Origin: http://127.0.0.1:8053" \
+		--data-urlencode name=ci-admin --data-urlencode password="$3" http://127.0.0.1:8053/login)
+	[ "$code" = 303 ] || { echo "dashboard login answered $code"; exit 1; }
+	code=$(curl -s -b "$jar" -o /dev/null -w "%{http_code}" http://127.0.0.1:8053/status)
+	rm -f "$jar"
+	[ "$code" = 200 ] || { echo "dashboard status page after login answered $code"; exit 1; }
+	echo "dashboard: logged in as ci-admin"
 	kill -HUP $pid; sleep 1
 	kill -0 $pid || { echo "gatehouse died on SIGHUP"; exit 1; }
 	kill -TERM $pid
 	wait $pid
-' bash "$smoke" "$DIST/metrics.txt" || { cat "$smoke"; rm -f "$smoke"; fail "serving as the gatehouse user"; }
+' bash "$smoke" "$DIST/metrics.txt" "$admin_password" || { cat "$smoke"; rm -f "$smoke"; fail "serving as the gatehouse user"; }
 grep -q 'gatehouse serving' "$smoke" || { cat "$smoke"; fail "no start-up line in the log"; }
 grep -q 'level=ERROR' "$smoke" && { cat "$smoke"; fail "errors in the log"; }
 rm -f "$smoke"
@@ -244,6 +288,7 @@ dpkg -i "$DIST/newer.deb"
 grep -q '^# local edit by ci.sh$' /etc/gatehouse/gatehouse.yaml || fail "upgrade overwrote the edited conffile"
 [ ! -e /etc/gatehouse/gatehouse.yaml.dpkg-new ] || fail "upgrade left gatehouse.yaml.dpkg-new"
 [ -f /var/lib/gatehouse/querylog.db ] || fail "upgrade lost the state"
+[ -f /var/lib/gatehouse/dashboard.db ] || fail "upgrade lost the dashboard accounts"
 [ "$(id -u gatehouse)" = "$uid_before" ] || fail "upgrade recreated the gatehouse user"
 [ -L /etc/systemd/system/multi-user.target.wants/gatehouse.service ] || fail "upgrade disabled the service"
 
@@ -259,6 +304,7 @@ dpkg -r gatehouse
 [ ! -e /usr/lib/systemd/system/gatehouse.service ] || fail "unit left after remove"
 [ -f /etc/gatehouse/gatehouse.yaml ] || fail "remove deleted the config"
 [ -f /var/lib/gatehouse/querylog.db ] || fail "remove deleted the state"
+[ -f /var/lib/gatehouse/dashboard.db ] || fail "remove deleted the dashboard accounts"
 getent passwd gatehouse >/dev/null || fail "remove deleted the user"
 
 step "purge: dpkg -P leaves nothing"
