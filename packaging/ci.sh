@@ -145,7 +145,7 @@ for directive in \
 	'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ReadWritePaths=/var/lib/gatehouse' \
 	'StateDirectory=gatehouse' 'ProtectHome=yes' 'PrivateTmp=yes' \
 	'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK' \
-	'ExecStartPre=/usr/bin/gatehouse check-config --config /etc/gatehouse/gatehouse.yaml' \
+	'ExecStartPre=/usr/bin/gatehouse check-config --quiet --config /etc/gatehouse/gatehouse.yaml' \
 	'ExecStart=/usr/bin/gatehouse serve --config /etc/gatehouse/gatehouse.yaml' \
 	'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=on-failure' 'WantedBy=multi-user.target'; do
 	grep -qxF "$directive" "$unit" || fail "$unit: no line $directive"

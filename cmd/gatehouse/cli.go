@@ -50,9 +50,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			{
 				Name:  "check-config",
 				Usage: "validate a configuration and print it normalised, with every default filled in",
-				Flags: []cli.Flag{configFlag},
+				Flags: []cli.Flag{configFlag, &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"},
+					Usage: "print nothing when the configuration is valid (for the service's start check)"}},
 				Action: func(c *cli.Context) error {
-					return checkConfig(c.String("config"), stdout, stderr)
+					out := stdout
+					if c.Bool("quiet") {
+						out = io.Discard
+					}
+					return checkConfig(c.String("config"), out, stderr)
 				},
 			},
 			logsCommand(stdout, stderr, configFlag),

@@ -368,11 +368,16 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("normalised output lacks the defaulted port:\n%s", stdout.String())
 	}
 
+	stdout.Reset()
+	if err := run(context.Background(), []string{"gatehouse", "check-config", "--quiet", "--config", good}, &stdout, &stderr); err != nil || stdout.Len() != 0 {
+		t.Errorf("check-config --quiet good: %v, printed %q", err, stdout.String())
+	}
+
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("version: 1\ncache:\n  size: -5\n  max_ttl: soon\ngroups: [{name: staff}]\nresolver:\n  mode: forward\n  upstreams: [{address: 192.0.2.53}]\n"), 0o644)
 	stdout.Reset()
 	stderr.Reset()
-	err := run(context.Background(), []string{"gatehouse", "check-config", "--config", bad}, &stdout, &stderr)
+	err := run(context.Background(), []string{"gatehouse", "check-config", "--quiet", "--config", bad}, &stdout, &stderr)
 	if !errors.Is(err, errReported) {
 		t.Fatalf("check-config bad = %v, want errReported", err)
 	}
