@@ -75,14 +75,16 @@ func (d *Dashboard) reportsPage(w http.ResponseWriter, r *http.Request) {
 		rep.TopClients, rep.Bypass = nil, nil
 	}
 	v.Report = &rep
+	// One slot per day of the period, days without queries included.
+	byDay := map[string]querylog.DayTotals{}
+	for _, dt := range rep.Daily {
+		byDay[dt.Day] = dt
+	}
 	var labels []string
 	var qs, bs []float64
-	for _, dt := range rep.Daily {
-		l := dt.Day
-		if t, err := time.Parse("2006-01-02", dt.Day); err == nil {
-			l = t.Format("Mon 2")
-		}
-		labels = append(labels, l)
+	for day := from; day.Before(to); day = day.AddDate(0, 0, 1) {
+		dt := byDay[day.Format("2006-01-02")]
+		labels = append(labels, day.Format("Mon 2"))
 		qs = append(qs, float64(dt.Queries))
 		bs = append(bs, float64(dt.Blocked))
 	}
