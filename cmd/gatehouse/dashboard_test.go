@@ -2,9 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -190,5 +198,102 @@ func TestDashboard_blockPageAndLog(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("/log without a session: %s", resp.Status)
+	}
+}
+
+// TestDashboard_TLS serves the dashboard over HTTPS with a configured
+// certificate: the session cookie is then Secure with the __Host- prefix.
+func TestDashboard_TLS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gatehouse.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+
+	up, _ := upstream(t)
+	d, h := freePort(t), freePort(t)
+	state := stateDirFor(d)
+	cfgPath := filepath.Join(dir, "gatehouse.yaml")
+	os.WriteFile(cfgPath, []byte(siteConfig(d, h, up, "127.0.0.0/8")+fmt.Sprintf("dashboard: {tls_cert: %s, tls_key: %s}\n", certFile, keyFile)), 0o644)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() { done <- run(ctx, []string{"gatehouse", "serve", "--config", cfgPath}, io.Discard, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("logs:\n%s", logs.String())
+		}
+	})
+	base := fmt.Sprintf("https://127.0.0.1:%d", h)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	waitFor(t, "the HTTPS dashboard", func() bool {
+		resp, err := c.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	st, err := store.OpenWith(store.Path(state), store.Options{HashMemoryKiB: 1024, HashPasses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.AddUser(context.Background(), "admin", store.Admin, dashPassword, time.Now())
+	st.Close()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.PostForm(base+"/login", url.Values{"name": {"admin"}, "password": {dashPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ck := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(ck) != 1 || ck[0].Name != "__Host-gatehouse" || !ck[0].Secure || !ck[0].HttpOnly {
+		t.Errorf("login over TLS: %s, cookies %+v", resp.Status, ck)
+	}
+	// Plain HTTP to the TLS port is not served.
+	if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", h)); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP served on the TLS listener")
+		}
+	}
+}
+
+func TestDashboard_metricsTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	up, _ := upstream(t)
+	d, h := freePort(t), freePort(t)
+	for _, tc := range []struct{ token, want string }{
+		{"short\n", "at least 16 characters"},
+		{"two words are not a token\n", "without spaces"},
+		{"", "at least 16 characters"},
+	} {
+		tok := filepath.Join(dir, "token")
+		os.WriteFile(tok, []byte(tc.token), 0o600)
+		cfgPath := filepath.Join(dir, "gatehouse.yaml")
+		os.WriteFile(cfgPath, []byte(siteConfig(d, h, up, "127.0.0.0/8")+"dashboard: {metrics: {token_file: "+tok+"}}\n"), 0o644)
+		err := run(context.Background(), []string{"gatehouse", "serve", "--config", cfgPath}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("token %q: %v, want an error with %q", tc.token, err, tc.want)
+		}
 	}
 }
