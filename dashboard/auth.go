@@ -70,6 +70,9 @@ func home(r store.Role) string {
 	}
 }
 
+// maxFormBytes bounds a form post: the largest is an override's reason.
+const maxFormBytes = 64 << 10
+
 type ctxKey struct{}
 
 // sessionFrom returns the session the auth middleware attached.
@@ -121,6 +124,7 @@ func (d *Dashboard) need(p perm, h http.HandlerFunc) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			tok := r.PostFormValue("csrf")
 			if tok == "" {
 				tok = r.Header.Get("X-CSRF-Token")
@@ -166,6 +170,7 @@ func safeNext(s string) string {
 }
 
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	password := r.PostFormValue("password")
 	v := loginView{Next: safeNext(r.PostFormValue("next")), Name: name}

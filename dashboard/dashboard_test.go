@@ -649,3 +649,27 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("cancel unknown: %d", code)
 	}
 }
+
+// TestLiveStreamEndsOnShutdown: a live view must not hold the server's
+// shutdown; stopping the dashboard ends it.
+func TestLiveStreamEndsOnShutdown(t *testing.T) {
+	e := newEnv(t)
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { e.d.Run(ctx); close(ran) }()
+	c := e.login(store.Technician)
+	resp, err := c.Get(e.srv.URL + "/log/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stop()
+	<-ran
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live stream outlived the dashboard")
+	}
+}

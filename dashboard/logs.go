@@ -182,6 +182,9 @@ func (d *Dashboard) logPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, sess, http.StatusOK, "log", v)
 }
 
+// exportTimeout bounds one CSV export.
+const exportTimeout = 10 * time.Minute
+
 // csvIdentityColumns are blanked in exports for roles without identity.
 var csvIdentityColumns = []string{"mac", "hostname"}
 
@@ -203,6 +206,8 @@ func (d *Dashboard) logCSV(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the access log cannot be written", http.StatusInternalServerError)
 		return
 	}
+	// A big export outlasts the server's write timeout.
+	http.NewResponseController(w).SetWriteDeadline(d.now().Add(exportTimeout))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-log-`+d.now().In(d.cfg.Location).Format("20060102-1504")+`.csv"`)
 	var out io.Writer = w
@@ -330,6 +335,8 @@ func (d *Dashboard) liveStream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-d.stopping:
+			return // shutting down: let the server close the connection
 		case <-tick.C:
 			if _, err := d.cfg.Store.Session(context.WithoutCancel(r.Context()), cookie.Value, d.now()); err != nil {
 				fmt.Fprint(w, "event: end\ndata: session ended\n\n")

@@ -210,12 +210,10 @@ var funcs = template.FuncMap{
 		}
 		return "ok"
 	},
-	"qtype":   qtypeString,
-	"ms":      func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms" },
-	"add":     func(a, b int) int { return a + b },
-	"isoDate": func(loc *time.Location, t time.Time) string { return t.In(loc).Format("2006-01-02") },
-	"int64":   func(f float64) int64 { return int64(f) },
-	"int64u":  func(n uint64) int64 { return int64(min(n, 1<<62)) },
+	"qtype":  qtypeString,
+	"ms":     func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms" },
+	"int64":  func(f float64) int64 { return int64(f) },
+	"int64u": func(n uint64) int64 { return int64(min(n, 1<<62)) },
 	"rcodeText": func(r uint16) string {
 		if s, ok := dns.RcodeToString[int(r)]; ok {
 			return s

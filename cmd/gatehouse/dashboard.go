@@ -112,7 +112,7 @@ func (s *site) dashboardHandler(metrics http.Handler) http.Handler {
 	return mux
 }
 
-// blockPageListeners starts the block page's HTTP server and its HTTPS
+// startBlockPage starts the block page's HTTP server and its HTTPS
 // reset listener, as configured. stop closes both.
 func (s *site) startBlockPage() (stop func(), err error) {
 	var stops []func()
@@ -139,7 +139,6 @@ func (s *site) startBlockPage() (stop func(), err error) {
 				s.log.Error("block page server stopped", "error", err)
 			}
 		}()
-		s.blockPageAddr = ln.Addr().String()
 		stops = append(stops, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			hs.Shutdown(ctx)
