@@ -187,6 +187,21 @@ func TestDashboard_blockPageAndLog(t *testing.T) {
 		t.Errorf("HTTPS block page: read gave %v, want a connection reset", err)
 	}
 
+	// A broken config file is a problem on the status page, and the old
+	// configuration keeps serving.
+	good, err := os.ReadFile(di.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(di.path, append(good, []byte("cache: {size: lots}\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the failed reload on the status page", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, di.http+"/status", nil)
+		_, body := getBody(t, tech, req)
+		return strings.Contains(body, "The last configuration reload failed") && strings.Contains(body, "cache.size")
+	})
+
 	// /metrics stays open to loopback without a session; pages do not.
 	if m := metrics(t, di.instance); !strings.Contains(m, "gatehouse_server_queries_total") {
 		t.Error("metrics not served to loopback")
