@@ -673,3 +673,28 @@ func TestLiveStreamEndsOnShutdown(t *testing.T) {
 		t.Fatal("the live stream outlived the dashboard")
 	}
 }
+
+func TestScheduleExplained(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte(`version: 1
+resolver: {mode: forward, upstreams: [{address: 127.0.0.1}]}
+periods: [{name: lessons, weekly: ["Mon-Fri 09:00-15:00"], term_time_only: false}, {name: lunch, weekly: ["Mon-Fri 12:00-13:00"], term_time_only: false}]
+groups:
+  - name: pupils
+    block_during: [{categories: [social-media, gaming], during: [lessons]}, {categories: [gaming], during: [lunch], outside: true}]
+  - name: staff
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ group, cat, want string }{
+		{"pupils", "social-media", "during lessons"},
+		{"pupils", "gaming", "during lessons; outside lunch"},
+		{"pupils", "pornography", ""},
+		{"staff", "gaming", ""},
+		{"pupils", "", ""},
+	} {
+		if got := scheduleFor(cfg, tc.group, tc.cat); got != tc.want {
+			t.Errorf("scheduleFor(%s, %s) = %q, want %q", tc.group, tc.cat, got, tc.want)
+		}
+	}
+}

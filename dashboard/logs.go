@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"gatehouse/config"
 	"gatehouse/dashboard/store"
 	"gatehouse/querylog"
 )
@@ -108,6 +110,10 @@ type logView struct {
 type entryView struct {
 	querylog.Entry
 	Answer string
+	// Schedule says when the entry's category is blocked for its group,
+	// by the configuration in force now ("during lessons"); "" when the
+	// category is not schedule-gated for that group.
+	Schedule string
 }
 
 func decisionNames() []string {
@@ -133,18 +139,43 @@ func (d *Dashboard) recordAccess(r *http.Request, action, detail string) error {
 	return err
 }
 
-func toView(es []querylog.Entry, identity bool) []entryView {
+func (d *Dashboard) toView(es []querylog.Entry, identity bool) []entryView {
+	cfg := d.cfg.Site.Config()
 	out := make([]entryView, len(es))
 	for i, e := range es {
 		if !identity {
 			e.MAC, e.Hostname = "", ""
 		}
-		out[i] = entryView{Entry: e}
+		out[i] = entryView{Entry: e, Schedule: scheduleFor(cfg, e.Group, e.Category)}
 		if e.Answer != nil {
 			out[i].Answer = e.Answer.Summary()
 		}
 	}
 	return out
+}
+
+// scheduleFor describes the timed blocks of category in group's policy.
+func scheduleFor(cfg *config.Config, group, category string) string {
+	if category == "" {
+		return ""
+	}
+	var parts []string
+	for _, g := range cfg.Groups {
+		if g.Name != group {
+			continue
+		}
+		for _, tb := range g.BlockDuring {
+			if !slices.Contains(tb.Categories, category) {
+				continue
+			}
+			when := "during "
+			if tb.Outside {
+				when = "outside "
+			}
+			parts = append(parts, when+strings.Join(tb.During, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (d *Dashboard) logPage(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +204,7 @@ func (d *Dashboard) logPage(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, sess, http.StatusBadRequest, "log", v)
 		return
 	}
-	v.Entries = toView(page.Entries, v.Identity)
+	v.Entries = d.toView(page.Entries, v.Identity)
 	if page.Next != "" {
 		q := form.values()
 		q.Set("cursor", page.Next)

@@ -221,7 +221,7 @@ var funcs = template.FuncMap{
 		return "RCODE" + itoa(int(r))
 	},
 	"row": func(loc *time.Location, e entryView, links, device bool) rowArgs {
-		return rowArgs{E: e.Entry, Answer: e.Answer, Loc: loc, Links: links, Device: device}
+		return rowArgs{E: e.Entry, Answer: e.Answer, Schedule: e.Schedule, Loc: loc, Links: links, Device: device}
 	},
 	"filterArgs": func(v logView, action, button string) filterArgs {
 		return filterArgs{logView: v, Action: action, Button: button}
@@ -232,6 +232,7 @@ var funcs = template.FuncMap{
 type rowArgs struct {
 	E             querylog.Entry
 	Answer        string
+	Schedule      string
 	Loc           *time.Location
 	Links, Device bool
 }
