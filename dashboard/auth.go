@@ -182,7 +182,10 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, store.Session{}, http.StatusTooManyRequests, "login", v)
 		return
 	}
-	u, err := d.cfg.Store.Authenticate(r.Context(), name, password, now)
+	u, err := d.authenticate(r.Context(), name, password, now)
+	if err != nil && r.Context().Err() != nil {
+		return // the browser gave up while waiting its turn
+	}
 	if err != nil {
 		if !errors.Is(err, store.ErrBadLogin) {
 			d.log.Error("checking a login", "error", err)
@@ -207,6 +210,22 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		next = home(u.Role)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// maxHashing bounds concurrent password checks: each takes 64 MiB for
+// argon2id, and a Raspberry Pi has 512 MiB to 1 GiB. Logins beyond it
+// wait their turn (or give up with the request).
+const maxHashing = 2
+
+// authenticate checks a password, at most maxHashing at a time.
+func (d *Dashboard) authenticate(ctx context.Context, name, password string, now time.Time) (store.User, error) {
+	select {
+	case d.hashing <- struct{}{}:
+		defer func() { <-d.hashing }()
+	case <-ctx.Done():
+		return store.User{}, ctx.Err()
+	}
+	return d.cfg.Store.Authenticate(ctx, name, password, now)
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {

@@ -127,6 +127,7 @@ type Dashboard struct {
 	// stopping is closed when Run returns, ending live streams, which
 	// would otherwise hold the server's shutdown.
 	stopping chan struct{}
+	hashing  chan struct{} // password checks in progress (maxHashing)
 }
 
 //go:embed templates/*.html
@@ -146,7 +147,7 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.SampleHistory <= 0 {
 		cfg.SampleHistory = 360
 	}
-	d := &Dashboard{cfg: cfg, log: cfg.Logger, now: cfg.Now, stopping: make(chan struct{})}
+	d := &Dashboard{cfg: cfg, log: cfg.Logger, now: cfg.Now, stopping: make(chan struct{}), hashing: make(chan struct{}, maxHashing)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}

@@ -102,6 +102,13 @@ const testPassword = "a long test password"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	e := newEnvTB(t)
+	e.t = t
+	return e
+}
+
+func newEnvTB(t testing.TB) *env {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.OpenWith(filepath.Join(dir, "dashboard.db"), store.Options{HashMemoryKiB: 64, HashPasses: 1})
 	if err != nil {
@@ -120,7 +127,7 @@ func newEnv(t *testing.T) *env {
 	site := &fakeSite{cfg: cfg, st: SiteStatus{Started: time.Now().Add(-time.Hour), Generation: 3, StateDir: dir,
 		Lists: []ListStatus{{Name: "adult", Category: "adult", Entries: 2}, {Name: "iwf", Category: "iwf", Locked: true, Entries: 10}}}}
 	reg := prometheus.NewRegistry()
-	e := &env{t: t, store: st, qlog: ql, site: site, control: &fakeControl{}, reg: reg}
+	e := &env{store: st, qlog: ql, site: site, control: &fakeControl{}, reg: reg}
 	e.d, err = New(Config{Store: st, Site: site, QueryLog: ql, Control: e.control, Metrics: reg, Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
@@ -697,4 +704,30 @@ groups:
 			t.Errorf("scheduleFor(%s, %s) = %q, want %q", tc.group, tc.cat, got, tc.want)
 		}
 	}
+}
+
+// TestLoginHashingBounded: password checks beyond maxHashing wait, and a
+// login whose browser gives up meanwhile neither logs in nor counts as a
+// failure.
+func TestLoginHashingBounded(t *testing.T) {
+	e := newEnv(t)
+	for range maxHashing {
+		e.d.hashing <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/login", strings.NewReader(url.Values{"name": {"admin"}, "password": {testPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	e.d.Handler().ServeHTTP(w, req)
+	if len(w.Result().Cookies()) != 0 || w.Code == http.StatusSeeOther {
+		t.Errorf("login went ahead with every hashing slot taken: %d", w.Code)
+	}
+	if e.d.limiter.blocked("192.0.2.1", "admin", time.Now()) != 0 || len(e.d.limiter.keys) != 0 {
+		t.Error("an abandoned login counted as a failure")
+	}
+	for range maxHashing {
+		<-e.d.hashing
+	}
+	e.login(store.Admin) // and with the slots free it works
 }
