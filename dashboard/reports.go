@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"gatehouse/querylog"
@@ -60,7 +61,11 @@ func (d *Dashboard) reportsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.Identity {
 		// The top-devices tables name devices: a look at personal data.
-		if err := d.recordAccess(r, "report", "period="+v.Period+" date="+v.Date+" group="+v.Group); err != nil {
+		detail := url.Values{"period": {v.Period}, "date": {v.Date}}
+		if v.Group != "" {
+			detail.Set("group", v.Group)
+		}
+		if err := d.recordAccess(r, "report", detail.Encode()); err != nil {
 			d.renderStatus(w, r, sess, http.StatusInternalServerError, "The access log cannot be written, so the report is not shown.")
 			return
 		}
