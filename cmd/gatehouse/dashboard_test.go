@@ -312,3 +312,45 @@ func TestDashboard_metricsTokenFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboard_offMetricsToken: with the dashboard off, /metrics is still
+// guarded, and the token works.
+func TestDashboard_offMetricsToken(t *testing.T) {
+	tok := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tok, []byte("0123456789abcdef0123\n"), 0o600)
+	up, _ := upstream(t)
+	in := start(t, func(d, h int) string {
+		return siteConfig(d, h, up, "127.0.0.0/8") + "dashboard: {enabled: false, metrics: {allow: [10.0.0.0/8], token_file: " + tok + "}}\n"
+	})
+	get := func(path, auth string) int {
+		req, _ := http.NewRequest(http.MethodGet, in.http+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		code, _ := getBody(t, http.DefaultClient, req)
+		return code
+	}
+	if c := get("/metrics", ""); c != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token from outside allow: %d", c)
+	}
+	if c := get("/metrics", "Bearer 0123456789abcdef0123"); c != http.StatusOK {
+		t.Errorf("/metrics with the token: %d", c)
+	}
+	if c := get("/status", ""); c != http.StatusNotFound {
+		t.Errorf("/status with the dashboard off: %d", c)
+	}
+	if _, err := os.Stat(store.Path(stateDirFor(portOf(t, in.dns)))); !os.IsNotExist(err) {
+		t.Errorf("dashboard.db created with the dashboard off: %v", err)
+	}
+}
+
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	fmt.Sscan(p, &n)
+	return n
+}
