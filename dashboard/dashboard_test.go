@@ -635,6 +635,9 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("override %+v", o)
 	}
 	_, body := e.get(c, "/policy")
+	if !strings.Contains(body, `<option value="adult">`) || strings.Contains(body, `<option value="iwf">`) {
+		t.Error("the override form should offer the configured categories, never a locked one")
+	}
 	if !strings.Contains(body, "Year 9 &lt;b&gt;lesson&lt;/b&gt;") || !strings.Contains(body, "/overrides/ov1/cancel") {
 		t.Errorf("policy page does not list the override")
 	}
