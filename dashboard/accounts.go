@@ -115,7 +115,7 @@ func (d *Dashboard) ownAccountPage(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) changeOwnPassword(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
 	v := ownAccountView{CSRF: sess.CSRF}
-	if _, err := d.cfg.Store.Authenticate(r.Context(), sess.User, r.PostFormValue("current"), d.now()); err != nil {
+	if _, err := d.authenticate(r.Context(), sess.User, r.PostFormValue("current"), d.now()); err != nil {
 		v.Error = "The current password is wrong."
 		d.render(w, r, sess, http.StatusBadRequest, "account", v)
 		return

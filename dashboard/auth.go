@@ -70,6 +70,9 @@ func home(r store.Role) string {
 	}
 }
 
+// maxFormBytes bounds a form post: the largest is an override's reason.
+const maxFormBytes = 64 << 10
+
 type ctxKey struct{}
 
 // sessionFrom returns the session the auth middleware attached.
@@ -121,6 +124,7 @@ func (d *Dashboard) need(p perm, h http.HandlerFunc) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			tok := r.PostFormValue("csrf")
 			if tok == "" {
 				tok = r.Header.Get("X-CSRF-Token")
@@ -166,6 +170,7 @@ func safeNext(s string) string {
 }
 
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	password := r.PostFormValue("password")
 	v := loginView{Next: safeNext(r.PostFormValue("next")), Name: name}
@@ -177,7 +182,10 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, store.Session{}, http.StatusTooManyRequests, "login", v)
 		return
 	}
-	u, err := d.cfg.Store.Authenticate(r.Context(), name, password, now)
+	u, err := d.authenticate(r.Context(), name, password, now)
+	if err != nil && r.Context().Err() != nil {
+		return // the browser gave up while waiting its turn
+	}
 	if err != nil {
 		if !errors.Is(err, store.ErrBadLogin) {
 			d.log.Error("checking a login", "error", err)
@@ -202,6 +210,22 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		next = home(u.Role)
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// maxHashing bounds concurrent password checks: each takes 64 MiB for
+// argon2id, and a Raspberry Pi has 512 MiB to 1 GiB. Logins beyond it
+// wait their turn (or give up with the request).
+const maxHashing = 2
+
+// authenticate checks a password, at most maxHashing at a time.
+func (d *Dashboard) authenticate(ctx context.Context, name, password string, now time.Time) (store.User, error) {
+	select {
+	case d.hashing <- struct{}{}:
+		defer func() { <-d.hashing }()
+	case <-ctx.Done():
+		return store.User{}, ctx.Err()
+	}
+	return d.cfg.Store.Authenticate(ctx, name, password, now)
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {

@@ -137,7 +137,10 @@ func (d *Dashboard) renderBlock(w http.ResponseWriter, code int, v blockView) {
 	// name, so it cannot load anything from "its" site.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer browsers send
+	// "Origin: null" on form posts, and over plain HTTP on a LAN address
+	// (no Sec-Fetch-Site either) cross-origin protection refuses them.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(code)

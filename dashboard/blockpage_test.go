@@ -143,14 +143,14 @@ func TestServeReset(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.SetDeadline(time.Now().Add(2 * time.Second))
-		c.Write([]byte("\x16\x03\x01"))
-		_, err = c.Read(make([]byte, 1))
-		c.Close()
-		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
-			t.Fatalf("read: %v, want a reset", err)
+		// The reset is reported once: to the write if it comes first.
+		_, err = c.Write([]byte("\x16\x03\x01"))
+		if err == nil {
+			_, err = c.Read(make([]byte, 1))
 		}
+		c.Close()
 		if !errors.Is(err, syscall.ECONNRESET) {
-			t.Errorf("closed without a reset: %v", err)
+			t.Errorf("got %v, want a connection reset", err)
 		}
 	}
 	ln.Close()

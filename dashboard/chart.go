@@ -24,15 +24,15 @@ type bar struct {
 }
 
 type axisLabel struct {
-	X, Y   float64
-	Anchor string
-	Text   string
+	Text string
 }
 
 const (
-	chartW, chartH = 600, 140
-	chartTop       = 14 // room for the max label
-	chartBottom    = 18 // room for the time axis
+	// The SVG holds only the bars and stretches to the page width; the
+	// labels are HTML around it, so text is never stretched.
+	chartW, chartH = 600, 120
+	chartTop       = 1
+	chartBottom    = 0
 )
 
 // qpsChart draws q/s per sample interval.
@@ -61,16 +61,13 @@ func qpsChart(hist []sample, loc *time.Location) chart {
 		c.Bars = append(c.Bars, bar{X: float64(i) * bw, Y: chartTop + plotH - h, W: max(bw-1, 0.5), H: h, Class: "a",
 			Title: hist[i+1].at.In(loc).Format("15:04:05") + ": " + trimFloat(v) + " q/s"})
 	}
-	c.Labels = []axisLabel{
-		{X: 2, Y: chartH - 4, Anchor: "start", Text: hist[0].at.In(loc).Format("15:04")},
-		{X: chartW - 2, Y: chartH - 4, Anchor: "end", Text: hist[n].at.In(loc).Format("15:04")},
-	}
+	c.Labels = []axisLabel{{Text: hist[0].at.In(loc).Format("15:04")}, {Text: hist[n].at.In(loc).Format("15:04")}}
 	return c
 }
 
 // pairChart draws two series per slot (e.g. queries and blocked per day).
 func pairChart(title string, labels []string, a, b []float64, aName, bName string) chart {
-	c := chart{W: chartW, H: chartH + 20, Title: title}
+	c := chart{W: chartW, H: chartH, Title: title}
 	if len(labels) == 0 {
 		c.Empty = true
 		return c
@@ -97,7 +94,7 @@ func pairChart(title string, labels []string, a, b []float64, aName, bName strin
 			bar{X: x + 1, Y: chartTop + plotH - ha, W: bw, H: ha, Class: "a", Title: l + ": " + trimFloat(a[i]) + " " + aName},
 			bar{X: x + 1 + bw, Y: chartTop + plotH - hb, W: bw, H: hb, Class: "b", Title: l + ": " + trimFloat(b[i]) + " " + bName})
 		if len(labels) <= 14 {
-			c.Labels = append(c.Labels, axisLabel{X: x + slot/2, Y: float64(c.H) - 4, Anchor: "middle", Text: l})
+			c.Labels = append(c.Labels, axisLabel{Text: l})
 		}
 	}
 	return c

@@ -124,6 +124,10 @@ type Dashboard struct {
 	limiter *loginLimiter
 	samples *sampler
 	mux     http.Handler
+	// stopping is closed when Run returns, ending live streams, which
+	// would otherwise hold the server's shutdown.
+	stopping chan struct{}
+	hashing  chan struct{} // password checks in progress (maxHashing)
 }
 
 //go:embed templates/*.html
@@ -143,7 +147,7 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.SampleHistory <= 0 {
 		cfg.SampleHistory = 360
 	}
-	d := &Dashboard{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	d := &Dashboard{cfg: cfg, log: cfg.Logger, now: cfg.Now, stopping: make(chan struct{}), hashing: make(chan struct{}, maxHashing)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,8 +167,10 @@ func New(cfg Config) (*Dashboard, error) {
 	return d, nil
 }
 
-// Run samples the metrics for the q/s history until ctx ends.
+// Run samples the metrics for the q/s history until ctx ends; then it
+// ends the live streams. Call it once.
 func (d *Dashboard) Run(ctx context.Context) {
+	defer close(d.stopping)
 	t := time.NewTicker(d.cfg.SampleInterval)
 	defer t.Stop()
 	d.samples.take(d.now())

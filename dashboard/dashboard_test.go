@@ -102,6 +102,13 @@ const testPassword = "a long test password"
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	e := newEnvTB(t)
+	e.t = t
+	return e
+}
+
+func newEnvTB(t testing.TB) *env {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := store.OpenWith(filepath.Join(dir, "dashboard.db"), store.Options{HashMemoryKiB: 64, HashPasses: 1})
 	if err != nil {
@@ -120,7 +127,7 @@ func newEnv(t *testing.T) *env {
 	site := &fakeSite{cfg: cfg, st: SiteStatus{Started: time.Now().Add(-time.Hour), Generation: 3, StateDir: dir,
 		Lists: []ListStatus{{Name: "adult", Category: "adult", Entries: 2}, {Name: "iwf", Category: "iwf", Locked: true, Entries: 10}}}}
 	reg := prometheus.NewRegistry()
-	e := &env{t: t, store: st, qlog: ql, site: site, control: &fakeControl{}, reg: reg}
+	e := &env{store: st, qlog: ql, site: site, control: &fakeControl{}, reg: reg}
 	e.d, err = New(Config{Store: st, Site: site, QueryLog: ql, Control: e.control, Metrics: reg, Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
@@ -628,6 +635,9 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("override %+v", o)
 	}
 	_, body := e.get(c, "/policy")
+	if !strings.Contains(body, `<option value="adult">`) || strings.Contains(body, `<option value="iwf">`) {
+		t.Error("the override form should offer the configured categories, never a locked one")
+	}
 	if !strings.Contains(body, "Year 9 &lt;b&gt;lesson&lt;/b&gt;") || !strings.Contains(body, "/overrides/ov1/cancel") {
 		t.Errorf("policy page does not list the override")
 	}
@@ -648,4 +658,79 @@ func TestOverrides(t *testing.T) {
 	if code, body := e.post(c, "/overrides/nope/cancel", url.Values{"csrf": {tok}}); code != http.StatusBadRequest || !strings.Contains(body, "no such override") {
 		t.Errorf("cancel unknown: %d", code)
 	}
+}
+
+// TestLiveStreamEndsOnShutdown: a live view must not hold the server's
+// shutdown; stopping the dashboard ends it.
+func TestLiveStreamEndsOnShutdown(t *testing.T) {
+	e := newEnv(t)
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { e.d.Run(ctx); close(ran) }()
+	c := e.login(store.Technician)
+	resp, err := c.Get(e.srv.URL + "/log/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stop()
+	<-ran
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the live stream outlived the dashboard")
+	}
+}
+
+func TestScheduleExplained(t *testing.T) {
+	cfg, err := config.Parse("t.yaml", []byte(`version: 1
+resolver: {mode: forward, upstreams: [{address: 127.0.0.1}]}
+periods: [{name: lessons, weekly: ["Mon-Fri 09:00-15:00"], term_time_only: false}, {name: lunch, weekly: ["Mon-Fri 12:00-13:00"], term_time_only: false}]
+groups:
+  - name: pupils
+    block_during: [{categories: [social-media, gaming], during: [lessons]}, {categories: [gaming], during: [lunch], outside: true}]
+  - name: staff
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ group, cat, want string }{
+		{"pupils", "social-media", "during lessons"},
+		{"pupils", "gaming", "during lessons; outside lunch"},
+		{"pupils", "pornography", ""},
+		{"staff", "gaming", ""},
+		{"pupils", "", ""},
+	} {
+		if got := scheduleFor(cfg, tc.group, tc.cat); got != tc.want {
+			t.Errorf("scheduleFor(%s, %s) = %q, want %q", tc.group, tc.cat, got, tc.want)
+		}
+	}
+}
+
+// TestLoginHashingBounded: password checks beyond maxHashing wait, and a
+// login whose browser gives up meanwhile neither logs in nor counts as a
+// failure.
+func TestLoginHashingBounded(t *testing.T) {
+	e := newEnv(t)
+	for range maxHashing {
+		e.d.hashing <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/login", strings.NewReader(url.Values{"name": {"admin"}, "password": {testPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	e.d.Handler().ServeHTTP(w, req)
+	if len(w.Result().Cookies()) != 0 || w.Code == http.StatusSeeOther {
+		t.Errorf("login went ahead with every hashing slot taken: %d", w.Code)
+	}
+	if e.d.limiter.blocked("192.0.2.1", "admin", time.Now()) != 0 || len(e.d.limiter.keys) != 0 {
+		t.Error("an abandoned login counted as a failure")
+	}
+	for range maxHashing {
+		<-e.d.hashing
+	}
+	e.login(store.Admin) // and with the slots free it works
 }

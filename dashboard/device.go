@@ -46,13 +46,13 @@ func (d *Dashboard) devicePage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			v.Error = "Reading the query log: " + err.Error()
 		}
-		v.Recent = toView(recent.Entries, v.Identity)
+		v.Recent = d.toView(recent.Entries, v.Identity)
 		blocked, err := d.cfg.QueryLog.Search(r.Context(), querylog.Filter{Client: addr.String(), Decision: querylog.Blocked,
 			From: d.now().Add(-7 * 24 * time.Hour), Limit: 25})
 		if err != nil {
 			v.Error = "Reading the query log: " + err.Error()
 		}
-		v.Blocked = toView(blocked.Entries, v.Identity)
+		v.Blocked = d.toView(blocked.Entries, v.Identity)
 	}
 	d.render(w, r, sess, http.StatusOK, "device", v)
 }

@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"gatehouse/config"
 	"gatehouse/dashboard/store"
 	"gatehouse/querylog"
 )
@@ -108,6 +110,10 @@ type logView struct {
 type entryView struct {
 	querylog.Entry
 	Answer string
+	// Schedule says when the entry's category is blocked for its group,
+	// by the configuration in force now ("during lessons"); "" when the
+	// category is not schedule-gated for that group.
+	Schedule string
 }
 
 func decisionNames() []string {
@@ -133,18 +139,43 @@ func (d *Dashboard) recordAccess(r *http.Request, action, detail string) error {
 	return err
 }
 
-func toView(es []querylog.Entry, identity bool) []entryView {
+func (d *Dashboard) toView(es []querylog.Entry, identity bool) []entryView {
+	cfg := d.cfg.Site.Config()
 	out := make([]entryView, len(es))
 	for i, e := range es {
 		if !identity {
 			e.MAC, e.Hostname = "", ""
 		}
-		out[i] = entryView{Entry: e}
+		out[i] = entryView{Entry: e, Schedule: scheduleFor(cfg, e.Group, e.Category)}
 		if e.Answer != nil {
 			out[i].Answer = e.Answer.Summary()
 		}
 	}
 	return out
+}
+
+// scheduleFor describes the timed blocks of category in group's policy.
+func scheduleFor(cfg *config.Config, group, category string) string {
+	if category == "" {
+		return ""
+	}
+	var parts []string
+	for _, g := range cfg.Groups {
+		if g.Name != group {
+			continue
+		}
+		for _, tb := range g.BlockDuring {
+			if !slices.Contains(tb.Categories, category) {
+				continue
+			}
+			when := "during "
+			if tb.Outside {
+				when = "outside "
+			}
+			parts = append(parts, when+strings.Join(tb.During, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (d *Dashboard) logPage(w http.ResponseWriter, r *http.Request) {
@@ -173,7 +204,7 @@ func (d *Dashboard) logPage(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, sess, http.StatusBadRequest, "log", v)
 		return
 	}
-	v.Entries = toView(page.Entries, v.Identity)
+	v.Entries = d.toView(page.Entries, v.Identity)
 	if page.Next != "" {
 		q := form.values()
 		q.Set("cursor", page.Next)
@@ -181,6 +212,9 @@ func (d *Dashboard) logPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.render(w, r, sess, http.StatusOK, "log", v)
 }
+
+// exportTimeout bounds one CSV export.
+const exportTimeout = 10 * time.Minute
 
 // csvIdentityColumns are blanked in exports for roles without identity.
 var csvIdentityColumns = []string{"mac", "hostname"}
@@ -203,6 +237,8 @@ func (d *Dashboard) logCSV(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the access log cannot be written", http.StatusInternalServerError)
 		return
 	}
+	// A big export outlasts the server's write timeout.
+	http.NewResponseController(w).SetWriteDeadline(d.now().Add(exportTimeout))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="gatehouse-log-`+d.now().In(d.cfg.Location).Format("20060102-1504")+`.csv"`)
 	var out io.Writer = w
@@ -330,6 +366,8 @@ func (d *Dashboard) liveStream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-d.stopping:
+			return // shutting down: let the server close the connection
 		case <-tick.C:
 			if _, err := d.cfg.Store.Session(context.WithoutCancel(r.Context()), cookie.Value, d.now()); err != nil {
 				fmt.Fprint(w, "event: end\ndata: session ended\n\n")

@@ -23,6 +23,9 @@ type policyView struct {
 	CSRF      string
 	Durations []durationChoice
 	Now       time.Time
+	// Categories are those the configuration uses, offered in the
+	// override form.
+	Categories []string
 }
 
 type durationChoice struct {
@@ -49,7 +52,11 @@ func (d *Dashboard) renderPolicy(w http.ResponseWriter, r *http.Request, code in
 		if l.Locked && !slices.Contains(v.Locked, l.Category) {
 			v.Locked = append(v.Locked, l.Category)
 		}
+		if !l.Locked && !l.Allow && l.Category != "" && !slices.Contains(v.Categories, l.Category) {
+			v.Categories = append(v.Categories, l.Category)
+		}
 	}
+	slices.Sort(v.Categories)
 	if d.cfg.Control != nil {
 		os, err := d.cfg.Control.ListOverrides(r.Context())
 		if err != nil {

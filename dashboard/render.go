@@ -114,7 +114,10 @@ func securityHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer browsers send
+	// "Origin: null" on form posts, and over plain HTTP on a LAN address
+	// (no Sec-Fetch-Site either) cross-origin protection refuses them.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 }
 
@@ -207,12 +210,10 @@ var funcs = template.FuncMap{
 		}
 		return "ok"
 	},
-	"qtype":   qtypeString,
-	"ms":      func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms" },
-	"add":     func(a, b int) int { return a + b },
-	"isoDate": func(loc *time.Location, t time.Time) string { return t.In(loc).Format("2006-01-02") },
-	"int64":   func(f float64) int64 { return int64(f) },
-	"int64u":  func(n uint64) int64 { return int64(min(n, 1<<62)) },
+	"qtype":  qtypeString,
+	"ms":     func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms" },
+	"int64":  func(f float64) int64 { return int64(f) },
+	"int64u": func(n uint64) int64 { return int64(min(n, 1<<62)) },
 	"rcodeText": func(r uint16) string {
 		if s, ok := dns.RcodeToString[int(r)]; ok {
 			return s
@@ -220,7 +221,7 @@ var funcs = template.FuncMap{
 		return "RCODE" + itoa(int(r))
 	},
 	"row": func(loc *time.Location, e entryView, links, device bool) rowArgs {
-		return rowArgs{E: e.Entry, Answer: e.Answer, Loc: loc, Links: links, Device: device}
+		return rowArgs{E: e.Entry, Answer: e.Answer, Schedule: e.Schedule, Loc: loc, Links: links, Device: device}
 	},
 	"filterArgs": func(v logView, action, button string) filterArgs {
 		return filterArgs{logView: v, Action: action, Button: button}
@@ -231,6 +232,7 @@ var funcs = template.FuncMap{
 type rowArgs struct {
 	E             querylog.Entry
 	Answer        string
+	Schedule      string
 	Loc           *time.Location
 	Links, Device bool
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"gatehouse/querylog"
@@ -60,7 +61,11 @@ func (d *Dashboard) reportsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.Identity {
 		// The top-devices tables name devices: a look at personal data.
-		if err := d.recordAccess(r, "report", "period="+v.Period+" date="+v.Date+" group="+v.Group); err != nil {
+		detail := url.Values{"period": {v.Period}, "date": {v.Date}}
+		if v.Group != "" {
+			detail.Set("group", v.Group)
+		}
+		if err := d.recordAccess(r, "report", detail.Encode()); err != nil {
 			d.renderStatus(w, r, sess, http.StatusInternalServerError, "The access log cannot be written, so the report is not shown.")
 			return
 		}
@@ -75,14 +80,16 @@ func (d *Dashboard) reportsPage(w http.ResponseWriter, r *http.Request) {
 		rep.TopClients, rep.Bypass = nil, nil
 	}
 	v.Report = &rep
+	// One slot per day of the period, days without queries included.
+	byDay := map[string]querylog.DayTotals{}
+	for _, dt := range rep.Daily {
+		byDay[dt.Day] = dt
+	}
 	var labels []string
 	var qs, bs []float64
-	for _, dt := range rep.Daily {
-		l := dt.Day
-		if t, err := time.Parse("2006-01-02", dt.Day); err == nil {
-			l = t.Format("Mon 2")
-		}
-		labels = append(labels, l)
+	for day := from; day.Before(to); day = day.AddDate(0, 0, 1) {
+		dt := byDay[day.Format("2006-01-02")]
+		labels = append(labels, day.Format("Mon 2"))
 		qs = append(qs, float64(dt.Queries))
 		bs = append(bs, float64(dt.Blocked))
 	}

@@ -43,15 +43,13 @@ func (s *site) noteReload(err error) {
 	s.lastReload.Store(r)
 }
 
-// openDashboard opens the dashboard database in dir and builds the
-// dashboard (also the block page's handler). It reads the metrics token
-// file, so a missing or short token stops the start.
+// openDashboard reads the metrics token file (a missing or short token
+// stops the start), then, when the dashboard or the block page is on,
+// opens the dashboard database in dir and builds the dashboard (also the
+// block page's handler).
 func (s *site) openDashboard(cfg *config.Config, dir string) error {
 	dc := cfg.Dashboard
-	if !dc.Enabled && cfg.Listen.BlockPage == nil {
-		return nil
-	}
-	if dc.Metrics.TokenFile != "" {
+	if dc.Metrics.TokenFile != "" { // /metrics is guarded with the dashboard off too
 		data, err := os.ReadFile(dc.Metrics.TokenFile)
 		if err != nil {
 			return fmt.Errorf("dashboard.metrics.token_file: %w", err)
@@ -60,6 +58,9 @@ func (s *site) openDashboard(cfg *config.Config, dir string) error {
 		if len(s.metricsToken) < 16 || strings.ContainsAny(s.metricsToken, " \t\r\n") {
 			return fmt.Errorf("dashboard.metrics.token_file %s: the token must be one line of at least 16 characters without spaces", dc.Metrics.TokenFile)
 		}
+	}
+	if !dc.Enabled && cfg.Listen.BlockPage == nil {
+		return nil
 	}
 	if dc.TLSCert != "" {
 		if _, err := tls.LoadX509KeyPair(dc.TLSCert, dc.TLSKey); err != nil {
@@ -112,7 +113,7 @@ func (s *site) dashboardHandler(metrics http.Handler) http.Handler {
 	return mux
 }
 
-// blockPageListeners starts the block page's HTTP server and its HTTPS
+// startBlockPage starts the block page's HTTP server and its HTTPS
 // reset listener, as configured. stop closes both.
 func (s *site) startBlockPage() (stop func(), err error) {
 	var stops []func()
@@ -139,7 +140,6 @@ func (s *site) startBlockPage() (stop func(), err error) {
 				s.log.Error("block page server stopped", "error", err)
 			}
 		}()
-		s.blockPageAddr = ln.Addr().String()
 		stops = append(stops, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			hs.Shutdown(ctx)

@@ -314,6 +314,7 @@ func restartOnly(old, cfg *config.Config) []string {
 	check("cache", old.Cache, cfg.Cache)
 	check("state_dir", old.StateDir, cfg.StateDir)
 	check("query_log", old.QueryLog, cfg.QueryLog)
+	check("dashboard", old.Dashboard, cfg.Dashboard)
 	check("timezone", old.TimeZone, cfg.TimeZone)
 	var oldRet, newRet []time.Duration
 	for _, g := range old.Groups {

@@ -71,13 +71,12 @@ type site struct {
 	gen     uint64
 
 	// For the dashboard (dashboard.go): what HTTP handlers may read.
-	started       time.Time
-	view          atomic.Pointer[siteView]
-	lastReload    atomic.Pointer[dashboard.Reload]
-	dash          *dashboard.Dashboard // nil when neither dashboard nor block page is on
-	dashStore     *store.Store
-	metricsToken  string
-	blockPageAddr string // bound block page address, once listening
+	started      time.Time
+	view         atomic.Pointer[siteView]
+	lastReload   atomic.Pointer[dashboard.Reload]
+	dash         *dashboard.Dashboard // nil when neither dashboard nor block page is on
+	dashStore    *store.Store
+	metricsToken string
 }
 
 // upstreamSwitch is the cache's upstream: whichever forwarder the config in
@@ -452,14 +451,14 @@ func (s *site) run(ctx context.Context) error {
 	<-s.loopDone
 	s.log.Info("shutting down")
 	s.ctl.close()
+	stopDash() // ends live streams, so the HTTP server can shut down
+	<-dashDone
 	if hs != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		hs.Shutdown(sctx)
 		cancel()
 	}
 	stopBlockPage()
-	stopDash()
-	<-dashDone
 	if s.dashStore != nil {
 		s.dashStore.Close()
 	}

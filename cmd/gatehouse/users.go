@@ -20,7 +20,7 @@ import (
 // dashboard.db. It works while the server runs (SQLite with a busy
 // timeout); changing a password or role ends that account's sessions.
 func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
-	open := func(c *cli.Context) (*store.Store, error) {
+	open := func(c *cli.Context) (*userStore, error) {
 		cfg, err := loadConfig(c.String("config"))
 		if err != nil {
 			return nil, err
@@ -29,7 +29,11 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 		if err != nil {
 			return nil, err
 		}
-		return store.Open(store.Path(dir))
+		st, err := store.Open(store.Path(dir))
+		if err != nil {
+			return nil, err
+		}
+		return &userStore{Store: st, dir: dir}, nil
 	}
 	one := func(c *cli.Context, what string) (string, error) {
 		if c.NArg() != 1 {
@@ -140,7 +144,21 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 	}
 }
 
-func listUsers(ctx context.Context, st *store.Store, w io.Writer) error {
+// userStore is the accounts database as the CLI opens it: closing it
+// gives the files to the state directory's owner when run as root.
+type userStore struct {
+	*store.Store
+	dir string
+}
+
+func (u *userStore) Close() error {
+	err := u.Store.Close()
+	p := store.Path(u.dir)
+	giveToStateDirOwner(u.dir, p, p+"-wal", p+"-shm")
+	return err
+}
+
+func listUsers(ctx context.Context, st *userStore, w io.Writer) error {
 	us, err := st.Users(ctx)
 	if err != nil {
 		return err

@@ -220,3 +220,18 @@ func TestClip(t *testing.T) {
 		t.Errorf("clip split a character: %q", got)
 	}
 }
+
+// BenchmarkPasswordHash is the cost of one login (argon2id, the
+// production parameters).
+func BenchmarkPasswordHash(b *testing.B) {
+	h, err := hashPassword("a long test password", defaultParams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := checkPassword("a long test password", h); !ok {
+			b.Fatal("no match")
+		}
+	}
+}
