@@ -452,6 +452,7 @@ type sgSettingsView struct {
 	Settings   safeguarding.Settings
 	Version    int64
 	Timescales []timescaleView
+	Rules      []ruleView
 	Pending    []safeguarding.Proposal
 	Decided    []safeguarding.Proposal
 	History    []safeguarding.SettingsVersion
@@ -462,6 +463,13 @@ type sgSettingsView struct {
 	VerifyErr  string
 	Message    string
 	Error      string
+}
+
+// ruleView is an alert rule as people read it.
+type ruleView struct {
+	Priority, Category string
+	Threshold          int
+	Window             string
 }
 
 // auditShown bounds the audit records the page shows (the newest).
@@ -486,6 +494,9 @@ func (d *Dashboard) renderSGSettings(w http.ResponseWriter, r *http.Request, cod
 	v := sgSettingsView{Access: acc, Self: sess.User, CSRF: sess.CSRF, Message: msg, Error: errText}
 	v.Settings, v.Version = e.Settings()
 	v.Timescales = timescales(v.Settings)
+	for _, r := range v.Settings.Rules {
+		v.Rules = append(v.Rules, ruleView{Priority: r.Priority.String(), Category: r.Category, Threshold: r.Threshold, Window: durationText(time.Duration(r.Window))})
+	}
 	var errs []string
 	ps, err := e.Proposals(ctx, "")
 	if err != nil {
