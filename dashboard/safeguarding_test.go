@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,12 +25,14 @@ import (
 // with the safeguarding role and one with the viewer role (a governor).
 type sgEnv struct {
 	*env
-	sg *safeguarding.Engine
+	sg   *safeguarding.Engine
+	skew atomic.Int64 // added to the engine's clock
 }
 
 func newSGEnv(t *testing.T) *sgEnv {
 	t.Helper()
 	e := newEnv(t)
+	se := &sgEnv{env: e}
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "teams is down", http.StatusBadGateway)
 	}))
@@ -44,6 +47,7 @@ func newSGEnv(t *testing.T) *sgEnv {
 		Tick:       50 * time.Millisecond,
 		MinBackoff: 20 * time.Millisecond,
 		MaxBackoff: 50 * time.Millisecond,
+		Now:        func() time.Time { return time.Now().Add(time.Duration(se.skew.Load())) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +74,8 @@ func newSGEnv(t *testing.T) *sgEnv {
 	if err := e.store.SetApprover(context.Background(), "head", true); err != nil {
 		t.Fatal(err)
 	}
-	return &sgEnv{env: e, sg: sg}
+	se.sg = sg
+	return se
 }
 
 // loginAs logs in an account by name.
@@ -398,5 +403,31 @@ func TestSafeguarding_deliveryFailuresVisible(t *testing.T) {
 	}
 	if _, body := plain.get(cl, "/status"); strings.Contains(body, `href="/concerns"`) {
 		t.Error("nav links to concerns without safeguarding")
+	}
+}
+
+func TestSafeguarding_overdueHighlighted(t *testing.T) {
+	e := newSGEnv(t)
+	c := e.raise("self-harm.example.", "self-harm", "Y9-IPAD-12")
+	dsl := e.loginAs("safeguarding")
+	row := func() string {
+		_, q := e.get(dsl, "/concerns")
+		i := strings.Index(q, `id="concern-`+itoa(int(c.ID))+`"`)
+		if i < 0 {
+			t.Fatalf("concern not in the queue:\n%s", q)
+		}
+		return q[strings.LastIndex(q[:i], "<tr"):i]
+	}
+	if strings.Contains(row(), "overdue") {
+		t.Error("a fresh concern is overdue")
+	}
+	// Critical concerns must be acknowledged within 15 minutes.
+	e.skew.Store(int64(20 * time.Minute))
+	if !strings.Contains(row(), "bad overdue") {
+		t.Errorf("an unacknowledged critical concern 20 minutes old is not highlighted: %s", row())
+	}
+	_, q := e.get(dsl, "/concerns")
+	if !strings.Contains(q, "1 overdue") {
+		t.Error("the queue does not count the overdue concern")
 	}
 }
