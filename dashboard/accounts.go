@@ -16,6 +16,10 @@ type accountsView struct {
 	Error   string
 	CSRF    string
 	Self    string
+	// Approvers hold the approver capability (safeguarding.go), shown
+	// when safeguarding is on.
+	ShowApprover bool
+	Approvers    map[string]bool
 }
 
 func (d *Dashboard) accountsPage(w http.ResponseWriter, r *http.Request) {
@@ -28,6 +32,11 @@ func (d *Dashboard) renderAccounts(w http.ResponseWriter, r *http.Request, code 
 	var err error
 	if v.Users, err = d.cfg.Store.Users(r.Context()); err != nil {
 		v.Error = err.Error()
+	}
+	if v.ShowApprover = d.cfg.Safeguarding != nil; v.ShowApprover {
+		if v.Approvers, err = d.cfg.Store.Approvers(r.Context()); err != nil {
+			v.Error = err.Error()
+		}
 	}
 	d.render(w, r, sess, code, "accounts", v)
 }

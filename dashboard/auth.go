@@ -44,16 +44,16 @@ func can(r store.Role, p perm) bool {
 		return true
 	case store.Technician:
 		switch p {
-		case permStatus, permLogs, permDevices, permPolicy, permOverride, permReviews:
+		case permStatus, permLogs, permDevices, permPolicy, permOverride, permReviews, permDeliveries:
 			return true
 		}
 	case store.Safeguarding:
 		switch p {
-		case permLogs, permIdentity, permDevices, permReports:
+		case permLogs, permIdentity, permDevices, permReports, permConcerns, permSGSettings, permDeliveries:
 			return true
 		}
 	case store.Viewer:
-		return p == permReports
+		return p == permReports || p == permSGSettings
 	}
 	return false
 }

@@ -98,6 +98,9 @@ type Config struct {
 	Site     Site
 	QueryLog QueryLog // nil when the query log is off
 	Control  Control  // nil: no buttons that change anything
+	// Safeguarding is the safeguarding engine (*safeguarding.Engine); nil
+	// when safeguarding is off (safeguarding.go).
+	Safeguarding Safeguarding
 	// Metrics is read for the status page: the registry /metrics serves.
 	Metrics prometheus.Gatherer
 	// Location is the site's time zone for times shown (default Local).

@@ -88,6 +88,7 @@ func flashText(key string) string {
 		"removed":   "Account removed.",
 		"role":      "Role changed; the account's sessions were ended.",
 		"password":  "Password changed; the account's sessions were ended.",
+		"approver":  "Approver capability changed.",
 	}[key]
 }
 

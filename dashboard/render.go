@@ -66,6 +66,8 @@ var navPages = []struct {
 	{"/status", "Status", "status", permStatus},
 	{"/log", "Query log", "log", permLogs},
 	{"/reports", "Reports", "reports", permReports},
+	{"/concerns", "Concerns", "concerns", permConcerns},
+	{"/safeguarding/settings", "Safeguarding settings", "sg-settings", permSGSettings},
 	{"/policy", "Lists & policy", "policy", permPolicy},
 	{"/reviews", "Review requests", "reviews", permReviews},
 	{"/accounts", "Accounts", "accounts", permAccounts},
@@ -81,7 +83,7 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, sess store.Se
 	v := view{Page: page, Session: sess, Now: d.now(), Loc: d.cfg.Location, Data: data}
 	if sess.User != "" {
 		for _, n := range navPages {
-			if can(sess.Role, n.perm) {
+			if can(sess.Role, n.perm) && (d.cfg.Safeguarding != nil || !safeguardingPerm(n.perm)) {
 				v.Nav = append(v.Nav, navItem{Path: n.path, Label: n.label, Active: n.page == page || (page == "device" && n.page == "log")})
 			}
 		}
@@ -246,7 +248,7 @@ type filterArgs struct {
 var permNames = map[string]perm{
 	"status": permStatus, "logs": permLogs, "identity": permIdentity, "devices": permDevices,
 	"reports": permReports, "policy": permPolicy, "override": permOverride, "reviews": permReviews,
-	"accounts": permAccounts,
+	"accounts": permAccounts, "concerns": permConcerns, "sg-settings": permSGSettings, "deliveries": permDeliveries,
 }
 
 func ago(d time.Duration) string {

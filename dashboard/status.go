@@ -42,6 +42,7 @@ type statusView struct {
 type problem struct {
 	Severe bool
 	Text   string
+	Link   string // a page that shows more, "" for none
 }
 
 type upstreamView struct {
@@ -74,7 +75,9 @@ const (
 )
 
 func (d *Dashboard) status(w http.ResponseWriter, r *http.Request) {
-	d.render(w, r, sessionFrom(r.Context()), http.StatusOK, "status", d.buildStatus())
+	v := d.buildStatus()
+	v.Problems = append(v.Problems, d.safeguardingProblems(r.Context())...)
+	d.render(w, r, sessionFrom(r.Context()), http.StatusOK, "status", v)
 }
 
 func (d *Dashboard) buildStatus() statusView {

@@ -89,6 +89,9 @@ func (s *site) openDashboard(cfg *config.Config, dir string) error {
 	}
 	// The site's control methods (control.go) are the dashboard's buttons.
 	dcfg.Control = s
+	if s.sg != nil {
+		dcfg.Safeguarding = s.sg.engine
+	}
 	d, err := dashboard.New(dcfg)
 	if err != nil {
 		st.Close()

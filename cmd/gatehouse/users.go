@@ -50,7 +50,8 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 				Usage:     "add an account; the password is read from the terminal, or the first line of stdin",
 				ArgsUsage: "NAME",
 				Flags: []cli.Flag{configFlag,
-					&cli.StringFlag{Name: "role", Value: "viewer", Usage: "`ROLE`: admin, technician, safeguarding or viewer"}},
+					&cli.StringFlag{Name: "role", Value: "viewer", Usage: "`ROLE`: admin, technician, safeguarding or viewer"},
+					&cli.BoolFlag{Name: "approver", Usage: "may approve changes to safeguarding settings that another account proposed"}},
 				Action: func(c *cli.Context) error {
 					name, err := one(c, "users add")
 					if err != nil {
@@ -74,6 +75,13 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					defer st.Close()
 					if err := st.AddUser(c.Context, name, role, pw, time.Now()); err != nil {
 						return err
+					}
+					if c.Bool("approver") {
+						if err := st.SetApprover(c.Context, name, true); err != nil {
+							return err
+						}
+						fmt.Fprintf(stdout, "added %s (%s, approver)\n", name, role)
+						return nil
 					}
 					fmt.Fprintf(stdout, "added %s (%s)\n", name, role)
 					return nil
@@ -115,6 +123,33 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 						return err
 					}
 					fmt.Fprintf(stdout, "password of %s changed\n", name)
+					return nil
+				},
+			},
+			{
+				Name:      "approver",
+				Usage:     "give an account the approver capability for safeguarding changes (--off takes it away)",
+				ArgsUsage: "NAME",
+				Flags: []cli.Flag{configFlag,
+					&cli.BoolFlag{Name: "off", Usage: "take the capability away"}},
+				Action: func(c *cli.Context) error {
+					name, err := one(c, "users approver")
+					if err != nil {
+						return err
+					}
+					st, err := open(c)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					if err := st.SetApprover(c.Context, name, !c.Bool("off")); err != nil {
+						return err
+					}
+					if c.Bool("off") {
+						fmt.Fprintf(stdout, "%s is no longer an approver\n", name)
+					} else {
+						fmt.Fprintf(stdout, "%s is now an approver\n", name)
+					}
 					return nil
 				},
 			},
@@ -168,13 +203,21 @@ func listUsers(ctx context.Context, st *userStore, w io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tLAST LOGIN")
+	approvers, err := st.Approvers(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(tw, "NAME\tROLE\tAPPROVER\tCREATED\tLAST LOGIN")
 	for _, u := range us {
+		approver := "no"
+		if approvers[u.Name] {
+			approver = "yes"
+		}
 		last := "never"
 		if !u.LastLogin.IsZero() {
 			last = u.LastLogin.Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format("2006-01-02 15:04"), last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, approver, u.Created.Format("2006-01-02 15:04"), last)
 	}
 	return tw.Flush()
 }

@@ -159,6 +159,8 @@ CREATE TABLE reviews(
 	closed_by TEXT NOT NULL DEFAULT '',
 	note TEXT NOT NULL DEFAULT '');
 CREATE INDEX reviews_client ON reviews(client, at);`,
+	// The approver capability (approver.go).
+	`ALTER TABLE users ADD COLUMN approver INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func migrate(db *sql.DB) error {
