@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"reflect"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -58,10 +56,10 @@ func newReloadMetrics(reg prometheus.Registerer) (*reloadMetrics, error) {
 // reloadLoop is the single writer of reloadable state. SIGHUP reloads at
 // once; a change to the config file reloads after reloadDebounce, and only
 // if the content changed. It returns when ctx ends.
-func (s *site) reloadLoop(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// hup is the SIGHUP channel, registered by run before anything listens: a
+// `systemctl reload` in the first moments must not meet SIGHUP's default
+// action, which ends the process.
+func (s *site) reloadLoop(ctx context.Context, hup <-chan os.Signal) {
 
 	var events <-chan fsnotify.Event
 	var watchErrs <-chan error

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -370,6 +372,9 @@ func rateLimit(cfg *config.Config) resolver.RateLimit {
 
 // run listens, serves until ctx ends, and then shuts down in order.
 func (s *site) run(ctx context.Context) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var dnsAddrs []string
 	for _, a := range s.cfg.Listen.DNS {
 		dnsAddrs = append(dnsAddrs, a.String())
@@ -440,7 +445,7 @@ func (s *site) run(ctx context.Context) error {
 	s.sg.start(s)
 	go func() {
 		defer close(s.loopDone)
-		s.reloadLoop(ctx)
+		s.reloadLoop(ctx, hup)
 	}()
 	// Without its control socket the server still filters; the CLI's
 	// override and reload commands say the server is unreachable.
