@@ -110,8 +110,12 @@ func TestBlockPage(t *testing.T) {
 	}
 	// The technician's page shows the message as text.
 	c := e.login(store.Technician)
-	if _, body := e.get(c, "/reviews"); !strings.Contains(body, "homework [U&#43;202E]") || strings.Contains(body, "\u202e") {
+	_, body = e.get(c, "/reviews")
+	if !strings.Contains(body, "homework [U&#43;202E]") || strings.Contains(body, "\u202e") {
 		t.Error("review message not shown as text")
+	}
+	if !strings.Contains(body, `href="/policy?group=pupils&amp;domain=games.example.org#override"`) {
+		t.Error("no link from the review request to an override")
 	}
 	// A cross-site form post is refused.
 	req, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader("message=x"))

@@ -606,6 +606,11 @@ func TestOverrides(t *testing.T) {
 		}
 		return v
 	}
+	// A review request's link fills the form in.
+	if _, body := e.get(c, "/policy?group=staff&domain=games.example.org"); !strings.Contains(body, `<option selected>staff</option>`) ||
+		!strings.Contains(body, `name="domain" value="games.example.org"`) {
+		t.Error("the override form is not filled in from the link")
+	}
 	for _, bad := range []struct {
 		form url.Values
 		want string
@@ -620,6 +625,9 @@ func TestOverrides(t *testing.T) {
 		code, body := e.post(c, "/overrides", bad.form)
 		if code != http.StatusBadRequest || !strings.Contains(body, bad.want) {
 			t.Errorf("%v: %d, want 400 with %q", bad.form, code, bad.want)
+		}
+		if bad.form.Get("category") != "" && !strings.Contains(body, `name="category" value="`+bad.form.Get("category")+`"`) {
+			t.Errorf("%v: the rejected form is not sent back filled in", bad.form)
 		}
 	}
 	if n := len(e.control.overrides); n != 0 {

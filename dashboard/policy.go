@@ -26,6 +26,8 @@ type policyView struct {
 	// Categories are those the configuration uses, offered in the
 	// override form.
 	Categories []string
+	// Prefill fills the override form, from a review request's link.
+	Prefill struct{ Group, Category, Domain string }
 }
 
 type durationChoice struct {
@@ -57,6 +59,12 @@ func (d *Dashboard) renderPolicy(w http.ResponseWriter, r *http.Request, code in
 		}
 	}
 	slices.Sort(v.Categories)
+	// A review request's link, or a rejected form sent back for mending.
+	val := r.URL.Query().Get
+	if r.Method == http.MethodPost {
+		val = r.PostFormValue
+	}
+	v.Prefill.Group, v.Prefill.Category, v.Prefill.Domain = val("group"), val("category"), val("domain")
 	if d.cfg.Control != nil {
 		os, err := d.cfg.Control.ListOverrides(r.Context())
 		if err != nil {
