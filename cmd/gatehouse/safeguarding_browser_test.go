@@ -308,4 +308,12 @@ safeguarding:
 		t.Errorf("audit log lacks the two accounts:\n%s", a)
 	}
 	sgShot(t, ctx, "safeguarding-settings")
+
+	// On a phone the settings page fits without sideways scrolling (wide
+	// tables scroll inside their cards).
+	sgStep(t, ctx, "phone width", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(`section.audit`))
+	if w := sgEval[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the settings page is %d px wide on a 390 px phone", w)
+	}
+	sgShot(t, ctx, "safeguarding-settings-phone")
 }
