@@ -431,3 +431,47 @@ func TestSafeguarding_overdueHighlighted(t *testing.T) {
 		t.Error("the queue does not count the overdue concern")
 	}
 }
+
+// Every safeguarding page needs a login, and every change the session's
+// form token.
+func TestSafeguarding_loginAndFormTokenRequired(t *testing.T) {
+	e := newSGEnv(t)
+	c := e.raise("self-harm.example.", "self-harm", "Y9-IPAD-12")
+	id := itoa(int(c.ID))
+	anon := e.client()
+	for _, p := range []string{"/concerns", "/concerns/" + id, "/concerns/" + id + "/export.html", "/concerns/" + id + "/export.json",
+		"/safeguarding/deliveries", "/safeguarding/settings", "/safeguarding/propose"} {
+		resp, err := anon.Get(e.srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?next=") {
+			t.Errorf("GET %s without a session: %s", p, resp.Status)
+		}
+	}
+	posts := []string{"/concerns/" + id + "/ack", "/concerns/" + id + "/incident", "/concerns/" + id + "/owner", "/concerns/" + id + "/status",
+		"/concerns/" + id + "/note", "/concerns/" + id + "/action", "/concerns/" + id + "/close", "/safeguarding/deliveries/1/retry",
+		"/safeguarding/proposals", "/safeguarding/proposals/1/approve", "/safeguarding/proposals/1/reject", "/accounts/head/approver"}
+	for _, p := range posts {
+		if code, _ := e.post(anon, p, url.Values{"csrf": {"x"}}); code != http.StatusUnauthorized {
+			t.Errorf("POST %s without a session: %d", p, code)
+		}
+	}
+	for _, acct := range []string{"safeguarding", "admin"} {
+		cl := e.loginAs(acct)
+		for _, p := range posts {
+			if code, _ := e.post(cl, p, url.Values{"csrf": {"not the token"}, "on": {"0"}}); code != http.StatusForbidden {
+				t.Errorf("%s POST %s with a wrong form token: %d", acct, p, code)
+			}
+		}
+	}
+	if on, _ := e.store.IsApprover(context.Background(), "head"); !on {
+		t.Error("the approver capability changed without the form token")
+	}
+	// Only admins give the capability.
+	dsl := e.loginAs("safeguarding")
+	if code, _ := e.post(dsl, "/accounts/safeguarding/approver", url.Values{"csrf": {e.csrf(dsl)}, "on": {"1"}}); code != http.StatusForbidden {
+		t.Errorf("the DSL gave themselves the approver capability: %d", code)
+	}
+}
