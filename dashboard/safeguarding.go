@@ -418,13 +418,17 @@ func (d *Dashboard) safeguardingProblems(ctx context.Context) []problem {
 		return []problem{{Severe: true, Text: "The safeguarding outbox cannot be read: " + err.Error() + "."}}
 	}
 	var out []problem
+	last := ""
+	if h.LastError != "" {
+		last = " (last error: " + h.LastError + ")"
+	}
 	if h.Dead > 0 {
 		out = append(out, problem{Severe: true, Text: "Safeguarding alerts not delivered: " + itoa(h.Dead) +
-			" message(s) gave up after retrying for days (" + h.LastError + "). Nobody was told.", Link: "/safeguarding/deliveries"})
+			" message(s) gave up after retrying for days" + last + ". Nobody was told by them.", Link: "/safeguarding/deliveries"})
 	}
 	if h.Failing > 0 {
 		out = append(out, problem{Severe: true, Text: "Safeguarding alerts failing: " + itoa(h.Failing) +
-			" message(s) could not be sent and are being retried (" + h.LastError + "). Check the mail server and webhooks.", Link: "/safeguarding/deliveries"})
+			" message(s) could not be sent and are being retried" + last + ". Check the mail server and webhooks.", Link: "/safeguarding/deliveries"})
 	}
 	return out
 }
