@@ -145,13 +145,16 @@ type concernsView struct {
 	Health     safeguarding.DeliveryHealth
 	HealthErr  string
 	Timescales []timescaleView
+	CanHandle  bool // the safeguarding role: acknowledge from the queue
+	CSRF       string
 	Message    string
 	Error      string
 }
 
 func (d *Dashboard) concernsPage(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
-	v := concernsView{All: r.URL.Query().Get("all") == "1", Message: sgFlash(r.URL.Query().Get("msg"))}
+	v := concernsView{All: r.URL.Query().Get("all") == "1", Message: sgFlash(r.URL.Query().Get("msg")),
+		CanHandle: sess.Role == store.Safeguarding, CSRF: sess.CSRF}
 	f := safeguarding.QueueFilter{Limit: 500}
 	if v.All {
 		f.Statuses = []safeguarding.Status{safeguarding.StatusNew, safeguarding.StatusAcknowledged, safeguarding.StatusInProgress, safeguarding.StatusClosed}
@@ -308,6 +311,10 @@ func (d *Dashboard) concernAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.log.Info("safeguarding concern changed from the dashboard", "by", a.Name, "concern", id, "action", action)
+	if r.PostFormValue("from") == "queue" {
+		http.Redirect(w, r, "/concerns?msg="+action+"#concern-"+itoa(int(id)), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/concerns/"+itoa(int(id))+"?msg="+action, http.StatusSeeOther)
 }
 

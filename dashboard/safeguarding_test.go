@@ -475,3 +475,62 @@ func TestSafeguarding_loginAndFormTokenRequired(t *testing.T) {
 		t.Errorf("the DSL gave themselves the approver capability: %d", code)
 	}
 }
+
+func TestSafeguarding_acknowledgeFromTheQueue(t *testing.T) {
+	e := newSGEnv(t)
+	c := e.raise("self-harm.example.", "self-harm", "Y9-IPAD-12")
+	dsl := e.loginAs("safeguarding")
+	_, q := e.get(dsl, "/concerns")
+	if !strings.Contains(q, `action="/concerns/`+itoa(int(c.ID))+`/ack"`) {
+		t.Fatal("no acknowledge button in the queue")
+	}
+	code, _ := e.post(dsl, "/concerns/"+itoa(int(c.ID))+"/ack", url.Values{"csrf": {e.csrf(dsl)}, "from": {"queue"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d", code)
+	}
+	rec, _ := e.sg.Get(context.Background(), c.ID)
+	if rec.Concern.Status != safeguarding.StatusAcknowledged || rec.Concern.AcknowledgedBy != "safeguarding" {
+		t.Errorf("after acknowledging: %s by %q", rec.Concern.Status, rec.Concern.AcknowledgedBy)
+	}
+	// Admins read the queue but get no buttons (the engine would refuse).
+	if _, q := e.get(e.loginAs("admin"), "/concerns"); strings.Contains(q, "/ack\"") {
+		t.Error("an admin is offered an acknowledge button")
+	}
+}
+
+// Rules and routing are proposed as the settings' JSON.
+func TestSafeguarding_proposeRulesAsJSON(t *testing.T) {
+	e := newSGEnv(t)
+	dsl := e.loginAs("safeguarding")
+	s, ver := e.sg.Settings()
+	for i := range s.Rules {
+		if s.Rules[i].Priority == safeguarding.High && s.Rules[i].Category == "" {
+			s.Rules[i].Threshold = 2
+		}
+	}
+	js, err := s.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"csrf": {e.csrf(dsl)}, "kind": {"json"}, "version": {itoa(int(ver))}, "reason": {"Catch single pages sooner"}}
+	form.Set("settings", `{"priorities": [`)
+	if code, body := e.post(dsl, "/safeguarding/proposals", form); code != http.StatusBadRequest || !strings.Contains(body, "The settings are not valid") {
+		t.Errorf("broken JSON: %d", code)
+	}
+	form.Set("settings", string(js))
+	if code, body := e.post(dsl, "/safeguarding/proposals", form); code != http.StatusSeeOther {
+		t.Fatalf("propose: %d\n%s", code, body)
+	}
+	ps, _ := e.sg.Proposals(context.Background(), "pending")
+	if len(ps) != 1 || len(ps[0].Changes) != 1 || !strings.Contains(ps[0].Changes[0], "high") {
+		t.Fatalf("pending: %+v", ps)
+	}
+	head := e.loginAs("head")
+	if code, _ := e.post(head, "/safeguarding/proposals/"+itoa(int(ps[0].ID))+"/approve", url.Values{"csrf": {e.csrf(head)}}); code != http.StatusSeeOther {
+		t.Fatalf("approve: %d", code)
+	}
+	_, page := e.get(head, "/safeguarding/settings")
+	if !strings.Contains(page, "<td>high</td><td>all</td><td>2</td><td>10 min</td>") {
+		t.Error("the approved rule is not in force on the settings page")
+	}
+}

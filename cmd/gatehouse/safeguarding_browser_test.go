@@ -111,7 +111,7 @@ safeguarding:
 		step(t, ctx, "reload the queue", chromedp.Reload())
 	}
 	row := sgText(t, ctx, "tr.concern")
-	for _, want := range []string{"critical", "self-harm", "127.0.0.1", "pupils", "new"} {
+	for _, want := range []string{"critical", "self-harm", "127.0.0.1", "pupils", "Acknowledge"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("queue row lacks %q: %s", want, row)
 		}
