@@ -33,6 +33,7 @@ type Safeguarding interface {
 	CloseIncident(ctx context.Context, a safeguarding.Actor, id int64, outcome string) error
 	ExportJSON(ctx context.Context, id int64, w io.Writer) error
 	ExportHTML(ctx context.Context, id int64, w io.Writer) error
+	BuildWeeklySummary(ctx context.Context, end time.Time) (safeguarding.WeeklySummary, error)
 
 	Health(ctx context.Context) (safeguarding.DeliveryHealth, error)
 	Deliveries(ctx context.Context, f safeguarding.DeliveryFilter) ([]safeguarding.Delivery, error)
@@ -71,6 +72,7 @@ func (d *Dashboard) safeguardingRoutes(mux *http.ServeMux) {
 	}
 	mux.Handle("POST /accounts/{name}/approver", d.need(permAccounts, d.setApprover))
 	mux.Handle("GET /concerns", d.need(permConcerns, d.concernsPage))
+	mux.Handle("GET /concerns/week", d.need(permConcerns, d.weekPage))
 	mux.Handle("GET /concerns/{id}", d.need(permConcerns, d.concernPage))
 	mux.Handle("GET /concerns/{id}/export.html", d.need(permConcerns, d.exportConcern))
 	mux.Handle("GET /concerns/{id}/export.json", d.need(permConcerns, d.exportConcern))
@@ -720,4 +722,32 @@ func (d *Dashboard) setApprover(w http.ResponseWriter, r *http.Request) {
 	}
 	d.log.Info("account approver capability changed from the dashboard", "by", sess.User, "account", name, "approver", on)
 	http.Redirect(w, r, "/accounts?msg=approver", http.StatusSeeOther)
+}
+
+// weekPage is the weekly report the DSL gets by email, on screen: the
+// seven days before now, as text (it prints as it is mailed).
+func (d *Dashboard) weekPage(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	if err := d.recordAccess(r, "report", "safeguarding weekly"); err != nil {
+		d.renderStatus(w, r, sess, http.StatusInternalServerError, "The access log cannot be written, so the report is not shown.")
+		return
+	}
+	ws, err := d.cfg.Safeguarding.BuildWeeklySummary(r.Context(), d.now())
+	if err != nil {
+		d.renderStatus(w, r, sess, http.StatusInternalServerError, err.Error())
+		return
+	}
+	d.render(w, r, sess, http.StatusOK, "concerns-week", weekView{Text: visibleLines(ws.Text(d.cfg.Location))})
+}
+
+type weekView struct{ Text string }
+
+// visibleLines is visible for text with line breaks: only the other controls
+// are marked.
+func visibleLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = visible(strings.TrimSuffix(l, "\r"))
+	}
+	return strings.Join(lines, "\n")
 }

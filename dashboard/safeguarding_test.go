@@ -131,6 +131,9 @@ func TestSafeguarding_rolesEnforced(t *testing.T) {
 		{"safeguarding", "/concerns", 200},
 		{"safeguarding", concern, 200},
 		{"safeguarding", concern + "/export.json", 200},
+		{"safeguarding", "/concerns/week", 200},
+		{"technician", "/concerns/week", 403},
+		{"viewer", "/concerns/week", 403},
 		{"admin", "/concerns", 200},
 		{"admin", concern, 200},
 		{"technician", "/concerns", 403},
@@ -225,6 +228,10 @@ func TestSafeguarding_incidentLifeRecordsTheAccount(t *testing.T) {
 	}
 	if !actors["safeguarding"] {
 		t.Errorf("events not recorded with the account name: %+v", rec.Events)
+	}
+	// The weekly report on screen lists it with its outcome.
+	if code, week := e.get(dsl, "/concerns/week"); code != 200 || !strings.Contains(week, "self-harm") || !strings.Contains(week, "Support plan agreed") {
+		t.Errorf("weekly report %d:\n%s", code, week)
 	}
 	// Exports: JSON for the record system, HTML to print.
 	code, js := e.get(dsl, concern+"/export.json")
