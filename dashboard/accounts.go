@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"gatehouse/dashboard/store"
+	"gatehouse/safeguarding"
 )
 
 type accountsView struct {
@@ -52,7 +53,9 @@ func (d *Dashboard) addAccount(w http.ResponseWriter, r *http.Request) {
 		d.renderAccounts(w, r, http.StatusBadRequest, "The account was not added: "+err.Error())
 		return
 	}
-	d.log.Info("account added from the dashboard", "by", sess.User, "account", name, "role", role)
+	if !d.accountChanged(w, r, sess.User, name, "added (role "+string(role)+")") {
+		return
+	}
 	http.Redirect(w, r, "/accounts?msg=added", http.StatusSeeOther)
 }
 
@@ -70,8 +73,29 @@ func (d *Dashboard) setRole(w http.ResponseWriter, r *http.Request) {
 		d.renderAccounts(w, r, http.StatusBadRequest, "The role was not changed: "+err.Error())
 		return
 	}
-	d.log.Info("account role changed from the dashboard", "by", sess.User, "account", name, "role", role)
+	if !d.accountChanged(w, r, sess.User, name, "role set to "+string(role)) {
+		return
+	}
 	http.Redirect(w, r, "/accounts?msg=role", http.StatusSeeOther)
+}
+
+// accountChanged logs a change to an account and, with safeguarding on,
+// appends it to the safeguarding audit log: two-person approval is only
+// worth something if adding a second admin or approver leaves a trace in
+// the same verifiable chain. It reports false (having answered) when the
+// record could not be written.
+func (d *Dashboard) accountChanged(w http.ResponseWriter, r *http.Request, by, account, change string) bool {
+	d.log.Info("account changed from the dashboard", "by", by, "account", account, "change", change)
+	if d.cfg.Safeguarding == nil {
+		return true
+	}
+	err := d.cfg.Safeguarding.RecordAccountChange(r.Context(), safeguarding.AccountChange{By: by, Account: account, Change: change})
+	if err != nil {
+		d.log.Error("an account change is not in the safeguarding audit log", "by", by, "account", account, "change", change, "error", err)
+		d.renderAccounts(w, r, http.StatusInternalServerError, "The change was made, but it could not be written to the safeguarding audit log: "+err.Error())
+		return false
+	}
+	return true
 }
 
 type dashError string
@@ -87,7 +111,9 @@ func (d *Dashboard) resetPassword(w http.ResponseWriter, r *http.Request) {
 		d.renderAccounts(w, r, http.StatusBadRequest, "The password was not changed: "+err.Error())
 		return
 	}
-	d.log.Info("account password reset from the dashboard", "by", sess.User, "account", name)
+	if !d.accountChanged(w, r, sess.User, name, "password reset") {
+		return
+	}
 	if name == sess.User {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
@@ -108,7 +134,9 @@ func (d *Dashboard) removeAccount(w http.ResponseWriter, r *http.Request) {
 		d.renderAccounts(w, r, http.StatusBadRequest, "The account was not removed: "+err.Error())
 		return
 	}
-	d.log.Info("account removed from the dashboard", "by", sess.User, "account", name)
+	if !d.accountChanged(w, r, sess.User, name, "removed") {
+		return
+	}
 	http.Redirect(w, r, "/accounts?msg=removed", http.StatusSeeOther)
 }
 

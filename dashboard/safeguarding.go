@@ -22,6 +22,7 @@ import (
 // engine checks what the actor's roles allow, the dashboard decides who
 // may read what.
 type Safeguarding interface {
+	RecordAccountChange(ctx context.Context, c safeguarding.AccountChange) error
 	Queue(ctx context.Context, f safeguarding.QueueFilter) ([]safeguarding.Concern, error)
 	Get(ctx context.Context, id int64) (safeguarding.Record, error)
 	Acknowledge(ctx context.Context, a safeguarding.Actor, id int64) error
@@ -720,7 +721,13 @@ func (d *Dashboard) setApprover(w http.ResponseWriter, r *http.Request) {
 		d.renderAccounts(w, r, http.StatusBadRequest, "Approver not changed: "+err.Error())
 		return
 	}
-	d.log.Info("account approver capability changed from the dashboard", "by", sess.User, "account", name, "approver", on)
+	change := "approver capability taken away"
+	if on {
+		change = "approver capability given"
+	}
+	if !d.accountChanged(w, r, sess.User, name, change) {
+		return
+	}
 	http.Redirect(w, r, "/accounts?msg=approver", http.StatusSeeOther)
 }
 

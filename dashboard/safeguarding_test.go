@@ -347,6 +347,22 @@ func TestSafeguarding_twoPersonApproval(t *testing.T) {
 	if code, _ := e.post(gov, "/safeguarding/proposals/"+itoa(int(ps[0].ID))+"/approve", url.Values{"csrf": {e.csrf(gov)}}); code != http.StatusForbidden {
 		t.Errorf("approved after the capability was taken away: %d", code)
 	}
+	// Giving and taking the capability are in the chained audit log, so
+	// an admin cannot quietly make a second approver.
+	recs, _ := e.sg.AuditLog(ctx, 0, 0)
+	var changes []string
+	for _, r := range recs {
+		if r.Kind == "account" {
+			changes = append(changes, r.Actor+": "+r.Subject+" "+string(r.Payload))
+		}
+	}
+	want := []string{
+		`admin: account governor {"change":"approver capability given"}`,
+		`admin: account governor {"change":"approver capability taken away"}`,
+	}
+	if strings.Join(changes, "\n") != strings.Join(want, "\n") {
+		t.Errorf("account changes in the audit log\n got %q\nwant %q", changes, want)
+	}
 }
 
 func TestSafeguarding_lockedCategoryRefused(t *testing.T) {

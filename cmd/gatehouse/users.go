@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"gatehouse/dashboard/store"
+	"gatehouse/safeguarding"
 )
 
 // usersCommand manages dashboard accounts in the state directory's
@@ -76,8 +79,14 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					if err := st.AddUser(c.Context, name, role, pw, time.Now()); err != nil {
 						return err
 					}
+					if err := st.recordChange(c.Context, name, "added (role "+string(role)+")"); err != nil {
+						return err
+					}
 					if c.Bool("approver") {
 						if err := st.SetApprover(c.Context, name, true); err != nil {
+							return err
+						}
+						if err := st.recordChange(c.Context, name, "approver capability given"); err != nil {
 							return err
 						}
 						fmt.Fprintf(stdout, "added %s (%s, approver)\n", name, role)
@@ -122,6 +131,9 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					if err := st.SetPassword(c.Context, name, pw); err != nil {
 						return err
 					}
+					if err := st.recordChange(c.Context, name, "password reset"); err != nil {
+						return err
+					}
 					fmt.Fprintf(stdout, "password of %s changed\n", name)
 					return nil
 				},
@@ -143,6 +155,13 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					}
 					defer st.Close()
 					if err := st.SetApprover(c.Context, name, !c.Bool("off")); err != nil {
+						return err
+					}
+					change := "approver capability given"
+					if c.Bool("off") {
+						change = "approver capability taken away"
+					}
+					if err := st.recordChange(c.Context, name, change); err != nil {
 						return err
 					}
 					if c.Bool("off") {
@@ -171,6 +190,9 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					if err := st.RemoveUser(c.Context, name); err != nil {
 						return err
 					}
+					if err := st.recordChange(c.Context, name, "removed"); err != nil {
+						return err
+					}
 					fmt.Fprintf(stdout, "removed %s\n", name)
 					return nil
 				},
@@ -191,6 +213,33 @@ func (u *userStore) Close() error {
 	p := store.Path(u.dir)
 	giveToStateDirOwner(u.dir, p, p+"-wal", p+"-shm")
 	return err
+}
+
+// recordChange appends an account change to the safeguarding audit log
+// (when there is one), naming the operating-system user who ran the
+// command: two-person approval is only worth something if making a second
+// approver leaves a trace in the same chain.
+func (u *userStore) recordChange(ctx context.Context, account, change string) error {
+	p := safeguardingDB(u.dir)
+	err := safeguarding.RecordAccountChangeFile(ctx, p, safeguarding.AccountChange{By: osActor(), Account: account, Change: change})
+	giveToStateDirOwner(u.dir, p, p+"-wal", p+"-shm")
+	if err != nil {
+		return fmt.Errorf("the account was changed, but %w", err)
+	}
+	return nil
+}
+
+// osActor names who ran a command line: the login name, and the sudo user
+// behind it when there is one.
+func osActor() string {
+	name := "uid " + strconv.Itoa(os.Getuid())
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if su := os.Getenv("SUDO_USER"); su != "" && su != name {
+		name += " (sudo by " + su + ")"
+	}
+	return "os:" + name
 }
 
 func listUsers(ctx context.Context, st *userStore, w io.Writer) error {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatehouse/dashboard/store"
+	"gatehouse/safeguarding"
 )
 
 func TestUsersCommand_approver(t *testing.T) {
@@ -60,4 +61,74 @@ func TestUsersCommand_approver(t *testing.T) {
 	if _, err := cli("approver", "--config", cfg, "nobody"); err == nil || !strings.Contains(err.Error(), "no such account") {
 		t.Errorf("unknown account: %v", err)
 	}
+}
+
+// With a safeguarding database, account changes made on the command line
+// are in its audit chain, naming the operating-system user.
+func TestUsersCommand_recordsInSafeguardingAudit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gatehouse.yaml")
+	os.WriteFile(cfg, []byte("version: 1\nstate_dir: "+dir+"\nresolver: {mode: forward, upstreams: [{address: 192.0.2.1}]}\ngroups: [{name: a}]\n"), 0o644)
+	if err := buildAuditDB(safeguardingDB(dir)); err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin string, args ...string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if err := runWithStdin(stdin, append([]string{"gatehouse", "users"}, args...), &out, &errb); err != nil {
+			t.Fatalf("users %v: %v\n%s", args, err, errb.String())
+		}
+	}
+	run("long enough password\n", "add", "--config", cfg, "--role", "viewer", "--approver", "governor")
+	run("", "approver", "--config", cfg, "--off", "governor")
+	run("", "remove", "--config", cfg, "governor")
+
+	e, err := safeguarding.Open(context.Background(), safeguarding.Config{Path: safeguardingDB(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, _, err := e.VerifyAudit(context.Background()); err != nil {
+		t.Fatalf("chain: %v", err)
+	}
+	recs, _ := e.AuditLog(context.Background(), 0, 0)
+	var got []string
+	for _, r := range recs {
+		if r.Kind == "account" {
+			if !strings.HasPrefix(r.Actor, "os:") {
+				t.Errorf("actor %q does not name the OS user", r.Actor)
+			}
+			got = append(got, r.Subject+" "+string(r.Payload))
+		}
+	}
+	want := []string{
+		`account governor {"change":"added (role viewer)"}`,
+		`account governor {"change":"approver capability given"}`,
+		`account governor {"change":"approver capability taken away"}`,
+		`account governor {"change":"removed"}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("account records\n got %q\nwant %q", got, want)
+	}
+}
+
+// runWithStdin runs the command line with stdin read from text, as a
+// technician piping a password in would.
+func runWithStdin(text string, args []string, stdout, stderr *bytes.Buffer) error {
+	f, err := os.CreateTemp("", "stdin")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return err
+	}
+	saved := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = saved }()
+	return run(context.Background(), args, stdout, stderr)
 }

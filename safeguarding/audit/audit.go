@@ -32,6 +32,7 @@ const (
 	KindApplied        = "applied"        // the settings in force changed
 	KindInfrastructure = "infrastructure" // the config's delivery infrastructure changed
 	KindRefused        = "refused"        // a proposal refused outright (it would lower a locked category)
+	KindAccount        = "account"        // a dashboard account added, removed, or its role, password or approver capability changed
 )
 
 // Record is one audit log entry.
