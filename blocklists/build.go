@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math/bits"
+	"runtime"
 	"slices"
 	"unsafe"
 )
@@ -75,6 +76,11 @@ const (
 func NewBuilder(prev *Set) *Builder {
 	b := &Builder{prev: prev, names: make(map[string]bool)}
 	if prev != nil {
+		// A reload: collect first, so that the build reuses the heap the
+		// garbage since the last collection holds instead of growing the
+		// heap by the new Set on top of it (issue 4 bounds the peak
+		// resident memory of a reload; docs/performance.md, Blocklists).
+		runtime.GC()
 		b.hash, b.digestSeed = prev.hash, prev.digestSeed
 	} else {
 		b.hash, b.digestSeed = newHasher(), maphash.MakeSeed()
