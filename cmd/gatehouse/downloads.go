@@ -132,7 +132,10 @@ func (s *site) listsBuilt(set *blocklists.Set, addrs *blocklists.IPSet) {
 	}
 	if set != s.lists {
 		s.lists = set
-		debug.FreeOSMemory()
+		// In the background: a forced collection takes a while (tens of
+		// milliseconds under the race detector) and the reload's own
+		// bookkeeping should not wait for it.
+		go debug.FreeOSMemory()
 	}
 }
 
