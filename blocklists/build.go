@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math/bits"
+	"runtime"
 	"slices"
 	"unsafe"
 )
@@ -51,9 +52,8 @@ type Builder struct {
 	names      map[string]bool
 	built      bool
 
-	// Scratch reused from list to list.
-	free   [][]uint64 // key chunks
-	counts []uint32   // bucket histogram for sorting
+	// Key chunks reused from list to list.
+	free [][]uint64
 }
 
 // pendingList is a list between Add and Build.
@@ -61,8 +61,8 @@ type pendingList struct {
 	spec   ListSpec
 	info   ListInfo
 	digest uint64
-	runs   [3][]uint64 // sorted distinct keys per action slot: block, nodata, allow
-	prevID int         // the list in prev to carry over, or -1
+	runs   [3][][]uint64 // per action slot (block, nodata, allow): chunks of sorted keys, see sortRun
+	prevID int           // the list in prev to carry over, or -1
 }
 
 const (
@@ -76,6 +76,11 @@ const (
 func NewBuilder(prev *Set) *Builder {
 	b := &Builder{prev: prev, names: make(map[string]bool)}
 	if prev != nil {
+		// A reload: collect first, so that the build reuses the heap the
+		// garbage since the last collection holds instead of growing the
+		// heap by the new Set on top of it (issue 4 bounds the peak
+		// resident memory of a reload; docs/performance.md, Blocklists).
+		runtime.GC()
 		b.hash, b.digestSeed = prev.hash, prev.digestSeed
 	} else {
 		b.hash, b.digestSeed = newHasher(), maphash.MakeSeed()
@@ -242,10 +247,10 @@ func (b *Builder) compile(spec ListSpec) (*pendingList, error) {
 	}
 	pl.digest = h.Sum64()
 	for i := range pl.runs {
-		keys, dups := b.sortKeys(&s.acc[i])
-		pl.runs[i] = keys
+		run, distinct, dups := b.sortRun(&s.acc[i])
+		pl.runs[i] = run
 		pl.info.Stats.Duplicates += dups
-		pl.info.Entries += len(keys)
+		pl.info.Entries += distinct
 	}
 	return pl, nil
 }
@@ -327,7 +332,11 @@ type keyChunks struct {
 	n      int
 }
 
-const chunkLen = 8192
+// chunkLen is the capacity of a key chunk: large, because Build merges
+// every chunk of a big list as a run of its own and the merge costs the
+// logarithm of the number of runs per key; small enough that a list's
+// partly filled last chunk wastes little (sortRun trims it).
+const chunkLen = 1 << 16
 
 func (c *keyChunks) add(b *Builder, k uint64) {
 	if len(c.chunks) == 0 || len(c.chunks[len(c.chunks)-1]) == chunkLen {
@@ -349,86 +358,42 @@ func (c *keyChunks) release(b *Builder) {
 	c.chunks, c.n = nil, 0
 }
 
-// sortKeys returns the keys of c sorted and without duplicates, and the
-// number of duplicates removed; c's chunks go back to the pool.
+// sortRun sorts each chunk of c in place and removes the duplicates
+// within it, and returns the chunks (for Build to merge), the number of
+// distinct keys across them and the number of duplicates removed.
 //
-// The keys are uniform (keyed hash), so one counting pass on the top bits
-// spreads them into buckets of about four, which insertion sort finishes.
-func (b *Builder) sortKeys(c *keyChunks) ([]uint64, int) {
-	defer c.release(b)
-	if c.n == 0 {
-		return nil, 0
+// The keys stay in the chunks they were collected in: a reload of a big
+// list then holds 8 bytes per key besides the Set being built, not twice
+// that for a sorted copy (issue 4's limit on memory during a reload). A
+// last chunk less than half full is copied out, so that many small lists
+// do not each hold a whole chunk.
+func (b *Builder) sortRun(c *keyChunks) ([][]uint64, int, int) {
+	run := c.chunks
+	total := c.n
+	c.chunks, c.n = nil, 0
+	for i, ch := range run {
+		slices.Sort(ch)
+		run[i] = slices.Compact(ch)
 	}
-	out := make([]uint64, c.n)
-	if c.n < 1024 {
-		i := 0
-		for _, ch := range c.chunks {
-			i += copy(out[i:], ch)
-		}
-		slices.Sort(out)
+	if last := len(run) - 1; last >= 0 && len(run[last]) < chunkLen/2 {
+		trimmed := slices.Clone(run[last])
+		b.free = append(b.free, run[last])
+		run[last] = trimmed
+	}
+	if total == 0 {
+		return nil, 0, 0
+	}
+	distinct := 0
+	if len(run) == 1 {
+		distinct = len(run[0])
 	} else {
-		shift := 64 - min(max(bits.Len(uint(c.n))-2, 8), 22)
-		nb := 1 << (64 - shift)
-		if cap(b.counts) < nb+1 {
-			b.counts = make([]uint32, nb+1)
+		curs := make([]cursor, len(run))
+		for i, ch := range run {
+			curs[i] = cursor{keys: ch}
 		}
-		counts := b.counts[:nb+1]
-		clear(counts)
-		for _, ch := range c.chunks {
-			for _, k := range ch {
-				counts[(k>>shift)+1]++
-			}
-		}
-		for i := 1; i <= nb; i++ {
-			counts[i] += counts[i-1]
-		}
-		// counts[i] is now the start of bucket i; scattering advances it
-		// to the bucket's end, which is the next bucket's start.
-		for _, ch := range c.chunks {
-			for _, k := range ch {
-				j := k >> shift
-				out[counts[j]] = k
-				counts[j]++
-			}
-		}
-		start := uint32(0)
-		for i := range nb {
-			end := counts[i]
-			bucket := out[start:end]
-			if len(bucket) > 32 {
-				slices.Sort(bucket)
-			} else {
-				insertionSort(bucket)
-			}
-			start = end
-		}
+		mergeRuns(curs, func(uint64, value) { distinct++ })
 	}
-	// Remove duplicates in place.
-	w := 1
-	for i := 1; i < len(out); i++ {
-		if out[i] != out[w-1] {
-			out[w] = out[i]
-			w++
-		}
-	}
-	dups := len(out) - w
-	out = out[:w]
-	if dups > len(out)/8 {
-		out = slices.Clone(out)
-	}
-	return out, dups
-}
-
-func insertionSort(a []uint64) {
-	for i := 1; i < len(a); i++ {
-		k := a[i]
-		j := i
-		for j > 0 && a[j-1] > k {
-			a[j] = a[j-1]
-			j--
-		}
-		a[j] = k
-	}
+	return run, distinct, total - distinct
 }
 
 // Build merges the lists into a Set. The Builder cannot be used again.
@@ -437,7 +402,7 @@ func (b *Builder) Build() (*Set, error) {
 		return nil, errors.New("builder already built")
 	}
 	b.built = true
-	b.free, b.counts = nil, nil
+	b.free = nil
 	s := &Set{hash: b.hash, digestSeed: b.digestSeed}
 
 	var curs []cursor
@@ -465,9 +430,11 @@ func (b *Builder) Build() (*Set, error) {
 			slotNoData: {block: bit, nodata: bit},
 			slotAllow:  {allow: bit},
 		}
-		for slot, keys := range pl.runs {
-			if len(keys) > 0 {
-				curs = append(curs, cursor{keys: keys, val: contrib[slot]})
+		for slot, run := range pl.runs {
+			for _, keys := range run {
+				if len(keys) > 0 {
+					curs = append(curs, cursor{keys: keys, val: contrib[slot]})
+				}
 			}
 		}
 	}

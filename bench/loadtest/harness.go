@@ -21,6 +21,7 @@ import (
 	"github.com/miekg/dns"
 
 	"gatehouse/bench/internal/benchproc"
+	"gatehouse/bench/internal/dnsperf"
 )
 
 // The two servers under test, in report order.
@@ -305,7 +306,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 	// Peak memory, then the servers' own counters.
 	for _, t := range targets {
 		res := results[t.name]
-		if res.PeakRSSKiB, res.RSSKiB, err = memStatus(t.proc.Pid()); err != nil {
+		if res.PeakRSSKiB, res.RSSKiB, err = benchproc.MemStatus(t.proc.Pid()); err != nil {
 			return nil, err
 		}
 	}
@@ -424,7 +425,7 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	if err != nil {
 		return phaseResult{}, fmt.Errorf("reading dnsperf output: %w", err)
 	}
-	st, err := parseDnsperf(f)
+	st, err := dnsperf.Parse(f)
 	f.Close()
 	if err != nil {
 		return phaseResult{}, fmt.Errorf("%s %s round %d: %w", t.name, name, r+1, err)

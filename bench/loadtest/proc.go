@@ -57,43 +57,6 @@ func clockTicks() int64 {
 	return 100
 }
 
-// memStatus reads VmHWM (peak RSS) and VmRSS, in KiB, from /proc/PID/status.
-func memStatus(pid int) (hwm, rss int64, err error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("reading memory status: %w", err)
-	}
-	defer f.Close()
-	return parseStatus(f)
-}
-
-func parseStatus(r io.Reader) (hwm, rss int64, err error) {
-	sc := bufio.NewScanner(r)
-	var gotHWM, gotRSS bool
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmHWM" && key != "VmRSS") {
-			continue
-		}
-		kib, err := leadingInt(strings.TrimSpace(val)) // "  12345 kB"
-		if err != nil {
-			return 0, 0, fmt.Errorf("parsing /proc/PID/status %s: %w", key, err)
-		}
-		if key == "VmHWM" {
-			hwm, gotHWM = kib, true
-		} else {
-			rss, gotRSS = kib, true
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, err
-	}
-	if !gotHWM || !gotRSS {
-		return 0, 0, errors.New("parsing /proc/PID/status: no VmHWM or VmRSS")
-	}
-	return hwm, rss, nil
-}
-
 // udpDrops maps the inode of every IPv4 UDP socket bound to port (one per
 // SO_REUSEPORT socket) to its kernel drop counter: packets discarded
 // because that socket's receive buffer was full.

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"gatehouse/bench/internal/dnsperf"
 )
 
 // report is everything one run measured; -json prints it as is.
@@ -60,17 +62,17 @@ type round struct {
 
 // phaseResult is one dnsperf run and what the server spent on it.
 type phaseResult struct {
-	Dnsperf           *perfStats  `json:"dnsperf"`
-	QPS               float64     `json:"qps"` // answered queries per second
-	Lost              int64       `json:"lost"`
-	LostPct           float64     `json:"lost_pct"`
-	P50Ms             float64     `json:"p50_ms"`
-	P99Ms             float64     `json:"p99_ms"`
-	ServerCPUSeconds  float64     `json:"server_cpu_s"`
-	CPUPerQueryUs     float64     `json:"server_cpu_us_per_query"`
-	DnsperfCPUSeconds float64     `json:"dnsperf_cpu_s"`
-	ServerSocketDrops []int64     `json:"server_socket_drops"` // per SO_REUSEPORT socket
-	HostUDP           udpCounters `json:"host_udp"`            // whole machine, during the run
+	Dnsperf           *dnsperf.Stats `json:"dnsperf"`
+	QPS               float64        `json:"qps"` // answered queries per second
+	Lost              int64          `json:"lost"`
+	LostPct           float64        `json:"lost_pct"`
+	P50Ms             float64        `json:"p50_ms"`
+	P99Ms             float64        `json:"p99_ms"`
+	ServerCPUSeconds  float64        `json:"server_cpu_s"`
+	CPUPerQueryUs     float64        `json:"server_cpu_us_per_query"`
+	DnsperfCPUSeconds float64        `json:"dnsperf_cpu_s"`
+	ServerSocketDrops []int64        `json:"server_socket_drops"` // per SO_REUSEPORT socket
+	HostUDP           udpCounters    `json:"host_udp"`            // whole machine, during the run
 	// Whole-machine CPU during the run: busy (all CPUs: wall time less
 	// idle time), what neither the server nor dnsperf used (other
 	// processes, interrupts not charged to them: noise), tick-sampled
@@ -93,15 +95,15 @@ func (pr phaseResult) otherPct() float64 {
 	return 100 * pr.OtherCPUSeconds / pr.Dnsperf.RunTime
 }
 
-func newPhaseResult(st *perfStats, serverCPU, dnsperfCPU float64) phaseResult {
+func newPhaseResult(st *dnsperf.Stats, serverCPU, dnsperfCPU float64) phaseResult {
 	pr := phaseResult{
 		Dnsperf:           st,
 		QPS:               st.QPS,
 		Lost:              st.Lost,
 		ServerCPUSeconds:  serverCPU,
 		DnsperfCPUSeconds: dnsperfCPU,
-		P50Ms:             finite(percentile(st.latencies, 50) * 1e3),
-		P99Ms:             finite(percentile(st.latencies, 99) * 1e3),
+		P50Ms:             finite(dnsperf.Percentile(st.Latencies, 50) * 1e3),
+		P99Ms:             finite(dnsperf.Percentile(st.Latencies, 99) * 1e3),
 	}
 	if st.Sent > 0 {
 		pr.LostPct = 100 * float64(st.Lost) / float64(st.Sent)

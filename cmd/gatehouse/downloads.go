@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"slices"
 
 	"gatehouse/blocklists"
@@ -111,7 +112,13 @@ func (rf *refresher) same(cfg *config.Config) bool {
 }
 
 // listsBuilt updates the list metrics after a policy was built: name
-// lists, and address lists (answer checks) alike.
+// lists, and address lists (answer checks) alike. When the name lists were
+// rebuilt it also hands the memory of the build (key scratch, the Set
+// replaced) back to the system at once: a Set is tens of megabytes and the
+// query path allocates almost nothing, so the garbage collector would
+// otherwise leave it resident until the next reload, which then builds on
+// top of it (issue 4: peak RSS during a reload at most 1.5 times the
+// steady RSS; see docs/performance.md, Blocklists).
 func (s *site) listsBuilt(set *blocklists.Set, addrs *blocklists.IPSet) {
 	var infos []blocklists.ListInfo
 	if set != nil {
@@ -122,6 +129,13 @@ func (s *site) listsBuilt(set *blocklists.Set, addrs *blocklists.IPSet) {
 	}
 	if set != nil || len(infos) > 0 {
 		s.listM.SetLists(infos, s.listStore)
+	}
+	if set != s.lists {
+		s.lists = set
+		// In the background: a forced collection takes a while (tens of
+		// milliseconds under the race detector) and the reload's own
+		// bookkeeping should not wait for it.
+		go debug.FreeOSMemory()
 	}
 }
 

@@ -57,9 +57,10 @@ type site struct {
 
 	listStore *blocklists.Store // last good copies of downloaded lists
 	listM     *blocklists.Metrics
-	geoM      *geoipMetrics // the GeoIP databases in force (answer.go)
-	refresher *refresher    // nil without URL lists
-	listsCh   chan struct{} // a downloaded list changed: for the reload loop
+	geoM      *geoipMetrics   // the GeoIP databases in force (answer.go)
+	lists     *blocklists.Set // the Set in force, to notice a rebuilt one
+	refresher *refresher      // nil without URL lists
+	listsCh   chan struct{}   // a downloaded list changed: for the reload loop
 
 	overrides *override.Store // temporary overrides, durable in the state dir
 	ctlCh     chan controlReq // control requests for the reload loop

@@ -3,6 +3,7 @@
 package benchproc
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"path/filepath"
@@ -83,4 +84,29 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("tcp %s: %v", addr, err)
 	}
 	l.Close()
+}
+
+func TestParseStatus(t *testing.T) {
+	hwm, rss, err := ParseStatus(bytes.NewReader(readTestdata(t, "proc-pid-status.txt")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hwm != 20684 || rss != 20684 {
+		t.Errorf("hwm, rss = %d, %d; want 20684, 20684", hwm, rss)
+	}
+	if _, _, err := ParseStatus(strings.NewReader("Name:\tx\nVmRSS:\t 12 kB\n")); err == nil {
+		t.Error("ParseStatus without VmHWM succeeded")
+	}
+	if _, _, err := ParseStatus(strings.NewReader("VmHWM:\t lots kB\nVmRSS:\t 12 kB\n")); err == nil {
+		t.Error("ParseStatus with a bad VmHWM succeeded")
+	}
+}
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

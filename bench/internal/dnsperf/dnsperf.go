@@ -1,6 +1,6 @@
-//go:build linux
-
-package main
+// Package dnsperf reads the output of dnsperf (2.10), the load generator
+// the benchmark harnesses drive Gatehouse and Unbound with.
+package dnsperf
 
 import (
 	"bufio"
@@ -12,8 +12,8 @@ import (
 	"strings"
 )
 
-// perfStats is what one dnsperf run reports. Latencies are in seconds.
-type perfStats struct {
+// Stats is what one dnsperf run reports. Latencies are in seconds.
+type Stats struct {
 	Sent       int64            `json:"sent"`
 	Completed  int64            `json:"completed"`
 	Lost       int64            `json:"lost"`
@@ -29,16 +29,16 @@ type perfStats struct {
 
 	// From verbose (-v) output only: one latency per answered query, sorted
 	// ascending, and the queries reported as timed out ("T") or interrupted.
-	latencies   []float64
-	Timeouts    int64 `json:"verbose_timeouts,omitempty"`
-	Interrupted int64 `json:"verbose_interrupted,omitempty"`
+	Latencies   []float64 `json:"-"`
+	Timeouts    int64     `json:"verbose_timeouts,omitempty"`
+	Interrupted int64     `json:"verbose_interrupted,omitempty"`
 }
 
-// parseDnsperf reads dnsperf's standard output: the "Statistics:" block and,
+// Parse reads dnsperf's standard output: the "Statistics:" block and,
 // when it ran with -v, one "> RCODE name type latency" line per response.
 // Lines it does not know are ignored, so warnings mixed in (-W) are fine.
-func parseDnsperf(r io.Reader) (*perfStats, error) {
-	st := &perfStats{Rcodes: map[string]int64{}}
+func Parse(r io.Reader) (*Stats, error) {
+	st := &Stats{Rcodes: map[string]int64{}}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
@@ -58,11 +58,11 @@ func parseDnsperf(r io.Reader) (*perfStats, error) {
 		var err error
 		switch key {
 		case "Queries sent":
-			st.Sent, err = leadingInt(val)
+			st.Sent, err = LeadingInt(val)
 		case "Queries completed":
-			st.Completed, err = leadingInt(val)
+			st.Completed, err = LeadingInt(val)
 		case "Queries lost":
-			st.Lost, err = leadingInt(val)
+			st.Lost, err = LeadingInt(val)
 		case "Response codes":
 			err = st.parseRcodes(val)
 		case "Average packet size":
@@ -91,14 +91,14 @@ func parseDnsperf(r io.Reader) (*perfStats, error) {
 			return nil, fmt.Errorf("parsing dnsperf output: no %q line (did dnsperf fail?)", k)
 		}
 	}
-	slices.Sort(st.latencies)
+	slices.Sort(st.Latencies)
 	return st, nil
 }
 
 // addVerbose takes one verbose line without its "> ": "NOERROR name A
 // 0.000231", or "T name A" for a timeout, "I name A" for an interrupted
 // query.
-func (st *perfStats) addVerbose(s string) error {
+func (st *Stats) addVerbose(s string) error {
 	f := strings.Fields(s)
 	if len(f) == 0 {
 		return fmt.Errorf("parsing dnsperf verbose line %q: empty", s)
@@ -118,13 +118,13 @@ func (st *perfStats) addVerbose(s string) error {
 	if err != nil || lat < 0 || math.IsNaN(lat) || math.IsInf(lat, 0) {
 		return fmt.Errorf("parsing dnsperf verbose line %q: bad latency", s)
 	}
-	st.latencies = append(st.latencies, lat)
+	st.Latencies = append(st.Latencies, lat)
 	return nil
 }
 
 // parseRcodes reads "NOERROR 193869 (100.00%), SERVFAIL 2 (0.00%)", or
 // nothing when no query was answered.
-func (st *perfStats) parseRcodes(s string) error {
+func (st *Stats) parseRcodes(s string) error {
 	if s == "" {
 		return nil
 	}
@@ -143,7 +143,7 @@ func (st *perfStats) parseRcodes(s string) error {
 }
 
 // parseSizes reads "request 35, response 51".
-func (st *perfStats) parseSizes(s string) error {
+func (st *Stats) parseSizes(s string) error {
 	for part := range strings.SplitSeq(s, ",") {
 		f := strings.Fields(part)
 		if len(f) != 2 {
@@ -164,7 +164,7 @@ func (st *perfStats) parseSizes(s string) error {
 }
 
 // parseLatency reads "0.001596 (min 0.000014, max 0.012727)".
-func (st *perfStats) parseLatency(s string) error {
+func (st *Stats) parseLatency(s string) error {
 	avg, rest, _ := strings.Cut(s, " ")
 	var err error
 	if st.AvgLatency, err = strconv.ParseFloat(avg, 64); err != nil {
@@ -190,8 +190,8 @@ func (st *perfStats) parseLatency(s string) error {
 	return nil
 }
 
-// leadingInt reads the first field of "193869 (100.00%)".
-func leadingInt(s string) (int64, error) {
+// LeadingInt reads the first field of "193869 (100.00%)".
+func LeadingInt(s string) (int64, error) {
 	f := strings.Fields(s)
 	if len(f) == 0 {
 		return 0, fmt.Errorf("empty")
@@ -199,9 +199,9 @@ func leadingInt(s string) (int64, error) {
 	return strconv.ParseInt(f[0], 10, 64)
 }
 
-// percentile is the nearest-rank percentile (0 < p <= 100) of sorted
+// Percentile is the nearest-rank percentile (0 < p <= 100) of sorted
 // values; NaN when there are none.
-func percentile(sorted []float64, p float64) float64 {
+func Percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {
 		return math.NaN()
 	}
