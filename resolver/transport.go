@@ -52,8 +52,9 @@ type TransportConfig struct {
 // Transport is the real Exchanger: it sends queries to upstream servers over
 // UDP (retrying over TCP when the reply is truncated), TCP, or TLS.
 //
-// Every exchange uses a fresh random message ID and, over UDP, a fresh socket
-// so the kernel picks a random source port (RFC 5452 section 9.2). Replies
+// Every exchange uses a fresh random message ID and, over UDP, a socket of
+// its own (opened just before, or a little ahead of need) so the kernel
+// picks a random source port (RFC 5452 section 9.2). Replies
 // whose ID or question do not match the query, and malformed packets, are
 // ignored and reading continues until the deadline, so a spoofed packet can
 // neither poison nor end an exchange. A Transport is safe for concurrent use.
@@ -63,6 +64,7 @@ type Transport struct {
 	log     *slog.Logger
 	dialer  net.Dialer
 	bufs    sync.Pool // *[]byte of udpBufLen(bufSize): read buffers
+	udp     *udpPool  // IPv4 sockets opened ahead of need
 
 	mu     sync.Mutex
 	idle   map[tlsKey][]*idleConn // idle DoT connections, most recent last
@@ -91,6 +93,7 @@ func NewTransport(cfg TransportConfig) *Transport {
 		bufSize: cfg.BufSize,
 		log:     cfg.Logger,
 		idle:    make(map[tlsKey][]*idleConn),
+		udp:     &udpPool{},
 	}
 	if t.timeout <= 0 {
 		t.timeout = DefaultTimeout
@@ -116,9 +119,11 @@ func udpBufLen(bufSize uint16) int {
 	return max(int(bufSize), dns.MinMsgSize) + 1
 }
 
-// Close closes idle DoT connections. Exchanges still work afterwards, but
-// no longer keep connections open.
+// Close closes idle DoT connections and the UDP sockets opened ahead of
+// need. Exchanges still work afterwards, but no longer keep connections or
+// sockets open.
 func (t *Transport) Close() error {
+	t.udp.close()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true
@@ -250,19 +255,24 @@ func (t *Transport) exchangeUDP(ctx context.Context, q *dns.Msg, wire []byte, se
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 
-	// A connected socket: the kernel picks a random ephemeral source port,
-	// and delivers only datagrams from server (and ICMP errors about it).
-	conn, err := t.dialer.DialContext(ctx, "udp", server.String())
+	// A connected socket of its own: the kernel picked a random ephemeral
+	// source port, and delivers only datagrams from server (and ICMP
+	// errors about it). It may have been opened ahead (udpPool).
+	if err := ctx.Err(); err != nil {
+		return nil, exchangeErr(parent, "udp", server, err)
+	}
+	conn, err := t.udp.take(server)
 	if err != nil {
 		return nil, exchangeErr(parent, "udp", server, err)
 	}
-	defer conn.Close()
+	defer t.udp.put(conn)
 	stop := watch(ctx, conn)
 	defer stop()
 
 	if _, err := conn.Write(wire); err != nil {
 		return nil, exchangeErr(parent, "udp", server, err)
 	}
+	t.udp.service() // while the server works on the query
 	bp := t.bufs.Get().(*[]byte)
 	defer t.bufs.Put(bp)
 	buf := *bp
