@@ -1,6 +1,11 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"time"
+)
 
 // Trust is trust-wide reporting for a multi-academy trust running one
 // Gatehouse per site (docs/trust.md).
@@ -36,4 +41,30 @@ type TrustSite struct {
 	URL string `yaml:"url,required"`
 	// TokenFile holds the token that site's trust.serve.token_file holds.
 	TokenFile string `yaml:"token_file,required"`
+}
+
+// LoadTrustSites reads a sites file for "gatehouse trust report --sites":
+// the keys of a config's trust section (sites, ca_file, timeout) at the
+// top level, checked the same way.
+func LoadTrustSites(path string) (*Trust, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading sites file: %w", err)
+	}
+	top, errs := parseDocument(path, data)
+	if top == nil {
+		return nil, errs
+	}
+	var t Trust
+	d := newDecoder(path)
+	d.decode("", top, reflect.ValueOf(&t).Elem())
+	v := validator{file: path, pos: d.pos, bad: d.bad}
+	v.trustSection("", &t)
+	errs = append(errs, d.errs...)
+	errs = append(errs, v.errs...)
+	if len(errs) > 0 {
+		sortErrors(errs)
+		return nil, errs
+	}
+	return &t, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,30 @@ func TestTrust(t *testing.T) {
 				t.Errorf("error = %q (path %q), want path %q, message containing %q, a line in the trust section", e.Error(), e.Path, tc.path, tc.msg)
 			}
 		})
+	}
+}
+
+func TestLoadTrustSites(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/sites.yaml"
+	os.WriteFile(good, []byte("sites:\n  - {name: North, url: 'http://127.0.0.1:8053', token_file: /etc/gatehouse/north.token}\ntimeout: 3s\n"), 0o600)
+	tr, err := LoadTrustSites(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Sites) != 1 || tr.Timeout.Seconds() != 3 || tr.Serve.Share != "aggregate" {
+		t.Errorf("LoadTrustSites = %+v", tr)
+	}
+	bad := dir + "/bad.yaml"
+	os.WriteFile(bad, []byte("sites:\n  - {name: North, url: 'http://127.0.0.1:8053'}\n  - {name: South, url: 'gopher://x', token_file: /t}\ntimout: 3s\n"), 0o600)
+	_, err = LoadTrustSites(bad)
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("err = %v, want three errors", err)
+	}
+	for i, want := range []string{bad + ":2:5: sites[0].token_file", bad + ":3:24: sites[1].url", bad + ":4:1: timout"} {
+		if !strings.HasPrefix(errs[i].Error(), want) {
+			t.Errorf("error %d = %q, want prefix %q", i, errs[i].Error(), want)
+		}
 	}
 }

@@ -9,16 +9,22 @@ import (
 // trust checks trust-wide reporting.
 func (v *validator) trust(c *Config) {
 	t := &c.Trust
-	if t.Serve.Share != "aggregate" && t.Serve.Share != "identities" {
-		v.errorf("trust.serve.share", "%q: must be aggregate (counts only, the default) or identities", t.Serve.Share)
-	}
 	if t.Serve.TokenFile != "" && c.Listen.HTTP == nil {
 		v.errorf("trust.serve.token_file", "is set but listen.http is off, so the summary could not be served")
 	}
-	paths := []struct{ path, val string }{{"trust.serve.token_file", t.Serve.TokenFile}, {"trust.ca_file", t.CAFile}}
+	v.trustSection("trust.", t)
+}
+
+// trustSection checks a trust section under prefix ("trust." in a
+// config, "" in a sites file).
+func (v *validator) trustSection(prefix string, t *Trust) {
+	if t.Serve.Share != "aggregate" && t.Serve.Share != "identities" {
+		v.errorf(prefix+"serve.share", "%q: must be aggregate (counts only, the default) or identities", t.Serve.Share)
+	}
+	paths := []struct{ path, val string }{{prefix + "serve.token_file", t.Serve.TokenFile}, {prefix + "ca_file", t.CAFile}}
 	names := map[string]bool{}
 	for i, s := range t.Sites {
-		path := fmt.Sprintf("trust.sites[%d]", i)
+		path := fmt.Sprintf("%ssites[%d]", prefix, i)
 		if strings.TrimSpace(s.Name) == "" || strings.ContainsFunc(s.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			v.errorf(path+".name", "give the site a name without control characters")
 		} else if names[s.Name] {
@@ -41,5 +47,5 @@ func (v *validator) trust(c *Config) {
 			v.errorf(p.path, "%q must be an absolute path", p.val)
 		}
 	}
-	v.positive("trust.timeout", t.Timeout)
+	v.positive(prefix+"timeout", t.Timeout)
 }
