@@ -20,6 +20,7 @@ func TestTrust(t *testing.T) {
 		{"share", "trust: {serve: {share: everything}}\n", "trust.serve.share", "must be aggregate"},
 		{"relative token", "trust: {serve: {token_file: trust.token}}\n", "trust.serve.token_file", "absolute path"},
 		{"token without listener", "listen: {http: ''}\ntrust: {serve: {token_file: /t}}\n", "trust.serve.token_file", "listen.http is off"},
+		{"token without dashboard", "dashboard: {enabled: false}\ntrust: {serve: {token_file: /t}}\n", "trust.serve.token_file", "dashboard.enabled is false"},
 		{"site url scheme", "trust: {sites: [{name: n, url: 'ftp://n:1', token_file: /t}]}\n", "trust.sites[0].url", "must be http://host:port"},
 		{"site url path", "trust: {sites: [{name: n, url: 'https://n:1/api?x=1', token_file: /t}]}\n", "trust.sites[0].url", "only scheme, host and port"},
 		{"site url password", "trust: {sites: [{name: n, url: 'https://u:p@n:1', token_file: /t}]}\n", "trust.sites[0].url", "only scheme, host and port"},

@@ -11,6 +11,8 @@ func (v *validator) trust(c *Config) {
 	t := &c.Trust
 	if t.Serve.TokenFile != "" && c.Listen.HTTP == nil {
 		v.errorf("trust.serve.token_file", "is set but listen.http is off, so the summary could not be served")
+	} else if t.Serve.TokenFile != "" && !c.Dashboard.Enabled {
+		v.errorf("trust.serve.token_file", "is set but dashboard.enabled is false: the summary is served by the dashboard")
 	}
 	v.trustSection("trust.", t)
 }

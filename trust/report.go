@@ -313,3 +313,29 @@ func (r Report) HTMLBody(loc *time.Location) (template.HTML, error) {
 	}
 	return template.HTML(buf.String()), nil
 }
+
+// WithoutIdentities is r with every site's shared identities left out,
+// for readers not entitled to them (the counts stay).
+func (r Report) WithoutIdentities() Report {
+	sites := make([]SiteResult, len(r.Sites))
+	for i, s := range r.Sites {
+		if s.Summary != nil && s.Summary.Identities != nil {
+			sum := *s.Summary
+			sum.Identities = nil
+			s.Summary = &sum
+		}
+		sites[i] = s
+	}
+	r.Sites = sites
+	return r
+}
+
+// HasIdentities says whether any site shared identities.
+func (r Report) HasIdentities() bool {
+	for _, s := range r.Sites {
+		if s.Summary != nil && s.Summary.Identities != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -64,6 +64,11 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		day = t
 	}
 	from, to := Week(day, loc)
+	if n := now(); to.After(n) {
+		// The current week so far: the seven days up to now, so open
+		// concerns are judged overdue as of now, not as of next Monday.
+		from, to = n.AddDate(0, 0, -7), n
+	}
 	if h.Record != nil {
 		if err := h.Record(r, "week="+from.Format(time.DateOnly)); err != nil {
 			http.Error(w, "the access log cannot be written, so the summary is not sent", http.StatusInternalServerError)
