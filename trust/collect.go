@@ -146,7 +146,7 @@ func (c *Collector) fetch(ctx context.Context, s SiteConfig, week string) SiteRe
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return fail(StateUnauthorized, "the site asks for a token (401): check this site's token_file")
+		return fail(StateUnauthorized, "the site asks for a login (401): is trust.serve.token_file set at the site, and is it a Gatehouse dashboard?")
 	case resp.StatusCode == http.StatusForbidden:
 		return fail(StateForbidden, "the site refused the token (403): the token differs from the site's trust.serve.token_file")
 	case resp.StatusCode != http.StatusOK:

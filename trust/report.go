@@ -103,17 +103,26 @@ func (r Report) WriteText(w io.Writer, loc *time.Location) error {
 	p("SITE\tSTATE\tCONCERNS\tCRIT/HIGH/MED/LOW\tOPEN\tOVERDUE\tDELIVERY\tBLOCKED\tBYPASS\tAUDIT\n")
 	for _, s := range r.Sites {
 		if s.Summary == nil {
-			last := "never reached"
-			if !s.LastReached.IsZero() {
-				last = "last reached " + s.LastReached.In(loc).Format("Mon 2 Jan 15:04")
-			}
-			p("%s\t%s\t%s: %s\n", textSafe(s.Name), strings.ToUpper(s.State), last, textSafe(s.Error))
+			p("%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\n", textSafe(s.Name), strings.ToUpper(s.State))
 			continue
 		}
 		p("%s\tok\t%s\t%s\n", textSafe(s.Name), siteCells(s.Summary.Safeguarding, s.Summary.Filtering), auditCell(s.Summary.Safeguarding))
 	}
 	t := r.Total
 	p("TOTAL\t%d/%d\t%s\t%d broken\n", t.Reached, t.Sites, siteCells(&t.Safeguarding, &t.Filtering), t.AuditBroken)
+	if t.Reached < t.Sites {
+		p("\nNot reached\n")
+		for _, s := range r.Sites {
+			if s.Summary != nil {
+				continue
+			}
+			last := "never reached"
+			if !s.LastReached.IsZero() {
+				last = "last reached " + s.LastReached.In(loc).Format("Mon 2 Jan 15:04")
+			}
+			p("  %s\t%s\t%s\n", textSafe(s.Name), last, textSafe(s.Error))
+		}
+	}
 	section := func(title string, keys []string, n func(string) int64) {
 		if len(keys) == 0 {
 			return
@@ -152,6 +161,9 @@ func (r Report) WriteText(w io.Writer, loc *time.Location) error {
 		p("\n%s: concerns with devices (shared by the site)\n", textSafe(s.Name))
 		for _, c := range s.Summary.Identities.Concerns {
 			p("  #%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Priority, textSafe(c.Category), textSafe(c.Device), textSafe(c.Group), c.Status)
+		}
+		if len(s.Summary.Identities.Bypass) > 0 {
+			p("\n%s: bypass attempts per device\n", textSafe(s.Name))
 		}
 		for _, b := range s.Summary.Identities.Bypass {
 			p("  bypass\t%s\t%s\t%d\n", textSafe(b.Device), textSafe(b.Kind), b.N)
