@@ -36,9 +36,9 @@ func week(site string) (*safeguarding.WeeklySummary, *querylog.Report) {
 		Bypass:            []querylog.BypassCount{{Client: ref, Category: "doh", N: 3}},
 	}
 	w := &safeguarding.WeeklySummary{Site: site, Concerns: []safeguarding.Concern{c1, c2}, Open: 1, Overdue: []safeguarding.Concern{c1},
-		ByStatus:    map[safeguarding.Status]int{safeguarding.StatusNew: 1, safeguarding.StatusClosed: 1},
-		Deliveries:  safeguarding.DeliveryHealth{Pending: 1, Failing: 1, LastError: "smtp: 550 dsl@school.example unknown"},
-		AuditHead:   strings.Repeat("ab", 32), AuditStatus: "verified, 3 records", QueryLog: q}
+		ByStatus:   map[safeguarding.Status]int{safeguarding.StatusNew: 1, safeguarding.StatusClosed: 1},
+		Deliveries: safeguarding.DeliveryHealth{Pending: 1, Failing: 1, LastError: "smtp: 550 dsl@school.example unknown"},
+		AuditHead:  strings.Repeat("ab", 32), AuditStatus: "verified, 3 records", QueryLog: q}
 	return w, q
 }
 
@@ -258,7 +258,7 @@ func TestReport_hostileNames(t *testing.T) {
 	s := Summary{Version: Version, Site: evil,
 		Safeguarding: &Safeguarding{Concerns: 1, ByPriority: map[string]int{"critical": 1}, ByCategory: map[string]int{evil: 1},
 			ByStatus: map[string]int{"new": 1}, AuditStatus: evil + "\x1b[2J", AuditHead: evil},
-		Filtering: &Filtering{BlockedByCategory: map[string]int64{evil + "\u202e": 3}, BypassByKind: map[string]int64{}, ByGroup: []GroupTotals{{Group: evil}}},
+		Filtering:  &Filtering{BlockedByCategory: map[string]int64{evil + "\u202e": 3}, BypassByKind: map[string]int64{}, ByGroup: []GroupTotals{{Group: evil}}},
 		Identities: &Identities{Concerns: []ConcernDetail{{Device: evil, Group: evil, Category: evil}}, Bypass: []BypassDetail{{Device: evil, Kind: evil}}}}
 	rep := newReport("", weekStart, []SiteResult{{Name: evil, State: StateOK, Summary: &s}, {Name: evil + "\x1b]0;x\a", State: StateUnreachable, Error: evil}})
 	var html, txt bytes.Buffer
