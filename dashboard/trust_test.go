@@ -25,7 +25,7 @@ func trustEnv(t *testing.T) *env {
 			return trust.Summary{Version: trust.Version, Site: evil, From: from, To: to,
 				Safeguarding: &trust.Safeguarding{Concerns: 1, ByPriority: map[string]int{"critical": 1}, ByCategory: map[string]int{evil: 1},
 					ByStatus: map[string]int{"new": 1}, Open: 1, AuditVerified: true, AuditStatus: "verified, 2 records", AuditHead: strings.Repeat("0f", 32)},
-				Filtering: &trust.Filtering{Queries: 10, Blocked: 4, BlockedByCategory: map[string]int64{evil: 4}, BypassByKind: map[string]int64{}},
+				Filtering:  &trust.Filtering{Queries: 10, Blocked: 4, BlockedByCategory: map[string]int64{evil: 4}, BypassByKind: map[string]int64{}},
 				Identities: &trust.Identities{Concerns: []trust.ConcernDetail{{ID: 1, Priority: "critical", Category: "self-harm", Device: "10.20.3.4 Y9-IPAD-12", Group: "year9", Status: "new"}}},
 			}, nil
 		}})
