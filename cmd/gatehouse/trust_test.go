@@ -16,6 +16,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"gatehouse/config"
 	"gatehouse/dashboard/store"
 	"gatehouse/trust"
 )
@@ -222,5 +223,16 @@ timeout: 3s
 	}
 	if code, page = get(viewer, "/trust/report.html"); code != 200 || !strings.Contains(page, "<title>Trust report</title>") {
 		t.Errorf("viewer's printable report (%d)", code)
+	}
+}
+
+// The trust settings are read at start: a reload that changes them says
+// a restart is needed instead of silently keeping the old ones.
+func TestTrust_reloadSaysRestart(t *testing.T) {
+	old := config.Default()
+	cfg := config.Default()
+	cfg.Trust.Sites = []config.TrustSite{{Name: "North", URL: "http://127.0.0.1:1", TokenFile: "/t"}}
+	if got := restartOnly(old, cfg); len(got) != 1 || got[0] != "trust" {
+		t.Errorf("restartOnly = %v, want [trust]", got)
 	}
 }
