@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -34,6 +35,23 @@ func Week(day time.Time, loc *time.Location) (from, to time.Time) {
 	return from, from.AddDate(0, 0, 7)
 }
 
+// Period is the week a summary covers: the Monday-to-Monday week around
+// week (YYYY-MM-DD), or, for the current week or "", the seven days up to
+// now, so open concerns are judged overdue as of now, not next Monday.
+func Period(week string, now time.Time, loc *time.Location) (from, to time.Time, err error) {
+	day := now
+	if week != "" {
+		if day, err = time.ParseInLocation(time.DateOnly, week, loc); err != nil {
+			return from, to, fmt.Errorf("week %q: must be a date like 2026-11-23", week)
+		}
+	}
+	from, to = Week(day, loc)
+	if to.After(now) {
+		from, to = now.AddDate(0, 0, -7), now
+	}
+	return from, to, nil
+}
+
 func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -54,20 +72,10 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Now != nil {
 		now = h.Now
 	}
-	day := now()
-	if s := r.URL.Query().Get("week"); s != "" {
-		t, err := time.ParseInLocation(time.DateOnly, s, loc)
-		if err != nil {
-			http.Error(w, "week must be a date like 2026-11-23", http.StatusBadRequest)
-			return
-		}
-		day = t
-	}
-	from, to := Week(day, loc)
-	if n := now(); to.After(n) {
-		// The current week so far: the seven days up to now, so open
-		// concerns are judged overdue as of now, not as of next Monday.
-		from, to = n.AddDate(0, 0, -7), n
+	from, to, err := Period(r.URL.Query().Get("week"), now(), loc)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
 	if h.Record != nil {
 		if err := h.Record(r, "week="+from.Format(time.DateOnly)); err != nil {

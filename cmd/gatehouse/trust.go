@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,7 +86,7 @@ func (s *site) trustSummary(share trust.Share) trust.Source {
 			}
 			q = &r
 		}
-		return trust.Build(name, from, to, time.Now(), (*safeguarding.WeeklySummary)(nil), q, share), nil
+		return trust.Build(name, from, to, time.Now(), nil, q, share), nil
 	}
 }
 
@@ -137,6 +138,13 @@ func trustCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 				&cli.StringFlag{Name: "state", Usage: "`FILE` remembering when each site was last reached (default: none)"},
 			},
 			Action: func(c *cli.Context) error { return trustReport(c, stdout) },
+		}, {
+			Name:  "summary",
+			Usage: "print this site's weekly summary as JSON, as /api/trust/summary sends it: what leaves the site",
+			Flags: []cli.Flag{configFlag,
+				&cli.StringFlag{Name: "week", Usage: "any `DATE` in the week (2026-11-16); default: the seven days up to now"},
+			},
+			Action: func(c *cli.Context) error { return trustSummaryCLI(c, stdout) },
 		}},
 	}
 }
@@ -184,4 +192,55 @@ func trustReport(c *cli.Context, stdout io.Writer) error {
 		return rep.WriteHTML(stdout, loc)
 	}
 	return rep.WriteText(stdout, loc)
+}
+
+// trustSummaryCLI builds the site's summary from its databases, read-only,
+// as the running server would serve it.
+func trustSummaryCLI(c *cli.Context, stdout io.Writer) error {
+	cfg, err := loadConfig(c.String("config"))
+	if err != nil {
+		return err
+	}
+	loc, err := schedule.LoadTimeZone(cfg.TimeZone)
+	if err != nil {
+		return err
+	}
+	share, err := trust.ParseShare(cfg.Trust.Serve.Share)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	from, to, err := trust.Period(c.String("week"), now, loc)
+	if err != nil {
+		return fmt.Errorf("--week: %w", err)
+	}
+	var w *safeguarding.WeeklySummary
+	if cfg.Safeguarding.Enabled {
+		e, _, err := openSafeguardingTool(c)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		ws, err := e.BuildWeeklySummary(c.Context, to)
+		if err != nil {
+			return err
+		}
+		w = &ws
+	}
+	var q *querylog.Report
+	if cfg.QueryLog.Enabled {
+		l, _, err := openLog(c)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		r, err := l.Report(c.Context, from, to, "")
+		if err != nil {
+			return err
+		}
+		q = &r
+	}
+	e := json.NewEncoder(stdout)
+	e.SetIndent("", "  ")
+	return e.Encode(trust.Build(siteName(cfg), from, to, now, w, q, share))
 }

@@ -154,6 +154,20 @@ timeout: 3s
 		t.Errorf("East should be never reached:\n%s", text)
 	}
 
+	// "trust summary" shows North's technician what leaves the site.
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "trust", "summary", "--config", north.path}, &out, &errb); err != nil {
+		t.Fatalf("trust summary: %v\n%s", err, errb.String())
+	}
+	var local trust.Summary
+	if err := json.Unmarshal(out.Bytes(), &local); err != nil || local.Safeguarding == nil || local.Safeguarding.Concerns != 1 ||
+		local.Safeguarding.AuditHead != n.Safeguarding.AuditHead || local.Filtering.Blocked != 2 || local.Share != trust.ShareAggregate {
+		t.Errorf("trust summary: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "127.0.0.9") || strings.Contains(out.String(), "www.example.org") {
+		t.Errorf("trust summary carries personal data:\n%s", out.String())
+	}
+
 	// North recorded each request in its dashboard access log.
 	st, err := store.Open(store.Path(northState))
 	if err != nil {
