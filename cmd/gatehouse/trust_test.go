@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,5 +251,49 @@ func TestTrust_reloadSaysRestart(t *testing.T) {
 	cfg.Trust.Sites = []config.TrustSite{{Name: "North", URL: "http://127.0.0.1:1", TokenFile: "/t"}}
 	if got := restartOnly(old, cfg); len(got) != 1 || got[0] != "trust" {
 		t.Errorf("restartOnly = %v, want [trust]", got)
+	}
+}
+
+// The collector reaches sites over HTTPS with the trust's own CA from
+// trust.ca_file, refuses a certificate it does not trust, and never
+// follows a redirect (which would carry the token elsewhere).
+func TestTrust_collectorTLS(t *testing.T) {
+	const tok = "tls-token-0123456789"
+	h := trust.Handler{Token: tok, Source: func(ctx context.Context, from, to time.Time) (trust.Summary, error) {
+		return trust.Summary{Version: trust.Version, Site: "tls", From: from, To: to}, nil
+	}}
+	site := httptest.NewTLSServer(h)
+	defer site.Close()
+	var leaked atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { leaked.Store(true) }))
+	defer elsewhere.Close()
+	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+trust.Path, http.StatusFound))
+	defer redirect.Close()
+
+	dir := t.TempDir()
+	ca := writeFile(t, filepath.Join(dir, "ca.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: site.Certificate().Raw})))
+	tokFile := writeFile(t, filepath.Join(dir, "tok"), tok)
+	sites := []config.TrustSite{{Name: "TLS", URL: site.URL, TokenFile: tokFile}, {Name: "Redirect", URL: redirect.URL, TokenFile: tokFile}}
+	col, err := newCollector(&config.Trust{Sites: sites, CAFile: ca, Timeout: 5 * time.Second}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := col.Collect(context.Background(), "")
+	if s := rep.Sites[0]; s.State != trust.StateOK {
+		t.Errorf("TLS site with the trust's CA: %s %s", s.State, s.Error)
+	}
+	if s := rep.Sites[1]; s.State != trust.StateError || !strings.Contains(s.Error, "302") || leaked.Load() {
+		t.Errorf("redirecting site: %s %s, followed: %v", s.State, s.Error, leaked.Load())
+	}
+	col, _ = newCollector(&config.Trust{Sites: sites[:1], Timeout: 5 * time.Second}, "")
+	if s := col.Collect(context.Background(), "").Sites[0]; s.State != trust.StateUnreachable || !strings.Contains(s.Error, "certificate") {
+		t.Errorf("TLS site without the CA: %s %s", s.State, s.Error)
+	}
+	if _, err := newCollector(&config.Trust{Sites: sites[:1], CAFile: tokFile, Timeout: time.Second}, ""); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("a CA file without certificates: %v", err)
+	}
+	short := writeFile(t, filepath.Join(dir, "short"), "short")
+	if _, err := newCollector(&config.Trust{Sites: []config.TrustSite{{Name: "x", URL: site.URL, TokenFile: short}}, Timeout: time.Second}, ""); err == nil || !strings.Contains(err.Error(), "16 characters") {
+		t.Errorf("a short token: %v", err)
 	}
 }
