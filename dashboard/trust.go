@@ -27,7 +27,7 @@ const permTrust = permDeliveries + 1
 func (d *Dashboard) trustRoutes(mux *http.ServeMux) {
 	t := d.cfg.Trust
 	if t.Summary != nil && t.Token != "" {
-		mux.Handle("GET "+trust.Path, trust.Handler{Token: t.Token, Source: t.Summary, Location: d.cfg.Location, Now: d.now,
+		mux.Handle("GET "+trust.Path, trust.Handler{Token: t.Token, Source: t.Summary, Location: d.cfg.Location, Now: d.now, Logger: d.log,
 			Record: func(r *http.Request, detail string) error {
 				err := d.cfg.Store.LogAccess(r.Context(), store.Access{At: d.now(), User: "trust collector", Addr: clientAddr(r), Action: "trust-summary", Detail: detail})
 				if err != nil {

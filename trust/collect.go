@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -41,8 +42,12 @@ type SiteResult struct {
 	Summary     *Summary  `json:"summary,omitempty"`
 }
 
-// maxSummaryBytes bounds what a site may send.
-const maxSummaryBytes = 8 << 20
+// maxSummaryBytes bounds what a site may send; maxErrorBytes what is
+// shown of why a site failed.
+const (
+	maxSummaryBytes = 8 << 20
+	maxErrorBytes   = 300
+)
 
 // Collector fetches the sites' summaries. It remembers when each site was
 // last reached, in StatePath when set, so a site down since yesterday
@@ -115,6 +120,9 @@ func (c *Collector) fetch(ctx context.Context, s SiteConfig, week string) SiteRe
 	r := SiteResult{Name: s.Name, URL: s.URL}
 	fail := func(state string, format string, a ...any) SiteResult {
 		r.State, r.Error = state, fmt.Sprintf(format, a...)
+		if len(r.Error) > maxErrorBytes { // a site chooses its status text
+			r.Error = strings.ToValidUTF8(r.Error[:maxErrorBytes], "") + "…"
+		}
 		return r
 	}
 	u, err := url.Parse(s.URL)

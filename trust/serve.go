@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ type Handler struct {
 	// Record writes the request to the site's access log before the
 	// summary is sent; when it fails nothing is sent.
 	Record func(r *http.Request, detail string) error
+	// Logger gets the reason a summary could not be built (nil: none).
+	Logger *slog.Logger
 }
 
 // Week returns the Monday-to-Monday week around day, in loc.
@@ -85,6 +88,9 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := h.Source(r.Context(), from, to)
 	if err != nil {
+		if h.Logger != nil {
+			h.Logger.Error("building the trust summary", "error", err)
+		}
 		http.Error(w, "building the summary failed", http.StatusInternalServerError)
 		return
 	}

@@ -189,6 +189,22 @@ func TestCollector(t *testing.T) {
 	// A site answering something that is not a summary.
 	junk := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"version": 99}`)) }))
 	defer junk.Close()
+	// A site with a status text as long as it likes.
+	ll, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ll.Close()
+	go func() {
+		for {
+			conn, err := ll.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			conn.Read(buf)
+			conn.Write([]byte("HTTP/1.1 500 " + strings.Repeat("<b>A", 2000) + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			conn.Close()
+		}
+	}()
+	longStatus := struct{ URL string }{"http://" + ll.Addr().String()}
 	// A site not serving summaries: its dashboard asks for a login.
 	noToken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "login required", http.StatusUnauthorized)
@@ -209,6 +225,9 @@ func TestCollector(t *testing.T) {
 		if (s.State == StateOK) != s.LastReached.Equal(now) {
 			t.Errorf("site %s last reached %s", s.Name, s.LastReached)
 		}
+	}
+	if long := c.fetch(context.Background(), SiteConfig{Name: "Long", URL: longStatus.URL, Token: token}, ""); long.State != StateError || len(long.Error) > maxErrorBytes+3 || !strings.Contains(long.Error, "<b>A") {
+		t.Errorf("a long status text: %s, %d bytes", long.State, len(long.Error))
 	}
 	if !strings.Contains(rep.Sites[4].Error, "version 99") {
 		t.Errorf("junk site error: %s", rep.Sites[4].Error)
