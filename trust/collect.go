@@ -102,17 +102,17 @@ func (c *Collector) Collect(ctx context.Context, week string) Report {
 		}
 		r.LastReached = c.reached[r.Name]
 	}
-	var state []byte
 	if c.statePath != "" {
-		state, _ = json.Marshal(c.reached)
-	}
-	c.mu.Unlock()
-	if state != nil {
-		tmp := c.statePath + ".tmp"
-		if os.WriteFile(tmp, state, 0o600) == nil {
-			os.Rename(tmp, c.statePath)
+		// Written under the lock, so two collections at once (two people
+		// on the Trust page) cannot interleave their writes.
+		if state, err := json.Marshal(c.reached); err == nil {
+			tmp := c.statePath + ".tmp"
+			if os.WriteFile(tmp, state, 0o600) == nil {
+				os.Rename(tmp, c.statePath)
+			}
 		}
 	}
+	c.mu.Unlock()
 	return newReport(week, c.now(), results)
 }
 

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,6 +251,16 @@ func TestCollector(t *testing.T) {
 	rep2.WriteText(&text, london)
 	if !strings.Contains(text.String(), "UNREACHABLE") || !strings.Contains(text.String(), "last reached Thu 19 Nov 00:00") {
 		t.Errorf("text:\n%s", text.String())
+	}
+
+	// Two people on the Trust page at once.
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { c.Collect(context.Background(), "") })
+	}
+	wg.Wait()
+	if data, err := os.ReadFile(state); err != nil || !json.Valid(data) {
+		t.Errorf("state file after concurrent collections: %v %q", err, data)
 	}
 
 	// Without identities, nothing personal is in any rendering.
