@@ -53,6 +53,8 @@ type Config struct {
 	// Safeguarding turns blocked lookups into safeguarding concerns and
 	// alerts (docs/safeguarding.md).
 	Safeguarding Safeguarding `yaml:"safeguarding"`
+	// Trust is trust-wide reporting across sites (docs/trust.md).
+	Trust Trust `yaml:"trust"`
 }
 
 // Log configures application logging (not the query log).

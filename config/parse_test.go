@@ -71,6 +71,7 @@ func TestDefault(t *testing.T) {
 		}, BlockRebinding: true}},
 		DefaultGroup: "default",
 		Safeguarding: Safeguarding{Syslog: Syslog{Network: "udp"}},
+		Trust:        Trust{Serve: TrustServe{Share: "aggregate"}, Timeout: 10 * time.Second},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", got, want)

@@ -99,6 +99,7 @@ func (v *validator) config(c *Config) {
 	v.groupLists(c, v.lists(c.Lists))
 	v.answerChecks(c)
 	v.safeguarding(c)
+	v.trust(c)
 }
 
 func (v *validator) listen(l *Listen) {

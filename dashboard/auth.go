@@ -49,11 +49,11 @@ func can(r store.Role, p perm) bool {
 		}
 	case store.Safeguarding:
 		switch p {
-		case permLogs, permIdentity, permDevices, permReports, permConcerns, permSGSettings, permDeliveries:
+		case permLogs, permIdentity, permDevices, permReports, permConcerns, permSGSettings, permDeliveries, permTrust:
 			return true
 		}
 	case store.Viewer:
-		return p == permReports || p == permSGSettings
+		return p == permReports || p == permSGSettings || p == permTrust
 	}
 	return false
 }

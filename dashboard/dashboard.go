@@ -101,6 +101,8 @@ type Config struct {
 	// Safeguarding is the safeguarding engine (*safeguarding.Engine); nil
 	// when safeguarding is off (safeguarding.go).
 	Safeguarding Safeguarding
+	// Trust is trust-wide reporting (trust.go); zero: off.
+	Trust Trust
 	// Metrics is read for the status page: the registry /metrics serves.
 	Metrics prometheus.Gatherer
 	// Location is the site's time zone for times shown (default Local).

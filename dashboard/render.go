@@ -68,6 +68,7 @@ var navPages = []struct {
 	{"/reports", "Reports", "reports", permReports},
 	{"/concerns", "Concerns", "concerns", permConcerns},
 	{"/safeguarding/settings", "Safeguarding settings", "sg-settings", permSGSettings},
+	{"/trust", "Trust", "trust", permTrust},
 	{"/policy", "Lists & policy", "policy", permPolicy},
 	{"/reviews", "Review requests", "reviews", permReviews},
 	{"/accounts", "Accounts", "accounts", permAccounts},
@@ -83,7 +84,8 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, sess store.Se
 	v := view{Page: page, Session: sess, Now: d.now(), Loc: d.cfg.Location, Data: data}
 	if sess.User != "" {
 		for _, n := range navPages {
-			if can(sess.Role, n.perm) && (d.cfg.Safeguarding != nil || !safeguardingPerm(n.perm)) {
+			if can(sess.Role, n.perm) && (d.cfg.Safeguarding != nil || !safeguardingPerm(n.perm)) &&
+				(n.perm != permTrust || d.cfg.Trust.Collector != nil) {
 				v.Nav = append(v.Nav, navItem{Path: n.path, Label: n.label, Active: n.page == page || (page == "device" && n.page == "log")})
 			}
 		}
@@ -248,7 +250,7 @@ type filterArgs struct {
 var permNames = map[string]perm{
 	"status": permStatus, "logs": permLogs, "identity": permIdentity, "devices": permDevices,
 	"reports": permReports, "policy": permPolicy, "override": permOverride, "reviews": permReviews,
-	"accounts": permAccounts, "concerns": permConcerns, "sg-settings": permSGSettings, "deliveries": permDeliveries,
+	"accounts": permAccounts, "concerns": permConcerns, "sg-settings": permSGSettings, "deliveries": permDeliveries, "trust": permTrust,
 }
 
 func ago(d time.Duration) string {

@@ -42,6 +42,7 @@ func (d *Dashboard) routes() http.Handler {
 	mux.Handle("POST /accounts/{name}/remove", d.need(permAccounts, d.removeAccount))
 	mux.Handle("GET /access-log", d.need(permAccounts, d.accessLogPage))
 	d.safeguardingRoutes(mux)
+	d.trustRoutes(mux)
 	mux.Handle("GET /account", d.need(permNone, d.ownAccountPage))
 	mux.Handle("POST /account/password", d.need(permNone, d.changeOwnPassword))
 	mux.Handle("/", d.need(permNone, func(w http.ResponseWriter, r *http.Request) {

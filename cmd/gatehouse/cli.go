@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			auditCommand(stdout, configFlag),
 			concernsCommand(stdout, configFlag),
 			safeguardingCommand(stdout, configFlag),
+			trustCommand(stdout, configFlag),
 			{
 				// The package's manual page is generated from these
 				// definitions, so it cannot drift from the program.

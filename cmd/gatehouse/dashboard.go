@@ -92,6 +92,10 @@ func (s *site) openDashboard(cfg *config.Config, dir string) error {
 	if s.sg != nil {
 		dcfg.Safeguarding = s.sg.engine
 	}
+	if dcfg.Trust, err = s.openTrust(cfg, dir); err != nil {
+		st.Close()
+		return err
+	}
 	d, err := dashboard.New(dcfg)
 	if err != nil {
 		st.Close()

@@ -314,6 +314,7 @@ func restartOnly(old, cfg *config.Config) []string {
 	check("query_log", old.QueryLog, cfg.QueryLog)
 	check("dashboard", old.Dashboard, cfg.Dashboard)
 	check("timezone", old.TimeZone, cfg.TimeZone)
+	check("trust", old.Trust, cfg.Trust)
 	var oldRet, newRet []time.Duration
 	for _, g := range old.Groups {
 		oldRet = append(oldRet, g.LogRetention)
