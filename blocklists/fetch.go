@@ -47,6 +47,11 @@ type FetchError struct {
 	URL    string // without any password
 	Reason string // one of the Reason constants
 	Err    error
+	// Rejected is a download that passed every check but the comparison
+	// with the stored copy (far fewer valid lines: ReasonTooSmall). The
+	// list may really have shrunk, so the caller may keep it aside with
+	// Store.Hold for a technician to accept; else it must Close it.
+	Rejected *Result
 }
 
 func (e *FetchError) Error() string { return fmt.Sprintf("fetching %s: %v", e.URL, e.Err) }
@@ -258,9 +263,12 @@ func (f *Fetcher) Fetch(ctx context.Context, d Download) (*Result, error) {
 	}
 	res := &Result{file: tmp, Meta: Meta{Name: d.Name, URL: d.URL, ETag: etag, LastModified: lastMod,
 		FetchedAt: now, CheckedAt: now, SHA256: st.sum, ValidLines: st.valid, InvalidLines: st.invalid, Bytes: st.bytes}}
-	if reason, err := f.check(st, prev, d.Force); err != nil {
+	if reason, err := f.check(st, nil, false); err != nil {
 		res.Close()
 		return fail(reason, err)
+	}
+	if reason, err := f.check(st, prev, d.Force); err != nil {
+		return nil, &FetchError{URL: shown, Reason: reason, Err: err, Rejected: res}
 	}
 	return res, nil
 }
@@ -448,6 +456,9 @@ type ListStatus struct {
 	LastReason  string
 	Failures    int // consecutive failures
 	NextAttempt time.Time
+	// Held describes a download rejected for having far fewer valid lines
+	// than the stored copy, kept aside for Accept (nil when none is).
+	Held *Meta
 }
 
 // NewRefresher checks cfg and returns a Refresher; Run starts it.
@@ -562,6 +573,9 @@ func (r *Refresher) schedule(now time.Time) {
 		}
 		l.st.setMeta(m)
 		l.st.LastSuccess = m.CheckedAt
+		if h, err := r.store.Held(l.Name); err == nil {
+			l.st.Held = &h
+		}
 		if m.URL != l.URL {
 			continue
 		}
@@ -638,6 +652,15 @@ func (r *Refresher) refresh(ctx context.Context, l *remoteState) bool {
 		changed, err = r.store.Save(res)
 		res.Close()
 	}
+	var held *Meta
+	if fe := (*FetchError)(nil); errors.As(err, &fe) && fe.Rejected != nil {
+		m := fe.Rejected.Meta
+		if herr := r.store.Hold(fe.Rejected); herr != nil {
+			r.log.Warn("keeping a rejected list download aside failed", "list", l.Name, "err", herr)
+		} else {
+			held = &m
+		}
+	}
 	now := time.Now()
 
 	r.mu.Lock()
@@ -653,8 +676,21 @@ func (r *Refresher) refresh(ctx context.Context, l *remoteState) bool {
 		l.st.LastError, l.st.LastReason = err.Error(), FailureReason(err)
 		l.next = now.Add(backoff(l.Interval, l.st.Failures))
 		r.metrics.refreshFailed(l.Name, l.st.LastReason)
+		if held != nil {
+			l.st.Held = held
+			r.log.Warn("list download rejected; keeping the last good copy and holding the new one until accepted (gatehouse lists accept)",
+				"list", l.Name, "reason", l.st.LastReason, "held_version", held.Version(), "held_valid_lines", held.ValidLines, "err", err)
+			return false
+		}
 		r.log.Warn("refreshing list failed; keeping the last good copy", "list", l.Name, "reason", l.st.LastReason, "failures", l.st.Failures, "err", err)
 		return false
+	}
+	if l.st.Held != nil {
+		// The list passed the checks again: the held copy is stale.
+		if err := r.store.DropHeld(l.Name); err != nil {
+			r.log.Warn("dropping a held list download failed", "list", l.Name, "err", err)
+		}
+		l.st.Held = nil
 	}
 	l.st.Failures, l.st.LastError, l.st.LastReason = 0, "", ""
 	l.st.LastSuccess = now
@@ -687,6 +723,42 @@ func (r *Refresher) Refresh(name string, force bool) error {
 	default: // Run has a wake-up pending already
 	}
 	return nil
+}
+
+// Accept makes the held copy of the list called name (a download rejected
+// for having far fewer valid lines than the stored copy) the stored copy,
+// without downloading it again, and signals OnChange so the owner rebuilds.
+// by names who accepted it, for the log. The error wraps ErrNothingHeld
+// when no rejected download is held.
+func (r *Refresher) Accept(name, by string) (Meta, error) {
+	r.mu.Lock()
+	var l *remoteState
+	for _, x := range r.lists {
+		if x.Name == name {
+			l = x
+		}
+	}
+	r.mu.Unlock()
+	if l == nil {
+		return Meta{}, fmt.Errorf("accepting list %q: not a downloaded list", name)
+	}
+	prev, _ := r.store.Meta(name)
+	m, err := r.store.AcceptHeld(name)
+	if err != nil {
+		return Meta{}, err
+	}
+	now := time.Now()
+	r.mu.Lock()
+	l.st.Held = nil
+	l.st.Failures, l.st.LastError, l.st.LastReason = 0, "", ""
+	l.st.LastSuccess = now
+	l.st.setMeta(m)
+	r.metrics.refreshed(l.Name, now)
+	r.mu.Unlock()
+	r.log.Warn("rejected list download accepted", "list", name, "by", by, "version", m.Version(), "valid_lines", m.ValidLines,
+		"previous_version", prev.Version(), "previous_valid_lines", prev.ValidLines)
+	r.changed()
+	return m, nil
 }
 
 // Status returns the state of every list, in configuration order.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -119,6 +120,9 @@ func fetchSave(t *testing.T, f *Fetcher, s *Store, ls *listServer, force bool) (
 	}
 	res, err := f.Fetch(t.Context(), d)
 	if err != nil {
+		if fe := (*FetchError)(nil); errors.As(err, &fe) && fe.Rejected != nil {
+			fe.Rejected.Close()
+		}
 		return nil, false, err
 	}
 	defer res.Close()
@@ -290,6 +294,11 @@ func TestFetch_rejected(t *testing.T) {
 			ls.handle(tc.handler)
 			_, _, err := fetchSave(t, f, s, ls, false)
 			wantReason(t, err, tc.want)
+			// Only a download that is a list, but far shorter than the
+			// stored one, is offered for keeping aside.
+			if fe := (*FetchError)(nil); errors.As(err, &fe) && (fe.Rejected != nil) != (tc.name == "truncated") {
+				t.Errorf("Rejected = %v, want a download only for a truncated list", fe.Rejected)
+			}
 			if got := storedText(t, s, "ads"); got != old {
 				t.Error("the stored copy changed")
 			}
@@ -756,4 +765,117 @@ func TestNewRefresher_invalid(t *testing.T) {
 			t.Errorf("%s: NewRefresher succeeded", tc.name)
 		}
 	}
+}
+
+// A list that really shrank is rejected, held aside and reported; Accept
+// makes the held copy the stored one without downloading again, and who
+// accepted it goes to the log. A later good download drops a held copy.
+func TestRefresher_holdAndAccept(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := openTestStore(t)
+		fl := newFakeLists()
+		fl.set("/feed", names(100, "feed"), 0)
+		var changes atomic.Int32
+		var logs bytes.Buffer
+		f, err := NewFetcher(FetcherConfig{Client: &http.Client{Transport: fl}, TempDir: s.Dir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		remote := Remote{Name: "feed", URL: "https://lists.test/feed"}
+		r, err := NewRefresher(RefresherConfig{Store: s, Fetcher: f, Lists: []Remote{remote},
+			OnChange: func() { changes.Add(1) }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := runRefresher(t, r)
+		synctest.Wait()
+		if _, err := r.Accept("feed", "tech"); !errors.Is(err, ErrNothingHeld) {
+			t.Errorf("Accept with nothing held = %v, want ErrNothingHeld", err)
+		}
+		if _, err := r.Accept("nope", "tech"); err == nil {
+			t.Error("Accept of an unknown list succeeded")
+		}
+
+		small := names(10, "feed")
+		fl.set("/feed", small, 0)
+		r.Refresh("feed", false)
+		synctest.Wait()
+		st := statusOf(t, r, "feed")
+		if st.LastReason != ReasonTooSmall || st.ValidLines != 100 || st.Held == nil || st.Held.ValidLines != 10 {
+			t.Fatalf("after shrinking: %+v (held %+v), want rejected and held", st, st.Held)
+		}
+		if !strings.Contains(logs.String(), "holding the new one until accepted") {
+			t.Errorf("log does not say the download is held: %s", logs.String())
+		}
+		if got := storedText(t, s, "feed"); got != names(100, "feed") {
+			t.Error("the held copy is in force before anyone accepted it")
+		}
+		// It survives a restart (and the start-up Clean) and is shown again.
+		stop()
+		if err := s.Clean(); err != nil {
+			t.Fatal(err)
+		}
+		r2, err := NewRefresher(RefresherConfig{Store: s, Fetcher: f, Lists: []Remote{{Name: "feed", URL: remote.URL, Interval: time.Hour}},
+			OnChange: func() { changes.Add(1) }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runRefresher(t, r2)
+		synctest.Wait()
+		if st := statusOf(t, r2, "feed"); st.Held == nil || st.Held.ValidLines != 10 {
+			t.Fatalf("after a restart: held %+v, want the 10-line copy", st.Held)
+		}
+
+		// Accepting does not ask the server again.
+		fl.set("/feed", "", http.StatusServiceUnavailable)
+		before, n := changes.Load(), fl.hit("/feed")
+		m, err := r2.Accept("feed", "tech")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fl.hit("/feed") != n || m.ValidLines != 10 || storedText(t, s, "feed") != small || changes.Load() != before+1 {
+			t.Errorf("Accept: %d requests (want %d), %+v, %d changes (want %d)", fl.hit("/feed"), n, m, changes.Load(), before+1)
+		}
+		if st := statusOf(t, r2, "feed"); st.Held != nil || st.LastError != "" || st.ValidLines != 10 {
+			t.Errorf("status after Accept: %+v", st)
+		}
+		if !strings.Contains(logs.String(), "rejected list download accepted") || !strings.Contains(logs.String(), "by=tech") {
+			t.Errorf("log does not record who accepted: %s", logs.String())
+		}
+		if _, err := s.Held("feed"); !errors.Is(err, ErrNothingHeld) {
+			t.Errorf("Held after Accept = %v, want ErrNothingHeld", err)
+		}
+		for _, f := range dirFiles(t, s.Dir()) {
+			if strings.HasSuffix(f, heldSuffix) || strings.Contains(f, heldSuffix+".") {
+				t.Errorf("held file %s left after Accept", f)
+			}
+		}
+
+		// Shrinks again, then recovers on its own: the held copy goes.
+		fl.set("/feed", names(1, "feed"), 0)
+		r2.Refresh("feed", false)
+		synctest.Wait()
+		if _, err := s.Held("feed"); err != nil {
+			t.Fatalf("second shrink not held: %v", err)
+		}
+		fl.set("/feed", names(12, "feed"), 0)
+		r2.Refresh("feed", false)
+		synctest.Wait()
+		if _, err := s.Held("feed"); !errors.Is(err, ErrNothingHeld) {
+			t.Errorf("Held after a good download = %v, want ErrNothingHeld", err)
+		}
+		if st := statusOf(t, r2, "feed"); st.Held != nil || st.ValidLines != 12 {
+			t.Errorf("status after a good download: %+v", st)
+		}
+		// Remove forgets a held copy too.
+		fl.set("/feed", names(1, "feed"), 0)
+		r2.Refresh("feed", false)
+		synctest.Wait()
+		if err := s.Remove("feed"); err != nil {
+			t.Fatal(err)
+		}
+		if files := dirFiles(t, s.Dir()); len(files) != 0 {
+			t.Errorf("after Remove: %v left", files)
+		}
+	})
 }

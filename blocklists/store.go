@@ -507,6 +507,9 @@ func (s *Store) Remove(name string) error {
 	if err := s.prune(key, nil); err != nil {
 		return fmt.Errorf("removing stored list %q: %w", name, err)
 	}
+	if err := s.dropHeld(key); err != nil {
+		return fmt.Errorf("removing stored list %q: %w", name, err)
+	}
 	return nil
 }
 

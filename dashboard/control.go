@@ -17,3 +17,12 @@ type Control interface {
 	CreateOverride(ctx context.Context, r override.Request) (override.Override, error)
 	CancelOverride(ctx context.Context, id, by string) error
 }
+
+// ListAccepter is the optional part of Control behind the status page's
+// "Accept" button: it puts a downloaded list's held download (one the
+// sanity checks rejected as far smaller than the copy in force) in force.
+// by names the account, for the log. "gatehouse lists accept" reaches the
+// same method over the control socket.
+type ListAccepter interface {
+	AcceptList(ctx context.Context, name, by string) error
+}

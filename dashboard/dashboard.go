@@ -72,6 +72,11 @@ type ListStatus struct {
 	LastRefresh time.Time
 	LastError   string
 	Issues      int // lines skipped when parsing
+	// HeldVersion and HeldLines describe a download rejected for having
+	// far fewer valid lines than the copy in force, held for a technician
+	// to accept (ListAccepter); "" when none is held.
+	HeldVersion string
+	HeldLines   int
 }
 
 // LeaseStatus is one DHCP lease source.

@@ -48,6 +48,17 @@ type fakeControl struct {
 	reloads   int
 	overrides []override.Override
 	err       error
+	accepted  []string // "list by account"
+}
+
+func (c *fakeControl) AcceptList(_ context.Context, name, by string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	c.accepted = append(c.accepted, name+" by "+by)
+	return nil
 }
 
 func (c *fakeControl) ReloadLists(context.Context) error {

@@ -114,6 +114,24 @@ func (d *Dashboard) reloadLists(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/policy?msg=reloaded", http.StatusSeeOther)
 }
 
+// acceptList puts a downloaded list's held download in force (the status
+// page's "Accept" button), recording the account in the log.
+func (d *Dashboard) acceptList(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	acc, ok := d.cfg.Control.(ListAccepter)
+	if !ok {
+		d.renderStatus(w, r, sess, http.StatusNotImplemented, "Accepting lists from the dashboard is not available.")
+		return
+	}
+	name := r.PathValue("name")
+	if err := acc.AcceptList(r.Context(), name, sess.User); err != nil {
+		d.renderStatus(w, r, sess, http.StatusBadRequest, "Accepting list "+name+" failed: "+err.Error())
+		return
+	}
+	d.log.Info("held list download accepted from the dashboard", "list", name, "account", sess.User)
+	http.Redirect(w, r, "/status", http.StatusSeeOther)
+}
+
 func (d *Dashboard) createOverride(w http.ResponseWriter, r *http.Request) {
 	if d.cfg.Control == nil {
 		d.renderPolicy(w, r, http.StatusNotImplemented, "", "Overrides are not available.")

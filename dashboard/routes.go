@@ -31,6 +31,7 @@ func (d *Dashboard) routes() http.Handler {
 	mux.Handle("GET /reports", d.need(permReports, d.reportsPage))
 	mux.Handle("GET /policy", d.need(permPolicy, d.policyPage))
 	mux.Handle("POST /policy/reload-lists", d.need(permPolicy, d.reloadLists))
+	mux.Handle("POST /lists/{name}/accept", d.need(permPolicy, d.acceptList))
 	mux.Handle("POST /overrides", d.need(permOverride, d.createOverride))
 	mux.Handle("POST /overrides/{id}/cancel", d.need(permOverride, d.cancelOverride))
 	mux.Handle("GET /reviews", d.need(permReviews, d.reviewsPage))

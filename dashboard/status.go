@@ -37,6 +37,10 @@ type statusView struct {
 
 	QueryLog *querylog.Status
 	Disk     *diskView
+
+	// CanAccept shows the lists' "Accept" buttons, which post CSRF.
+	CanAccept bool
+	CSRF      string
 }
 
 type problem struct {
@@ -77,7 +81,11 @@ const (
 func (d *Dashboard) status(w http.ResponseWriter, r *http.Request) {
 	v := d.buildStatus()
 	v.Problems = append(v.Problems, d.safeguardingProblems(r.Context())...)
-	d.render(w, r, sessionFrom(r.Context()), http.StatusOK, "status", v)
+	sess := sessionFrom(r.Context())
+	if _, ok := d.cfg.Control.(ListAccepter); ok && can(sess.Role, permPolicy) {
+		v.CanAccept, v.CSRF = true, sess.CSRF
+	}
+	d.render(w, r, sess, http.StatusOK, "status", v)
 }
 
 func (d *Dashboard) buildStatus() statusView {
@@ -152,7 +160,11 @@ func (d *Dashboard) buildStatus() statusView {
 		}
 		v.Lists = append(v.Lists, lv)
 		if l.LastError != "" {
-			v.Problems = append(v.Problems, problem{Severe: l.Locked, Text: "List " + l.Name + ": " + l.LastError + ". The last good copy is still in use."})
+			text := "List " + l.Name + ": " + l.LastError + ". The last good copy is still in use."
+			if l.HeldVersion != "" {
+				text += " The new download (" + itoa(l.HeldLines) + " lines) is held: if the list really shrank, accept it in the Lists table or with \"gatehouse lists accept " + l.Name + "\"."
+			}
+			v.Problems = append(v.Problems, problem{Severe: l.Locked, Text: text})
 		}
 		if l.Locked && lv.Entries == 0 {
 			v.Problems = append(v.Problems, problem{Severe: true, Text: "Locked list " + l.Name + " (" + l.Category + ") has no entries: illegal content is not being blocked."})

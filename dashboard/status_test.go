@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"errors"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +93,55 @@ func TestNiceCeil(t *testing.T) {
 		if got := niceCeil(in); math.Abs(got-want) > 1e-9 {
 			t.Errorf("niceCeil(%v) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// A downloaded list that shrank shows its held download as a problem and,
+// for those who may change lists, an Accept button that posts with the
+// CSRF token and names the account.
+func TestStatus_acceptHeldList(t *testing.T) {
+	e := newEnv(t)
+	e.site.mu.Lock()
+	e.site.st.Lists = append(e.site.st.Lists, ListStatus{Name: "feed", Category: "gambling", Entries: 1000,
+		LastError:   "fetching http://lists.test/feed: 10 valid lines, fewer than 50% of the 1000 of the stored copy (cut short?)",
+		HeldVersion: "0123456789ab", HeldLines: 10})
+	e.site.mu.Unlock()
+
+	tech := e.login(store.Technician)
+	_, body := e.get(tech, "/status")
+	for _, want := range []string{"The new download (10 lines) is held", `gatehouse lists accept feed`, `action="/lists/feed/accept"`, "Accept the new download (10 lines)"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("technician's status page lacks %q", want)
+		}
+	}
+	if code, _ := e.post(tech, "/lists/feed/accept", url.Values{}); code != http.StatusForbidden {
+		t.Errorf("accept without the CSRF token: %d, want 403", code)
+	}
+	if len(e.control.accepted) != 0 {
+		t.Fatalf("accepted without a token: %v", e.control.accepted)
+	}
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token in the accept form")
+	}
+	if code, _ := e.post(tech, "/lists/feed/accept", url.Values{"csrf": {m[1]}}); code != http.StatusSeeOther {
+		t.Errorf("accept: %d, want a redirect", code)
+	}
+	if got := e.control.accepted; len(got) != 1 || got[0] != "feed by technician" {
+		t.Errorf("accepted %v, want feed by technician", got)
+	}
+
+	// Those who may not change lists see the state, not the button.
+	sg := e.login(store.Safeguarding)
+	if code, body := e.get(sg, "/status"); code == http.StatusOK && strings.Contains(body, `action="/lists/feed/accept"`) {
+		t.Error("the safeguarding lead is offered the accept button")
+	}
+	if code, _ := e.post(sg, "/lists/feed/accept", url.Values{"csrf": {e.csrf(sg)}}); code != http.StatusForbidden {
+		t.Errorf("safeguarding lead's accept: %d, want 403", code)
+	}
+
+	e.control.err = errors.New("list \"feed\": no rejected download is held")
+	if code, body := e.post(tech, "/lists/feed/accept", url.Values{"csrf": {m[1]}}); code != http.StatusBadRequest || !strings.Contains(body, "no rejected download is held") {
+		t.Errorf("failed accept: %d, want 400 saying why", code)
 	}
 }

@@ -70,6 +70,26 @@ func (s *site) ReloadLists(ctx context.Context) error {
 	return s.ask(ctx, ctlReloadLists)
 }
 
+// AcceptList makes the held copy of the downloaded list name (a download
+// rejected for having far fewer valid lines than the last good copy) the
+// list in force, without downloading it again; by names who accepted it,
+// for the log. The reload loop rebuilds the policy with it in a moment.
+func (s *site) AcceptList(ctx context.Context, name, by string) error {
+	v := s.view.Load()
+	if v == nil || v.refresher == nil {
+		return fmt.Errorf("accepting list %q: %w", name, errNotDownloaded)
+	}
+	m, err := v.refresher.r.Accept(name, by)
+	if err != nil {
+		return err
+	}
+	s.log.Info("list accepted", "list", name, "by", by, "version", m.Version(), "valid_lines", m.ValidLines)
+	return nil
+}
+
+// errNotDownloaded: the config downloads no lists.
+var errNotDownloaded = errors.New("not a downloaded list")
+
 // ListOverrides returns the overrides in force and the recent history
 // (cancelled and expired ones), oldest first.
 func (s *site) ListOverrides(ctx context.Context) ([]override.Override, error) {
@@ -213,6 +233,13 @@ func (s *site) controlHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"generation": s.server.Policy().Gen})
 	})
+	mux.HandleFunc("POST /v1/lists/{name}/accept", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.AcceptList(r.Context(), r.PathValue("name"), r.Context().Value(peerKey{}).(string)); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /v1/overrides", func(w http.ResponseWriter, r *http.Request) {
 		l, err := s.ListOverrides(r.Context())
 		if err != nil {
@@ -261,7 +288,7 @@ func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, blocklists.ErrLocked):
 		status = http.StatusForbidden
-	case errors.Is(err, override.ErrNotFound):
+	case errors.Is(err, override.ErrNotFound), errors.Is(err, blocklists.ErrNothingHeld):
 		status = http.StatusNotFound
 	case errors.Is(err, override.ErrInvalid):
 		status = http.StatusBadRequest

@@ -67,6 +67,26 @@ func listsCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 				fmt.Fprintf(stdout, "lists reloaded: policy generation %d in force; downloaded lists are being re-checked\n", res.Generation)
 				return nil
 			},
+		}, {
+			Name:      "accept",
+			Usage:     "put in force a downloaded list's last download, held back because it had far fewer entries than the copy in force",
+			ArgsUsage: "NAME",
+			Flags:     []cli.Flag{configFlag, stateDirFlag},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return errors.New("lists accept: give the list's NAME (as in the config)")
+				}
+				name := c.Args().First()
+				cc, _, err := controlTarget(c)
+				if err != nil {
+					return err
+				}
+				if err := cc.do(c.Context, "POST", "/v1/lists/"+url.PathEscape(name)+"/accept", nil, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "list %s: the held download is in force now (the policy is rebuilt in a moment)\n", name)
+				return nil
+			},
 		}},
 	}
 }

@@ -412,3 +412,81 @@ groups:
 		}
 	}
 }
+
+// TestControl_listsAccept: a list server whose list really shrank. The
+// download is rejected (the old copy keeps filtering), held, and put in
+// force by `gatehouse lists accept` without asking the server again.
+func TestControl_listsAccept(t *testing.T) {
+	up, _ := upstream(t)
+	var requests atomic.Int64
+	var body atomic.Value
+	var big strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&big, "bets%d.example\n", i)
+	}
+	big.WriteString("www.example.org\n")
+	body.Store(big.String())
+	lists := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, body.Load().(string))
+	}))
+	defer lists.Close()
+	state := t.TempDir()
+	in := start(t, func(d, h int) string {
+		return fmt.Sprintf(`version: 1
+state_dir: %s
+query_log: {enabled: false}
+listen: {dns: ["127.0.0.1:%d"], http: "127.0.0.1:%d"}
+access: {allow: [127.0.0.0/8]}
+resolver: {mode: forward, upstreams: [{address: %s}]}
+lists:
+  - {name: gambling-feed, category: gambling, url: "%s/gambling.txt", refresh: 24h}
+groups:
+  - {name: pupils, block: [gambling]}
+`, state, d, h, up, lists.URL)
+	})
+	waitFor(t, "the downloaded list to block", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeNameError
+	})
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		// urfave/cli reads flags before the arguments only.
+		err := run(context.Background(), append([]string{"gatehouse", "lists", args[0], "--config", in.path}, args[1:]...), &out, io.Discard)
+		return out.String(), err
+	}
+	if _, err := cli("accept", "gambling-feed"); err == nil || !strings.Contains(err.Error(), "no rejected download is held") {
+		t.Errorf("accept with nothing held: %v", err)
+	}
+	if _, err := cli("accept"); err == nil || !strings.Contains(err.Error(), "NAME") {
+		t.Errorf("accept without a name: %v", err)
+	}
+
+	body.Store("casino.example\n")
+	before := requests.Load()
+	if _, err := cli("reload"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the shrunk list to be downloaded", func() bool { return requests.Load() > before })
+	var out string
+	waitFor(t, "the shrunk download to be held", func() bool {
+		var err error
+		out, err = cli("accept", "gambling-feed")
+		return err == nil
+	})
+	if !strings.Contains(out, "list gambling-feed: the held download is in force") {
+		t.Errorf("accept said %q", out)
+	}
+	waitFor(t, "the accepted copy to be in force", func() bool {
+		return query(t, "udp", in.dns, "www.example.org.").Rcode == dns.RcodeSuccess &&
+			query(t, "udp", in.dns, "casino.example.").Rcode == dns.RcodeNameError
+	})
+	if n := requests.Load(); n != before+1 {
+		t.Errorf("%d requests to the list server, want %d: accepting must not download again", n, before+1)
+	}
+	if _, err := cli("accept", "gambling-feed"); err == nil {
+		t.Error("a second accept succeeded with nothing held")
+	}
+	if _, err := cli("accept", "no-such-list"); err == nil {
+		t.Error("accepting an unknown list succeeded")
+	}
+}

@@ -205,6 +205,9 @@ func (d dashSite) Status() dashboard.SiteStatus {
 				Issues: l.Stats.Invalid + l.Stats.Unsupported}
 			if dl, ok := downloads[l.Name]; ok {
 				ls.Source, ls.Version, ls.LastRefresh, ls.LastError = dl.URL, dl.Version, dl.LastSuccess, dl.LastError
+				if dl.Held != nil {
+					ls.HeldVersion, ls.HeldLines = dl.Held.Version(), dl.Held.ValidLines
+				}
 				delete(downloads, l.Name)
 			}
 			st.Lists = append(st.Lists, ls)
