@@ -91,6 +91,14 @@ type Dashboard struct {
 	TLSCert string        `yaml:"tls_cert"`
 	TLSKey  string        `yaml:"tls_key"`
 	Metrics MetricsAccess `yaml:"metrics"`
+	// AccessLogRetention is how long the record of who looked at the
+	// query log is kept (GDPR accountability evidence; whole days, 0s:
+	// for ever).
+	AccessLogRetention time.Duration `yaml:"access_log_retention" default:"365d"`
+	// ClosedReviewRetention is how long a closed review request (a
+	// device's address, the blocked name, the pupil's message) is kept
+	// after it was closed (whole days, 0s: for ever). Open ones stay.
+	ClosedReviewRetention time.Duration `yaml:"closed_review_retention" default:"90d"`
 }
 
 // MetricsAccess says who may scrape /metrics without a dashboard login.

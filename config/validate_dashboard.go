@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // dashboard checks the dashboard section and the block page listeners.
 func (v *validator) dashboard(c *Config) {
@@ -11,6 +14,14 @@ func (v *validator) dashboard(c *Config) {
 			path = "dashboard.tls_cert"
 		}
 		v.errorf(path, "tls_cert and tls_key go together: give both PEM files, or neither for plain HTTP")
+	}
+	for _, r := range []struct {
+		path string
+		d    time.Duration
+	}{{"dashboard.access_log_retention", d.AccessLogRetention}, {"dashboard.closed_review_retention", d.ClosedReviewRetention}} {
+		if r.d < 0 || r.d%(24*time.Hour) != 0 {
+			v.errorf(r.path, "must be whole days, like \"365d\", or 0s to keep for ever, got %s", FormatDuration(r.d))
+		}
 	}
 	if d.TLSCert != "" && c.Listen.HTTP == nil {
 		v.errorf("dashboard.tls_cert", "is set but listen.http is off, so nothing would use it")

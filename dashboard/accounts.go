@@ -21,6 +21,9 @@ type accountsView struct {
 	// when safeguarding is on.
 	ShowApprover bool
 	Approvers    map[string]bool
+	// Sessions are every account's live sessions, to end any of them.
+	Sessions []store.Session
+	Current  string // the ID of the admin's own session
 }
 
 func (d *Dashboard) accountsPage(w http.ResponseWriter, r *http.Request) {
@@ -34,6 +37,10 @@ func (d *Dashboard) renderAccounts(w http.ResponseWriter, r *http.Request, code 
 	if v.Users, err = d.cfg.Store.Users(r.Context()); err != nil {
 		v.Error = err.Error()
 	}
+	if v.Sessions, err = d.cfg.Store.Sessions(r.Context(), d.now()); err != nil {
+		v.Error = err.Error()
+	}
+	v.Current = sess.ID
 	if v.ShowApprover = d.cfg.Safeguarding != nil; v.ShowApprover {
 		if v.Approvers, err = d.cfg.Store.Approvers(r.Context()); err != nil {
 			v.Error = err.Error()
@@ -96,6 +103,33 @@ func (d *Dashboard) accountChanged(w http.ResponseWriter, r *http.Request, by, a
 		return false
 	}
 	return true
+}
+
+// endSession ends another account's session (a lost phone, a shared
+// computer left signed in): its next request goes to the login page.
+func (d *Dashboard) endSession(w http.ResponseWriter, r *http.Request) {
+	sess := sessionFrom(r.Context())
+	id := r.PathValue("id")
+	user, err := d.cfg.Store.EndSession(r.Context(), id)
+	if err != nil {
+		d.renderAccounts(w, r, http.StatusBadRequest, "The session was not ended: "+err.Error())
+		return
+	}
+	d.log.Info("session ended from the dashboard", "by", sess.User, "account", user, "session", shortID(id))
+	if id == sess.ID {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/accounts?msg=session", http.StatusSeeOther)
+}
+
+// shortID is a session ID cut for the log and the page: enough to tell
+// sessions apart, useless as a credential (it is a hash anyway).
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 type dashError string

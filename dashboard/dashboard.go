@@ -183,14 +183,46 @@ func (d *Dashboard) Run(ctx context.Context) {
 	defer close(d.stopping)
 	t := time.NewTicker(d.cfg.SampleInterval)
 	defer t.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
 	d.samples.take(d.now())
+	d.Prune(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			d.samples.take(d.now())
+		case <-prune.C:
+			d.Prune(ctx)
 		}
+	}
+}
+
+// pruneEvery is how often Run applies the retention of the access log and
+// of closed review requests.
+const pruneEvery = time.Hour
+
+// Prune deletes access-log records and closed review requests older than
+// the configured retention (dashboard.access_log_retention and
+// closed_review_retention, read from the config in force each time).
+func (d *Dashboard) Prune(ctx context.Context) {
+	dc := d.cfg.Site.Config().Dashboard
+	now := d.now()
+	var accessBefore, reviewsBefore time.Time
+	if dc.AccessLogRetention > 0 {
+		accessBefore = now.Add(-dc.AccessLogRetention)
+	}
+	if dc.ClosedReviewRetention > 0 {
+		reviewsBefore = now.Add(-dc.ClosedReviewRetention)
+	}
+	a, r, err := d.cfg.Store.Prune(ctx, accessBefore, reviewsBefore)
+	if err != nil {
+		d.log.Error("applying the dashboard's retention", "error", err)
+		return
+	}
+	if a > 0 || r > 0 {
+		d.log.Info("dashboard records past their retention deleted", "access_log", a, "closed_reviews", r)
 	}
 }
 

@@ -97,6 +97,7 @@ func flashText(key string) string {
 		"role":      "Role changed; the account's sessions were ended.",
 		"password":  "Password changed; the account's sessions were ended.",
 		"approver":  "Approver capability changed.",
+		"session":   "Session ended.",
 	}[key]
 }
 

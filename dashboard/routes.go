@@ -41,6 +41,7 @@ func (d *Dashboard) routes() http.Handler {
 	mux.Handle("POST /accounts/{name}/role", d.need(permAccounts, d.setRole))
 	mux.Handle("POST /accounts/{name}/password", d.need(permAccounts, d.resetPassword))
 	mux.Handle("POST /accounts/{name}/remove", d.need(permAccounts, d.removeAccount))
+	mux.Handle("POST /accounts/sessions/{id}/end", d.need(permAccounts, d.endSession))
 	mux.Handle("GET /access-log", d.need(permAccounts, d.accessLogPage))
 	d.safeguardingRoutes(mux)
 	d.trustRoutes(mux)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -283,6 +284,21 @@ func TestDashboard_TLS(t *testing.T) {
 	ck := resp.Cookies()
 	if resp.StatusCode != http.StatusSeeOther || len(ck) != 1 || ck[0].Name != "__Host-gatehouse" || !ck[0].Secure || !ck[0].HttpOnly {
 		t.Errorf("login over TLS: %s, cookies %+v", resp.Status, ck)
+	}
+	// A renewed certificate is served after `gatehouse lists reload` (as
+	// after SIGHUP), with no restart.
+	renewed := writeCertPair(t, certFile, keyFile, "renewed.test")
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"gatehouse", "lists", "reload", "--config", cfgPath}, &out, io.Discard); err != nil {
+		t.Fatalf("lists reload: %v", err)
+	}
+	pool2 := x509.NewCertPool()
+	pool2.AddCert(renewed)
+	c2 := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool2}}}
+	if resp, err := c2.Get(base + "/healthz"); err != nil {
+		t.Errorf("the renewed certificate is not served: %v", err)
+	} else {
+		resp.Body.Close()
 	}
 	// Plain HTTP to the TLS port is not served.
 	if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", h)); err == nil {

@@ -91,6 +91,7 @@ func (s *site) reloadLoop(ctx context.Context, hup <-chan os.Signal) {
 				hash, err = s.reloadResult(hash, true)
 				s.followLists(ws)
 				s.refresher.recheck()
+				s.dashCert.reload()
 			case ctlOverrides:
 				expireAt(s.applyOverrides())
 			}
@@ -101,6 +102,7 @@ func (s *site) reloadLoop(ctx context.Context, hup <-chan os.Signal) {
 			s.log.Info("SIGHUP: reloading")
 			hash = s.reload(hash, true)
 			s.followLists(ws)
+			s.dashCert.reload()
 		case ev := <-events:
 			isConfig, isList := ws.classify(ev)
 			if isConfig {
@@ -312,7 +314,11 @@ func restartOnly(old, cfg *config.Config) []string {
 	check("cache", old.Cache, cfg.Cache)
 	check("state_dir", old.StateDir, cfg.StateDir)
 	check("query_log", old.QueryLog, cfg.QueryLog)
-	check("dashboard", old.Dashboard, cfg.Dashboard)
+	// The retentions are read at each pruning: not restart-only.
+	oldDash, newDash := old.Dashboard, cfg.Dashboard
+	oldDash.AccessLogRetention, oldDash.ClosedReviewRetention = 0, 0
+	newDash.AccessLogRetention, newDash.ClosedReviewRetention = 0, 0
+	check("dashboard", oldDash, newDash)
 	check("timezone", old.TimeZone, cfg.TimeZone)
 	check("trust", old.Trust, cfg.Trust)
 	var oldRet, newRet []time.Duration

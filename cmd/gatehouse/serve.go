@@ -67,6 +67,7 @@ type site struct {
 	loopDone  chan struct{}   // closed when the reload loop has stopped
 	stateDir  string
 	ctl       *controlServer // nil until run listens
+	dashCert  *certReloader  // the dashboard's TLS pair; nil without TLS
 
 	ws      *watchSet      // config and list files; nil when they cannot be watched
 	cfgHash [32]byte       // of the config file as it was when ws began watching
@@ -398,11 +399,18 @@ func (s *site) run(ctx context.Context) error {
 			IdleTimeout:       60 * time.Second,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		}
-		tlsCert, tlsKey := s.cfg.Dashboard.TLSCert, s.cfg.Dashboard.TLSKey
+		if tlsCert := s.cfg.Dashboard.TLSCert; tlsCert != "" {
+			if s.dashCert, err = newCertReloader(tlsCert, s.cfg.Dashboard.TLSKey, s.log); err != nil {
+				ln.Close()
+				s.shutdownDNS()
+				return err
+			}
+			hs.TLSConfig = s.dashCert.tlsConfig()
+		}
 		go func() {
 			var err error
-			if tlsCert != "" {
-				err = hs.ServeTLS(ln, tlsCert, tlsKey)
+			if hs.TLSConfig != nil {
+				err = hs.ServeTLS(ln, "", "")
 			} else {
 				err = hs.Serve(ln)
 			}
