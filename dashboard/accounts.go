@@ -115,7 +115,9 @@ func (d *Dashboard) endSession(w http.ResponseWriter, r *http.Request) {
 		d.renderAccounts(w, r, http.StatusBadRequest, "The session was not ended: "+err.Error())
 		return
 	}
-	d.log.Info("session ended from the dashboard", "by", sess.User, "account", user, "session", shortID(id))
+	if !d.accountChanged(w, r, sess.User, user, "session "+shortID(id)+" ended") {
+		return
+	}
 	if id == sess.ID {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
