@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -95,7 +94,7 @@ func (d *Dashboard) blockView(r *http.Request) blockView {
 	v := blockView{Host: host, Time: d.now().In(d.cfg.Location).Format("Monday 2 January 2006, 15:04")}
 	if e, ok := d.findBlock(r.Context(), clientAddr(r), host); ok {
 		v.Category, v.Group = e.Category, e.Group
-		v.Reference = strconv.FormatUint(e.ID, 10)
+		v.Reference = querylog.Ref(e.ID)
 		v.Time = e.Time.In(d.cfg.Location).Format("Monday 2 January 2006, 15:04")
 	}
 	return v

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,7 +75,7 @@ func TestBlockPage(t *testing.T) {
 		return resp.StatusCode, string(b), resp.Header
 	}
 	code, body, h := get("games.example.org", "GET", nil)
-	if code != http.StatusForbidden || !strings.Contains(body, "<strong>"+strconv.FormatUint(id, 10)+"</strong>") || !strings.Contains(body, "gaming") {
+	if code != http.StatusForbidden || !strings.Contains(body, "<strong>"+querylog.Ref(id)+"</strong>") || !strings.Contains(body, "gaming") {
 		t.Errorf("block page %d:\n%s", code, body)
 	}
 	if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") || h.Get("Cache-Control") != "no-store" {
@@ -99,7 +98,7 @@ func TestBlockPage(t *testing.T) {
 		t.Fatalf("review %d", code)
 	}
 	rs, _ := e.store.Reviews(t.Context(), false, 10)
-	if len(rs) != 1 || rs[0].Reference != strconv.FormatUint(id, 10) || rs[0].Category != "gaming" || rs[0].Host != "games.example.org" || rs[0].Client != "127.0.0.1" {
+	if len(rs) != 1 || rs[0].Reference != querylog.Ref(id) || rs[0].Category != "gaming" || rs[0].Host != "games.example.org" || rs[0].Client != "127.0.0.1" {
 		t.Errorf("stored review %+v", rs)
 	}
 	for range store.MaxReviewsPerHour - 1 {
@@ -116,6 +115,19 @@ func TestBlockPage(t *testing.T) {
 	}
 	if !strings.Contains(body, `href="/policy?group=pupils&amp;domain=games.example.org#override"`) {
 		t.Error("no link from the review request to an override")
+	}
+	if !strings.Contains(body, `href="/log?ref=`+querylog.Ref(id)+`"`) {
+		t.Error("no link from the review request to its log entry")
+	}
+	// The reference as a pupil reads it out (lower case, spaces, O for 0)
+	// finds the entry on the log page.
+	spoken := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(querylog.Ref(id), "-", " "), "0", "o"))
+	if code, body := e.get(c, "/log?ref="+url.QueryEscape(spoken)); code != http.StatusOK ||
+		!strings.Contains(body, "<strong>"+querylog.Ref(id)+"</strong>") || strings.Count(body, `<details class="entry`) != 1 {
+		t.Errorf("log search by the spoken reference %q: %d, want the one entry", spoken, code)
+	}
+	if code, body := e.get(c, "/log?ref=not-a-ref"); code == http.StatusOK && !strings.Contains(body, "is not a reference") {
+		t.Error("a bad reference is not explained")
 	}
 	// A cross-site form post is refused.
 	req, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader("message=x"))

@@ -26,19 +26,20 @@ const logPageSize = 50
 // logForm is the query-log filter as the form sends it.
 type logForm struct {
 	From, To, Client, Domain, Decision, Category, Group, Cursor string
+	Ref                                                         string // an entry's reference, as a pupil reads it out
 }
 
 func readLogForm(q url.Values) logForm {
 	g := func(k string) string { return strings.TrimSpace(q.Get(k)) }
 	return logForm{From: g("from"), To: g("to"), Client: g("client"), Domain: g("domain"), Decision: g("decision"),
-		Category: g("category"), Group: g("group"), Cursor: g("cursor")}
+		Category: g("category"), Group: g("group"), Cursor: g("cursor"), Ref: g("ref")}
 }
 
 // values is the form as a query string, without the cursor.
 func (f logForm) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{"from": f.From, "to": f.To, "client": f.Client, "domain": f.Domain,
-		"decision": f.Decision, "category": f.Category, "group": f.Group} {
+		"decision": f.Decision, "category": f.Category, "group": f.Group, "ref": f.Ref} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -75,7 +76,7 @@ func (f logForm) filter(loc *time.Location, identity bool) (querylog.Filter, err
 			return qf, fmt.Errorf("to: %q is not a date and time", f.To)
 		}
 	}
-	if len(f.Client) > 256 || len(f.Domain) > 256 || len(f.Category) > 64 || len(f.Group) > 64 {
+	if len(f.Client) > 256 || len(f.Domain) > 256 || len(f.Category) > 64 || len(f.Group) > 64 || len(f.Ref) > 64 {
 		return qf, errors.New("a filter is too long")
 	}
 	if f.Client != "" && !identity {
@@ -84,6 +85,11 @@ func (f logForm) filter(loc *time.Location, identity bool) (querylog.Filter, err
 		}
 	}
 	qf.Client, qf.Domain, qf.Category, qf.Group = f.Client, f.Domain, f.Category, f.Group
+	if f.Ref != "" {
+		if qf.ID, err = querylog.ParseRef(f.Ref); err != nil {
+			return qf, errors.New("reference: " + f.Ref + " is not a reference from a block page (13 letters and digits, like 1V4G-8ZK2-QM3XA)")
+		}
+	}
 	if f.Decision != "" {
 		if qf.Decision, err = querylog.ParseDecision(f.Decision); err != nil {
 			return qf, err
@@ -404,6 +410,9 @@ func (d *Dashboard) liveStream(w http.ResponseWriter, r *http.Request) {
 
 // matches applies a filter to a live entry, as Search would.
 func matches(f querylog.Filter, e querylog.Entry) bool {
+	if f.ID != 0 && e.ID != f.ID {
+		return false
+	}
 	if f.Decision != querylog.DecisionUnknown && e.Decision != f.Decision {
 		return false
 	}

@@ -215,6 +215,7 @@ var funcs = template.FuncMap{
 		return "ok"
 	},
 	"qtype":  qtypeString,
+	"ref":    querylog.Ref,
 	"ms":     func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 1, 64) + " ms" },
 	"int64":  func(f float64) int64 { return int64(f) },
 	"int64u": func(n uint64) int64 { return int64(min(n, 1<<62)) },

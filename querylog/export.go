@@ -24,7 +24,7 @@ const (
 // csvHeader names the ExportCSV columns.
 var csvHeader = []string{"id", "time_utc", "time_local", "client", "mac", "hostname", "group", "client_rule",
 	"qname", "qtype", "proto", "decision", "category", "list", "matched", "rcode", "answer", "source",
-	"dnssec", "duration_ms"}
+	"dnssec", "duration_ms", "ref"}
 
 // ExportCSV writes every entry matching f (newest first; f.Limit and
 // f.Cursor are ignored) as CSV with a header row. Times are UTC and the
@@ -43,7 +43,7 @@ func (l *Log) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 			r.Decision, r.Category, r.List, r.Matched, r.Rcode, r.Answer, r.Source, r.DNSSEC} {
 			rec = append(rec, csvSafe(s))
 		}
-		rec = append(rec, strconv.FormatFloat(r.DurationMS, 'f', 3, 64))
+		rec = append(rec, strconv.FormatFloat(r.DurationMS, 'f', 3, 64), r.Ref)
 		return cw.Write(rec)
 	})
 	if err != nil {
@@ -113,6 +113,9 @@ type Record struct {
 	Source     string  `json:"source"`
 	DNSSEC     string  `json:"dnssec,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	// Ref is the reference of ID as the block page shows it (Ref), last
+	// so existing CSV columns keep their places.
+	Ref string `json:"ref"`
 }
 
 // Record renders e as text, with local times in the site's zone.
@@ -124,7 +127,7 @@ func (l *Log) record(e *Entry) Record {
 		client = e.Client.String()
 	}
 	return Record{
-		ID: e.ID, Time: e.Time.UTC().Format(timeFormat), LocalTime: e.Time.In(l.loc).Format(localTimeFormat),
+		ID: e.ID, Ref: Ref(e.ID), Time: e.Time.UTC().Format(timeFormat), LocalTime: e.Time.In(l.loc).Format(localTimeFormat),
 		Client: client, MAC: e.MAC, Hostname: e.Hostname, Group: e.Group, ClientRule: e.ClientRule,
 		QName: e.QName, QType: typeString(e.QType), Proto: e.Proto.String(), Decision: e.Decision.String(),
 		Category: e.Category, List: e.List, Matched: e.Matched, Rcode: rcodeString(e.Rcode),

@@ -29,6 +29,9 @@ type Filter struct {
 	Domain   string
 	Decision Decision // DecisionUnknown: any
 	Category string
+	// ID selects the one entry with this ID (ParseRef reads it from the
+	// reference a block page shows); 0: any.
+	ID uint64
 	// Limit is the page size for Search (default 100, at most 10000).
 	Limit int
 	// Cursor continues a Search from Page.Next.
@@ -167,6 +170,10 @@ func (f Filter) where() (where []string, args []any, err error) {
 	if !f.To.IsZero() {
 		where = append(where, "e.id < ?", "e.ts < ?")
 		args = append(args, idAt(f.To.Add(idSlack)), f.To.UnixNano())
+	}
+	if f.ID != 0 {
+		where = append(where, "e.id = ?")
+		args = append(args, int64(f.ID))
 	}
 	if f.Client != "" {
 		w, a := clientWhere(f.Client)

@@ -3,12 +3,15 @@ package querylog
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,6 +66,7 @@ func TestSearch_filters(t *testing.T) {
 		want []int // fixture indexes, newest first
 	}{
 		{"all", Filter{}, []int{7, 6, 5, 4, 3, 2, 1, 0}},
+		{"no such id", Filter{ID: 1}, nil},
 		{"ip", Filter{Client: "10.20.3.4"}, []int{1, 0}},
 		{"ipv6", Filter{Client: "2001:db8::7"}, []int{7}},
 		{"ip mapped", Filter{Client: "::ffff:10.20.3.4"}, []int{1, 0}},
@@ -273,14 +277,44 @@ func TestExport_golden(t *testing.T) {
 			t.Fatal(err)
 		}
 		// IDs depend on the wall clock only through ordering; mask them.
+		checkRefs(t, b.String())
 		got := maskIDs(b.String())
 		golden(t, tc.name, got)
 	}
 }
 
+// checkRefs checks that every exported entry's reference (the last CSV
+// column, or "ref") is Ref of its ID.
+func checkRefs(t *testing.T, s string) {
+	t.Helper()
+	for i, ln := range strings.Split(s, "\n") {
+		if i == 0 && strings.HasPrefix(ln, "id,") || ln == "" {
+			continue
+		}
+		var id uint64
+		var ref string
+		if strings.HasPrefix(ln, "{") {
+			var r Record
+			if err := json.Unmarshal([]byte(ln), &r); err != nil {
+				t.Fatal(err)
+			}
+			id, ref = r.ID, r.Ref
+		} else {
+			id, _ = strconv.ParseUint(ln[:strings.Index(ln, ",")], 10, 64)
+			ref = ln[strings.LastIndex(ln, ",")+1:]
+		}
+		if ref != Ref(id) || id == 0 {
+			t.Errorf("line %d: ref %q for id %d, want %q", i, ref, id, Ref(id))
+		}
+	}
+}
+
+var refRE = regexp.MustCompile(`[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{5}`)
+
 // maskIDs replaces entry IDs (the first CSV column or "id" field) by their
-// rank, so golden files do not depend on the machine.
+// rank and references by R, so golden files do not depend on the machine.
 func maskIDs(s string) string {
+	s = refRE.ReplaceAllString(s, "R")
 	lines := strings.Split(s, "\n")
 	for i, ln := range lines {
 		if j := strings.Index(ln, `{"id":`); j == 0 {

@@ -27,6 +27,7 @@ func logFlags() []cli.Flag {
 		&cli.StringFlag{Name: "decision", Usage: "allowed, blocked, rewritten, refused, bypass-attempt, local or failed"},
 		&cli.StringFlag{Name: "category", Usage: "a category, e.g. pornography, safesearch, bypass"},
 		&cli.StringFlag{Name: "group", Usage: "a group name"},
+		&cli.StringFlag{Name: "ref", Usage: "the entry with this `REFERENCE`, as a block page shows it (1V4G-8ZK2-QM3XA; case, spaces and hyphens do not matter)"},
 		&cli.StringFlag{Name: "since", Usage: "how far back, e.g. 2h, 30m, 7d"},
 		&cli.StringFlag{Name: "from", Usage: "start `TIME`: 10:00 (today), 2026-11-23 10:00, or RFC 3339"},
 		&cli.StringFlag{Name: "to", Usage: "end `TIME`, same forms as --from (default: now)"},
@@ -106,6 +107,12 @@ func logFilter(c *cli.Context, loc *time.Location, now time.Time) (querylog.Filt
 		Category: c.String("category"),
 		Group:    c.String("group"),
 	}
+	if r := c.String("ref"); r != "" {
+		var err error
+		if f.ID, err = querylog.ParseRef(r); err != nil {
+			return f, fmt.Errorf("--ref: %w", err)
+		}
+	}
 	if d := c.String("decision"); d != "" {
 		var err error
 		if f.Decision, err = querylog.ParseDecision(d); err != nil {
@@ -176,7 +183,7 @@ func logsSearch(c *cli.Context, stdout io.Writer) error {
 	}
 	limit := c.Int("limit")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tCLIENT\tHOSTNAME\tGROUP\tNAME\tTYPE\tDECISION\tWHY\tRCODE\tANSWER\tID")
+	fmt.Fprintln(tw, "TIME\tCLIENT\tHOSTNAME\tGROUP\tNAME\tTYPE\tDECISION\tWHY\tRCODE\tANSWER\tREF")
 	shown := 0
 	for {
 		f.Limit = 1000
@@ -223,9 +230,9 @@ func writeEntry(w io.Writer, e querylog.Entry, loc *time.Location) {
 	if e.Answer != nil {
 		answer = e.Answer.Summary()
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n",
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 		e.Time.In(loc).Format("2006-01-02 15:04:05"), client, safeText(e.Hostname), safeText(e.Group),
-		safeText(e.QName), dns.Type(e.QType), e.Decision, safeText(who), dns.RcodeToString[int(e.Rcode)], safeText(answer), e.ID)
+		safeText(e.QName), dns.Type(e.QType), e.Decision, safeText(who), dns.RcodeToString[int(e.Rcode)], safeText(answer), querylog.Ref(e.ID))
 }
 
 // safeText returns s, or s quoted when it has control characters, tabs or

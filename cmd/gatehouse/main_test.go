@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -577,6 +578,19 @@ func TestLogsCLI_searchExportTailReport(t *testing.T) {
 	}
 	if _, err := cli("logs", "search", "--decision", "nonsense"); err == nil {
 		t.Error("an unknown decision was accepted")
+	}
+	// The reference a block page shows finds its entry, however it is typed.
+	out, _ = cli("logs", "search", "--domain", "mask.icloud.com", "--format", "jsonl")
+	var rec querylog.Record
+	if err := json.Unmarshal([]byte(out), &rec); err != nil || rec.Ref != querylog.Ref(rec.ID) {
+		t.Fatalf("jsonl entry %q: %v, want its ref", out, err)
+	}
+	out, err = cli("logs", "search", "--ref", strings.ToLower(strings.ReplaceAll(rec.Ref, "-", " ")))
+	if err != nil || !strings.Contains(out, "1 entries") || !strings.Contains(out, "mask.icloud.com.") || !strings.Contains(out, rec.Ref) {
+		t.Errorf("search --ref %s: %v\n%s", rec.Ref, err, out)
+	}
+	if _, err := cli("logs", "search", "--ref", "www.example.org"); err == nil || !strings.Contains(err.Error(), "--ref") {
+		t.Errorf("a bad --ref: %v", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
