@@ -251,6 +251,9 @@ type ReplyOptions struct {
 	StaleTTL uint32 // when nonzero the answer is stale: every TTL becomes this
 	MaxTTL   uint32 // when nonzero, TTLs are capped to it
 	EDE      *dns.EDNS0_EDE
+	// ECS is a trusted forwarder's EDNS Client Subnet option data, echoed
+	// (appendECS); nil for none.
+	ECS []byte
 }
 
 // AppendReply appends to dst the reply for one client and returns it.
@@ -302,7 +305,7 @@ func (a *Answer) AppendReply(dst []byte, o *ReplyOptions) []byte {
 		clear(out[6:12])
 	}
 	if o.EDNS {
-		dst = appendOPT(dst, start, o.BufSize, o.DO, 0, ede)
+		dst = appendOPT(dst, start, o.BufSize, o.DO, 0, ede, o.ECS)
 	}
 	return dst
 }
@@ -311,7 +314,7 @@ func optLen(o *ReplyOptions, ede *dns.EDNS0_EDE) int {
 	if !o.EDNS {
 		return 0
 	}
-	n := 11
+	n := 11 + ecsLen(o.ECS)
 	if ede != nil {
 		n += 6 + len(ede.ExtraText)
 	}
@@ -321,14 +324,14 @@ func optLen(o *ReplyOptions, ede *dns.EDNS0_EDE) int {
 // appendOPT appends our OPT record to the message that starts at dst[start]
 // and bumps its ARCOUNT. extRcode is the upper 8 bits of a 12-bit rcode
 // (RFC 6891 6.1.3); do echoes the client's DO bit (RFC 3225).
-func appendOPT(dst []byte, start int, bufSize uint16, do bool, extRcode uint8, ede *dns.EDNS0_EDE) []byte {
+func appendOPT(dst []byte, start int, bufSize uint16, do bool, extRcode uint8, ede *dns.EDNS0_EDE, ecs []byte) []byte {
 	var flags uint16
 	if do {
 		flags = optDO
 	}
-	rdlen := 0
+	rdlen := ecsLen(ecs)
 	if ede != nil {
-		rdlen = 6 + len(ede.ExtraText)
+		rdlen += 6 + len(ede.ExtraText)
 	}
 	dst = append(dst, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), byte(bufSize>>8), byte(bufSize),
 		extRcode, 0, byte(flags>>8), byte(flags), byte(rdlen>>8), byte(rdlen))
@@ -337,6 +340,7 @@ func appendOPT(dst []byte, start int, bufSize uint16, do bool, extRcode uint8, e
 		dst = append(dst, 0, dns.EDNS0EDE, byte(l>>8), byte(l), byte(ede.InfoCode>>8), byte(ede.InfoCode))
 		dst = append(dst, ede.ExtraText...)
 	}
+	dst = appendECS(dst, ecs)
 	ar := binary.BigEndian.Uint16(dst[start+10:])
 	binary.BigEndian.PutUint16(dst[start+10:], ar+1)
 	return dst

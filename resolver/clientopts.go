@@ -165,3 +165,47 @@ func hexValue(c byte) int {
 	}
 	return -1
 }
+
+// ecsOption returns the data of the first well-formed EDNS Client Subnet
+// option in opts (as parseClientOptions reads it), or nil. It does not
+// allocate: the data points into opts.
+func ecsOption(opts []byte) []byte {
+	for len(opts) >= 4 {
+		code := binary.BigEndian.Uint16(opts)
+		n := int(binary.BigEndian.Uint16(opts[2:]))
+		if 4+n > len(opts) {
+			return nil
+		}
+		data := opts[4 : 4+n]
+		opts = opts[4+n:]
+		if code == optECS && parseECS(data).IsValid() {
+			return data
+		}
+	}
+	return nil
+}
+
+// ecsLen is the size of the echoed option (code, length, data), 0 for none.
+func ecsLen(ecs []byte) int {
+	if ecs == nil {
+		return 0
+	}
+	return 4 + len(ecs)
+}
+
+// appendECS appends the reply's EDNS Client Subnet option for a query's
+// option data ecs (nothing for nil). RFC 7871 7.2.2: a resolver that used
+// the option MUST return it, with FAMILY, SOURCE PREFIX-LENGTH and ADDRESS
+// as the query had them, and a SCOPE PREFIX-LENGTH saying for which
+// network the answer holds. Gatehouse's answers depend on who asks (the
+// client's group, picked by address), so the scope is the source prefix
+// itself: scope 0 would tell a caching forwarder that a pupil's block is
+// good for the staff room too.
+func appendECS(dst, ecs []byte) []byte {
+	if ecs == nil {
+		return dst
+	}
+	dst = append(dst, 0, optECS, byte(len(ecs)>>8), byte(len(ecs)))
+	dst = append(dst, ecs[0], ecs[1], ecs[2], ecs[2]) // family, source, scope = source
+	return append(dst, ecs[4:]...)
+}

@@ -158,11 +158,21 @@ func TestServer_forwardedIdentity(t *testing.T) {
 		{"127.0.0.1:5300", "127.0.0.1", "pupils", false}, // anyone may send the option; only the trusted are believed
 	} {
 		qu := query{src: netip.MustParseAddrPort(tc.src), proto: protoUDP, start: time.Now()}
-		if _, miss := s.answer(pkt, &qu, newBuffers()); miss {
+		reply, miss := s.answer(pkt, &qu, newBuffers())
+		if miss {
 			t.Fatal("miss")
 		}
 		if qu.client.Addr.String() != tc.wantAddr || qu.client.Group != tc.wantGroup || qu.client.Forwarder.IsValid() != tc.wantFwd {
 			t.Errorf("from %s: client %+v, want %s in %s", tc.src, qu.client, tc.wantAddr, tc.wantGroup)
+		}
+		// RFC 7871 7.2.2: the trusted forwarder gets its option back, scoped
+		// to its source prefix; others' options were not used, so not echoed.
+		ecs := replyECS(t, reply)
+		if tc.wantFwd != (ecs != nil) {
+			t.Fatalf("from %s: reply ECS %v, want one only for the trusted forwarder", tc.src, ecs)
+		}
+		if ecs != nil && (ecs.Family != 1 || ecs.SourceNetmask != 32 || ecs.SourceScope != 32 || !ecs.Address.Equal(net.ParseIP("10.9.1.5"))) {
+			t.Errorf("echoed ECS %v, want 10.9.1.5/32 scope 32", ecs)
 		}
 	}
 	b := newBuffers()
@@ -186,6 +196,18 @@ func FuzzParseClientOptions(f *testing.F) {
 		fw := parseClientOptions(opts)
 		if fw.Addr.IsValid() && fw.Addr.Is4In6() {
 			t.Fatalf("address %s not unmapped", fw.Addr)
+		}
+		// The option echoed is the one the identity came from, and it
+		// reads back as the same subnet with the source as its scope.
+		ecs := ecsOption(opts)
+		if (ecs != nil) != fw.Addr.IsValid() {
+			t.Fatalf("ecsOption %x, but the identity's address is %v", ecs, fw.Addr)
+		}
+		if ecs != nil {
+			echo := appendECS(nil, ecs)
+			if got := parseECS(echo[4:]); got != parseECS(ecs) || echo[6] != echo[7] {
+				t.Fatalf("echo %x of %x reads as %v", echo, ecs, got)
+			}
 		}
 		// The MAC, when found, is in the options as raw bytes or text.
 		if !fw.MAC.IsZero() {
@@ -288,4 +310,79 @@ func FuzzClientOptionsParsers(f *testing.F) {
 		qu := query{src: src, proto: protoUDP, start: time.Now()}
 		s.answer(pkt, &qu, newBuffers())
 	})
+}
+
+// replyECS unpacks a reply and returns its ECS option, nil for none.
+func replyECS(t *testing.T, reply []byte) *dns.EDNS0_SUBNET {
+	t.Helper()
+	var m dns.Msg
+	if err := m.Unpack(reply); err != nil {
+		t.Fatalf("unpacking the reply: %v", err)
+	}
+	opt := m.IsEdns0()
+	if opt == nil {
+		return nil
+	}
+	var found *dns.EDNS0_SUBNET
+	for _, o := range opt.Option {
+		if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+			if found != nil {
+				t.Fatal("two ECS options in the reply")
+			}
+			found = e
+		}
+	}
+	return found
+}
+
+// Every kind of reply to a trusted forwarder echoes its ECS option: a
+// block (packed by miekg/dns), a cache hit for an IPv6 /56, and an empty
+// reply (SERVFAIL after a failed resolution).
+func TestServer_ecsEchoEveryReply(t *testing.T) {
+	cm, err := clientmap.New(clientmap.Config{DefaultGroup: "pupils"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := policy.New(policy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Clients: cm,
+		TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")},
+		Groups:            []policy.GroupOptions{{Name: "pupils"}}, DefaultGroup: "pupils"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := hitServer(t)
+	s.SetPolicy(snap)
+	v6 := &dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 2, SourceNetmask: 56, Address: net.ParseIP("2001:db8:1:2300::")}
+	for _, tc := range []struct {
+		name  string
+		qname string
+		qtype uint16
+	}{
+		{"cache hit", "", 0},
+		{"bypass block", "use-application-dns.net.", dns.TypeA},
+	} {
+		pkt := packQuery(t, func(m *dns.Msg) {
+			if tc.qname != "" {
+				m.Question[0].Name = tc.qname
+			}
+			if tc.qtype != 0 {
+				m.Question[0].Qtype = tc.qtype
+			}
+			m.SetEdns0(1232, false)
+			m.IsEdns0().Option = append(m.IsEdns0().Option, v6)
+		})
+		qu := query{src: netip.MustParseAddrPort("127.0.0.2:5300"), proto: protoUDP, start: time.Now()}
+		reply, miss := s.answer(pkt, &qu, newBuffers())
+		if miss {
+			t.Fatalf("%s: miss", tc.name)
+		}
+		ecs := replyECS(t, reply)
+		if ecs == nil || ecs.Family != 2 || ecs.SourceNetmask != 56 || ecs.SourceScope != 56 || !ecs.Address.Equal(net.ParseIP("2001:db8:1:2300::")) {
+			t.Errorf("%s: echoed ECS %v, want 2001:db8:1:2300::/56 scope 56", tc.name, ecs)
+		}
+	}
+	wq := wireQuery{id: 7, edns: true, udpSize: 1232, ecs: ecsOption(opt(optECS, 0, 1, 24, 0, 10, 9, 1))}
+	ecs := replyECS(t, appendEmptyReply(nil, &wq, dns.RcodeServerFailure, &dns.EDNS0_EDE{InfoCode: 23}, 1232))
+	if ecs == nil || ecs.SourceNetmask != 24 || ecs.SourceScope != 24 || !ecs.Address.Equal(net.ParseIP("10.9.1.0").To4()) {
+		t.Errorf("SERVFAIL: echoed ECS %v, want 10.9.1.0/24 scope 24", ecs)
+	}
 }

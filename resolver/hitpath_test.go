@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"gatehouse/clientmap"
+	"gatehouse/policy"
 )
 
 // hitServer is a Server whose cache answers every question from one stored
@@ -128,5 +131,53 @@ func TestServer_handleUDPHitDoesNotAllocate(t *testing.T) {
 	u := udpListener{conn: conn}
 	if n := testing.AllocsPerRun(200, func() { s.handleUDP(u, pkt, nil, src, b) }); n != 0 {
 		t.Errorf("handleUDP allocates %v times per cache hit, want 0", n)
+	}
+}
+
+// The same over a real socket for a trusted forwarder's query with ECS:
+// identifying the client and echoing the option cost no allocation.
+func TestServer_handleUDPHitForwardedECSDoesNotAllocate(t *testing.T) {
+	cm, err := clientmap.New(clientmap.Config{DefaultGroup: "pupils"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := policy.New(policy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Clients: cm,
+		TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		Groups:            []policy.GroupOptions{{Name: "pupils"}}, DefaultGroup: "pupils"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := hitServer(t)
+	s.SetPolicy(snap)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	src := sink.LocalAddr().(*net.UDPAddr).AddrPort()
+	pkt := packQuery(t, func(m *dns.Msg) {
+		m.SetEdns0(1232, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option,
+			&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 24, Address: net.ParseIP("10.9.1.0").To4()})
+	})
+	b := newBuffers()
+	u := udpListener{conn: conn}
+	if n := testing.AllocsPerRun(200, func() { s.handleUDP(u, pkt, nil, src, b) }); n != 0 {
+		t.Errorf("handleUDP allocates %v times per forwarded cache hit, want 0", n)
+	}
+	// What the forwarder received echoes its option.
+	sink.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 4096)
+	n, _, err := sink.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ecs := replyECS(t, buf[:n]); ecs == nil || ecs.SourceScope != 24 {
+		t.Errorf("reply over the socket: ECS %v, want the option echoed with scope 24", ecs)
 	}
 }

@@ -52,6 +52,10 @@ func (s *Server) appendMsg(dst []byte, m *dns.Msg, qu *query, ede *dns.EDNS0_EDE
 		if ede != nil {
 			opt.Option = append(opt.Option, ede)
 		}
+		if wq.ecs != nil {
+			echo := appendECS(nil, wq.ecs)[4:] // as AppendReply writes it
+			opt.Option = append(opt.Option, &dns.EDNS0_LOCAL{Code: dns.EDNS0SUBNET, Data: echo})
+		}
 		m.Extra = append(m.Extra, opt)
 	}
 	if qu.proto == protoUDP {

@@ -206,6 +206,7 @@ type query struct {
 // can move to another goroutine while the listener reads the next packet.
 func (qu *query) detach() {
 	qu.wq.question = bytes.Clone(qu.wq.question)
+	qu.wq.ecs = bytes.Clone(qu.wq.ecs)
 	name := strings.Clone(qu.wq.q.Name)
 	qu.d.Matched = suffixOf(name, qu.d.Matched)
 	if qu.lookup.Name == qu.wq.q.Name {
@@ -264,8 +265,10 @@ func (s *Server) answer(pkt []byte, qu *query, b *buffers) (reply []byte, miss b
 		return nil, false
 	}
 	if wq.opts != nil && snap.TrustedForwarder(addr) {
-		// A forwarder we trust names the client it asks for.
+		// A forwarder we trust names the client it asks for; its ECS
+		// option is echoed in the reply (RFC 7871 7.2.2).
 		qu.client = snap.IdentifyForwarded(addr, parseClientOptions(wq.opts), qu.start)
+		wq.ecs = ecsOption(wq.opts)
 	} else {
 		qu.client = snap.Identify(addr, qu.start)
 	}
@@ -318,7 +321,7 @@ func (s *Server) resolve(qu *query, b *buffers) []byte {
 func (s *Server) parseFull(pkt []byte, wq *wireQuery) (rcode int, ok bool) {
 	// A reply must echo a question we can trust; until one is parsed the
 	// reply carries none (RFC 1035 4.1.1 lets FORMERR omit it).
-	wq.question, wq.edns, wq.opts = nil, false, nil
+	wq.question, wq.edns, wq.opts, wq.ecs = nil, false, nil, nil
 	req := new(dns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		s.m.dropped(dropMalformed)
@@ -380,6 +383,7 @@ func (s *Server) finish(qu *query, c Cached, ede *dns.EDNS0_EDE, b *buffers) []b
 		Age:      c.Age,
 		MaxTTL:   minCap(c.TTLCap, qu.d.TTLCap),
 		EDE:      ede,
+		ECS:      wq.ecs,
 	}
 	if qu.proto == protoUDP {
 		o.MaxSize = int(min(wq.udpSize, s.bufSize))
@@ -556,7 +560,7 @@ func appendEmptyReply(dst []byte, wq *wireQuery, rcode int, ede *dns.EDNS0_EDE, 
 	dst = append(dst, byte(wq.id>>8), byte(wq.id), byte(flags>>8), byte(flags), 0, qd, 0, 0, 0, 0, 0, 0)
 	dst = append(dst, wq.question...)
 	if wq.edns {
-		dst = appendOPT(dst, start, bufSize, wq.q.DO, uint8(rcode>>4), ede)
+		dst = appendOPT(dst, start, bufSize, wq.q.DO, uint8(rcode>>4), ede, wq.ecs)
 	}
 	return dst
 }

@@ -39,6 +39,10 @@ type wireQuery struct {
 	// none; like question they point into the packet. Only a trusted
 	// forwarder's are read (parseClientOptions).
 	opts []byte
+	// ecs is the EDNS Client Subnet option's data (family, prefixes,
+	// address) that a trusted forwarder sent, echoed in the reply (see
+	// appendECS); nil otherwise. It points into the packet like opts.
+	ecs []byte
 }
 
 // parseOutcome says what the fast parser made of a packet.
@@ -125,7 +129,7 @@ func parseQuery(pkt []byte, scratch []byte, wq *wireQuery) parseOutcome {
 		return parseSlow
 	}
 
-	wq.edns, wq.udpSize, wq.version, wq.q.DO, wq.opts = false, dns.MinMsgSize, 0, false, nil
+	wq.edns, wq.udpSize, wq.version, wq.q.DO, wq.opts, wq.ecs = false, dns.MinMsgSize, 0, false, nil, nil
 	if ar == 1 {
 		// OPT: root name, type 41, class = UDP size, TTL = ext-rcode, version, flags.
 		if off+11 > len(pkt) || pkt[off] != 0 || binary.BigEndian.Uint16(pkt[off+1:]) != dns.TypeOPT {
