@@ -45,6 +45,10 @@ type Entry struct {
 
 	Group      string // the group whose policy applied
 	ClientRule string // the rule that placed the client in Group
+	// Forwarder is the trusted forwarder whose EDNS options named the
+	// client (Client is then the address it gave); invalid when the client
+	// asked directly.
+	Forwarder netip.Addr
 
 	QName string // query name as resolved, e.g. "www.example.org."
 	QType uint16

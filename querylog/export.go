@@ -24,7 +24,7 @@ const (
 // csvHeader names the ExportCSV columns.
 var csvHeader = []string{"id", "time_utc", "time_local", "client", "mac", "hostname", "group", "client_rule",
 	"qname", "qtype", "proto", "decision", "category", "list", "matched", "rcode", "answer", "source",
-	"dnssec", "duration_ms", "ref"}
+	"dnssec", "duration_ms", "ref", "forwarder"}
 
 // ExportCSV writes every entry matching f (newest first; f.Limit and
 // f.Cursor are ignored) as CSV with a header row. Times are UTC and the
@@ -43,7 +43,7 @@ func (l *Log) ExportCSV(ctx context.Context, f Filter, w io.Writer) error {
 			r.Decision, r.Category, r.List, r.Matched, r.Rcode, r.Answer, r.Source, r.DNSSEC} {
 			rec = append(rec, csvSafe(s))
 		}
-		rec = append(rec, strconv.FormatFloat(r.DurationMS, 'f', 3, 64), r.Ref)
+		rec = append(rec, strconv.FormatFloat(r.DurationMS, 'f', 3, 64), r.Ref, r.Forwarder)
 		return cw.Write(rec)
 	})
 	if err != nil {
@@ -116,6 +116,8 @@ type Record struct {
 	// Ref is the reference of ID as the block page shows it (Ref), last
 	// so existing CSV columns keep their places.
 	Ref string `json:"ref"`
+	// Forwarder is the trusted forwarder that named the client, if any.
+	Forwarder string `json:"forwarder,omitempty"`
 }
 
 // Record renders e as text, with local times in the site's zone.
@@ -126,7 +128,7 @@ func (l *Log) record(e *Entry) Record {
 	if e.Client.IsValid() {
 		client = e.Client.String()
 	}
-	return Record{
+	r := Record{
 		ID: e.ID, Ref: Ref(e.ID), Time: e.Time.UTC().Format(timeFormat), LocalTime: e.Time.In(l.loc).Format(localTimeFormat),
 		Client: client, MAC: e.MAC, Hostname: e.Hostname, Group: e.Group, ClientRule: e.ClientRule,
 		QName: e.QName, QType: typeString(e.QType), Proto: e.Proto.String(), Decision: e.Decision.String(),
@@ -134,6 +136,10 @@ func (l *Log) record(e *Entry) Record {
 		Answer: summary(e.Answer), Source: e.Source.String(), DNSSEC: e.DNSSEC.String(),
 		DurationMS: float64(e.Duration.Round(time.Microsecond)) / float64(time.Millisecond),
 	}
+	if e.Forwarder.IsValid() {
+		r.Forwarder = e.Forwarder.String()
+	}
+	return r
 }
 
 func typeString(t uint16) string {

@@ -11,7 +11,7 @@ import (
 // schemaVersion is the newest migration (len(migrations), checked by a
 // test); Open and OpenReadOnly refuse a database
 // newer than this binary understands.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // migrations[i] takes the schema from version i to i+1. Append only: a
 // released migration is never edited.
@@ -89,6 +89,10 @@ CREATE TABLE r_bypass(
 	day INTEGER NOT NULL, grp INTEGER NOT NULL, client INTEGER NOT NULL, category INTEGER NOT NULL, n INTEGER NOT NULL,
 	PRIMARY KEY(day, grp, client, category)) WITHOUT ROWID;
 CREATE INDEX r_bypass_client ON r_bypass(client);`,
+	// v2: the trusted forwarder that named the client (Entry.Forwarder);
+	// '' for entries from before, and for clients that asked directly.
+	// Adding a column with a constant default rewrites no existing row.
+	`ALTER TABLE entries ADD COLUMN forwarder TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings db to schemaVersion, one transaction per step, and

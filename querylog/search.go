@@ -104,7 +104,7 @@ func decodeCursor(s string) (uint64, error) {
 }
 
 const selectEntries = `SELECT e.id, e.ts, c.addr, c.mac, c.hostname, c.pseudo, e.grp, e.rule, n.name, e.qtype, e.proto,
-	e.decision, e.category, e.list, e.matched, e.rcode, e.answer, e.source, e.dnssec, e.duration
+	e.decision, e.category, e.list, e.matched, e.rcode, e.answer, e.source, e.dnssec, e.duration, e.forwarder
 FROM entries e JOIN clients c ON c.id = e.client JOIN names n ON n.id = e.qname`
 
 // query runs a filtered select: newest first below id (0: no bound), or
@@ -248,12 +248,12 @@ func scanEntry(rows *sql.Rows) (Entry, [5]int64, error) {
 		addr                            string
 		pseudo                          bool
 		grp, rule, cat, list, matched   int64
-		answer                          string
+		answer, fwd                     string
 		qtype, rcode                    uint16
 		proto, decision, source, dnssec uint8
 	)
 	if err := rows.Scan(&id, &ts, &addr, &e.MAC, &e.Hostname, &pseudo, &grp, &rule, &e.QName, &qtype, &proto,
-		&decision, &cat, &list, &matched, &rcode, &answer, &source, &dnssec, &dur); err != nil {
+		&decision, &cat, &list, &matched, &rcode, &answer, &source, &dnssec, &dur, &fwd); err != nil {
 		return e, [5]int64{}, err
 	}
 	e.ID = uint64(id)
@@ -266,6 +266,9 @@ func scanEntry(rows *sql.Rows) (Entry, [5]int64, error) {
 	e.QType, e.Rcode = qtype, rcode
 	e.Proto, e.Decision, e.Source, e.DNSSEC = Proto(proto), Decision(decision), Source(source), DNSSEC(dnssec)
 	e.Duration = time.Duration(dur)
+	if fwd != "" {
+		e.Forwarder, _ = netip.ParseAddr(fwd)
+	}
 	if answer != "" {
 		e.Answer = Text(answer)
 	}

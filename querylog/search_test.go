@@ -3,6 +3,7 @@ package querylog
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -283,8 +284,8 @@ func TestExport_golden(t *testing.T) {
 	}
 }
 
-// checkRefs checks that every exported entry's reference (the last CSV
-// column, or "ref") is Ref of its ID.
+// checkRefs checks that every exported entry's reference (the "ref" CSV
+// column or JSON field) is Ref of its ID.
 func checkRefs(t *testing.T, s string) {
 	t.Helper()
 	for i, ln := range strings.Split(s, "\n") {
@@ -300,8 +301,12 @@ func checkRefs(t *testing.T, s string) {
 			}
 			id, ref = r.ID, r.Ref
 		} else {
-			id, _ = strconv.ParseUint(ln[:strings.Index(ln, ",")], 10, 64)
-			ref = ln[strings.LastIndex(ln, ",")+1:]
+			rec, err := csv.NewReader(strings.NewReader(ln)).Read()
+			if err != nil || len(rec) != len(csvHeader) {
+				t.Fatalf("line %d: %v, %d columns", i, err, len(rec))
+			}
+			id, _ = strconv.ParseUint(rec[0], 10, 64)
+			ref = rec[slices.Index(csvHeader, "ref")]
 		}
 		if ref != Ref(id) || id == 0 {
 			t.Errorf("line %d: ref %q for id %d, want %q", i, ref, id, Ref(id))

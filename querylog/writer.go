@@ -54,8 +54,8 @@ const cacheLimit = 200_000 // entries per interning cache before it is reset
 
 // Statements the writer prepares once on its connection.
 var writerSQL = map[string]string{
-	"insert": `INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	"insert": `INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration, forwarder)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	"dictGet":   `SELECT id FROM dict WHERE s = ?`,
 	"dictPut":   `INSERT INTO dict(s) VALUES (?) RETURNING id`,
 	"nameGet":   `SELECT id FROM names WHERE name = ?`,
@@ -322,8 +322,12 @@ func (w *writer) insert(batch []Entry) error {
 			}
 		}
 		answer := summary(e.Answer)
+		fwd := ""
+		if e.Forwarder.IsValid() {
+			fwd = e.Forwarder.String()
+		}
 		if _, err := ins.ExecContext(ctx, int64(e.ID), e.Time.UnixNano(), client, ids[0], ids[1], qname,
-			e.QType, e.Proto, e.Decision, ids[2], ids[3], ids[4], e.Rcode, answer, e.Source, e.DNSSEC, int64(e.Duration)); err != nil {
+			e.QType, e.Proto, e.Decision, ids[2], ids[3], ids[4], e.Rcode, answer, e.Source, e.DNSSEC, int64(e.Duration), fwd); err != nil {
 			return err
 		}
 		w.roll.add(w.day.of(e.Time), ids[0], e.Decision, ids[2], client, e.QName)

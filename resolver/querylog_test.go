@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"gatehouse/clientmap"
+	"gatehouse/policy"
 	"gatehouse/querylog"
 )
 
@@ -123,3 +126,42 @@ func TestServer_hitPathAllocsWithQueryLog(t *testing.T) {
 type discardLog struct{}
 
 func (discardLog) Enqueue(querylog.Entry) bool { return true }
+
+// A client named by a trusted forwarder is logged with the forwarder's
+// address, and the forwarder gets its ECS option back, over a real socket.
+func TestServer_logsForwarder(t *testing.T) {
+	log := &recordingLog{}
+	s, addr := startServer(t, ServerConfig{Cache: answering(t, nil), QueryLog: log})
+	cm, err := clientmap.New(clientmap.Config{DefaultGroup: "pupils"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := policy.New(policy.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Clients: cm,
+		TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		Groups:            []policy.GroupOptions{{Name: "pupils"}}, DefaultGroup: "pupils"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetPolicy(snap)
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.org.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	q.IsEdns0().Option = append(q.IsEdns0().Option,
+		&dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: 1, SourceNetmask: 32, Address: net.ParseIP("10.9.1.5").To4()})
+	r := exchange(t, "udp", addr, q)
+	e := log.last(t)
+	if e.Client != netip.MustParseAddr("10.9.1.5") || e.Forwarder != netip.MustParseAddr("127.0.0.1") {
+		t.Errorf("logged client %v via %v, want 10.9.1.5 via 127.0.0.1", e.Client, e.Forwarder)
+	}
+	var echoed *dns.EDNS0_SUBNET
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if ecs, ok := o.(*dns.EDNS0_SUBNET); ok {
+				echoed = ecs
+			}
+		}
+	}
+	if echoed == nil || echoed.SourceScope != 32 || !echoed.Address.Equal(net.ParseIP("10.9.1.5")) {
+		t.Errorf("reply ECS %v, want 10.9.1.5/32 scope 32", echoed)
+	}
+}

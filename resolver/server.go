@@ -444,6 +444,7 @@ func (s *Server) done(qu *query, rcode int, src source, a *Answer, sec Security)
 		MAC:        macText(qu.client),
 		Group:      qu.client.Group,
 		ClientRule: qu.client.Rule,
+		Forwarder:  qu.client.Forwarder,
 		QName:      name,
 		QType:      qu.wq.q.Type,
 		Proto:      logProtos[qu.proto],
