@@ -139,7 +139,7 @@ func TestDashboard_blockPageAndLog(t *testing.T) {
 	if code != http.StatusForbidden || !strings.Contains(body, "games.example.org") || !strings.Contains(body, "gaming") {
 		t.Fatalf("block page %d:\n%s", code, body)
 	}
-	ref := regexp.MustCompile(`<strong>(\d+)</strong>`).FindStringSubmatch(body)
+	ref := regexp.MustCompile(`<strong>([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{5})</strong>`).FindStringSubmatch(body)
 	if ref == nil {
 		t.Fatalf("block page shows no reference:\n%s", body)
 	}
@@ -164,10 +164,11 @@ func TestDashboard_blockPageAndLog(t *testing.T) {
 		t.Errorf("review request not shown to the technician:\n%s", body)
 	}
 
-	// The blocked query is in the log, under the block page's reference.
-	req, _ = http.NewRequest(http.MethodGet, di.http+"/log?decision=blocked", nil)
-	if _, body := getBody(t, tech, req); !strings.Contains(body, "games.example.org.") || !strings.Contains(body, "<dd>"+ref[1]+"</dd>") {
-		t.Errorf("blocked query not in the log page")
+	// The blocked query is in the log, under the block page's reference,
+	// and the reference as typed back finds it.
+	req, _ = http.NewRequest(http.MethodGet, di.http+"/log?ref="+url.QueryEscape(strings.ToLower(ref[1])), nil)
+	if _, body := getBody(t, tech, req); !strings.Contains(body, "games.example.org.") || !strings.Contains(body, "<strong>"+ref[1]+"</strong>") {
+		t.Errorf("blocked query not found in the log page by its reference")
 	}
 	req, _ = http.NewRequest(http.MethodGet, di.http+"/status", nil)
 	if code, body := getBody(t, tech, req); code != http.StatusOK || !strings.Contains(body, "games") || !strings.Contains(body, "All is well") {
@@ -244,7 +245,9 @@ func TestDashboard_TLS(t *testing.T) {
 	d, h := freePort(t), freePort(t)
 	state := stateDirFor(d)
 	cfgPath := filepath.Join(dir, "gatehouse.yaml")
-	os.WriteFile(cfgPath, []byte(siteConfig(d, h, up, "127.0.0.0/8")+fmt.Sprintf("dashboard: {tls_cert: %s, tls_key: %s}\n", certFile, keyFile)), 0o644)
+	redirect := freePort(t)
+	cfgText := strings.Replace(siteConfig(d, h, up, "127.0.0.0/8"), "listen:\n", fmt.Sprintf("listen:\n  dashboard_redirect: \"127.0.0.1:%d\"\n", redirect), 1)
+	os.WriteFile(cfgPath, []byte(cfgText+fmt.Sprintf("dashboard: {tls_cert: %s, tls_key: %s}\n", certFile, keyFile)), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
@@ -299,6 +302,17 @@ func TestDashboard_TLS(t *testing.T) {
 		t.Errorf("the renewed certificate is not served: %v", err)
 	} else {
 		resp.Body.Close()
+	}
+	// Plain HTTP on listen.dashboard_redirect is sent to the HTTPS
+	// dashboard, same host and path.
+	noFollow := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noFollow.Get(fmt.Sprintf("http://127.0.0.1:%d/log?domain=x", redirect)); err != nil {
+		t.Errorf("redirect listener: %v", err)
+	} else {
+		resp.Body.Close()
+		if want := base + "/log?domain=x"; resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+			t.Errorf("redirect: %s to %q, want 302 to %q", resp.Status, resp.Header.Get("Location"), want)
+		}
 	}
 	// Plain HTTP to the TLS port is not served.
 	if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", h)); err == nil {
