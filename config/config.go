@@ -79,6 +79,11 @@ type Listen struct {
 	// (no certificate can be valid for an arbitrary blocked name); nil
 	// when off. A bare IP gets port 443.
 	BlockPageHTTPS *ListenAddr `yaml:"block_page_https"`
+	// DashboardRedirect answers plain HTTP with a redirect to the HTTPS
+	// dashboard (listen.http with dashboard.tls_cert), so a technician who
+	// types the bare address lands on the login page; nil when off. A bare
+	// IP gets port 80.
+	DashboardRedirect *ListenAddr `yaml:"dashboard_redirect"`
 }
 
 // Dashboard configures the web dashboard on listen.http.

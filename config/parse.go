@@ -214,6 +214,9 @@ func normalise(c *Config) {
 	if h := c.Listen.BlockPageHTTPS; h != nil && h.Port == 0 {
 		h.Port = 443
 	}
+	if h := c.Listen.DashboardRedirect; h != nil && h.Port == 0 {
+		h.Port = 80
+	}
 	fillPorts(c.Resolver.Upstreams)
 	for i := range c.Resolver.Conditional {
 		cond := &c.Resolver.Conditional[i]

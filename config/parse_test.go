@@ -250,6 +250,8 @@ func TestParse_errors(t *testing.T) {
 		{"block page clash", base + "listen: {http: \"10.0.0.1:80\", block_page: 10.0.0.1}\n", "4:43", "listen.block_page", "10.0.0.1:80 clashes with listen.http (10.0.0.1:80): both need TCP port 80"},
 		{"block page https clash", base + "listen: {block_page: \":8443\", block_page_https: \"127.0.0.1:8443\"}\n", "4:49", "listen.block_page_https", "127.0.0.1:8443 clashes with listen.block_page (:8443): both need TCP port 8443"},
 		{"dashboard tls half", base + "dashboard: {tls_cert: /etc/gatehouse/cert.pem}\n", "4:12", "dashboard.tls_key", "tls_cert and tls_key go together"},
+		{"redirect without tls", base + "listen: {dashboard_redirect: \":80\"}\n", "4:30", "listen.dashboard_redirect", "needs listen.http and dashboard.tls_cert"},
+		{"redirect clash", base + "listen: {block_page: \":80\", dashboard_redirect: \":80\"}\ndashboard: {tls_cert: /c.pem, tls_key: /k.pem}\n", "4:49", "listen.dashboard_redirect", ":80 clashes with listen.block_page (:80): both need TCP port 80"},
 		{"access log retention", base + "dashboard: {access_log_retention: 36h}\n", "4:35", "dashboard.access_log_retention", "must be whole days"},
 		{"review retention", base + "dashboard: {closed_review_retention: 90m}\n", "4:38", "dashboard.closed_review_retention", "must be whole days"},
 		{"metrics allow", base + "dashboard: {metrics: {allow: [not-a-net]}}\n", "4:31", "dashboard.metrics.allow[0]", "expected an IP address or CIDR prefix"},

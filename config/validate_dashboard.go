@@ -23,10 +23,13 @@ func (v *validator) dashboard(c *Config) {
 			v.errorf(r.path, "must be whole days, like \"365d\", or 0s to keep for ever, got %s", FormatDuration(r.d))
 		}
 	}
+	if c.Listen.DashboardRedirect != nil && (d.TLSCert == "" || c.Listen.HTTP == nil) {
+		v.errorf("listen.dashboard_redirect", "redirects to the HTTPS dashboard, so it needs listen.http and dashboard.tls_cert")
+	}
 	if d.TLSCert != "" && c.Listen.HTTP == nil {
 		v.errorf("dashboard.tls_cert", "is set but listen.http is off, so nothing would use it")
 	}
-	// The block page listeners must not share a TCP port with each other,
+	// The block page and redirect listeners must not share a TCP port with each other,
 	// the dashboard or DNS over TCP.
 	type tcpUse struct {
 		path string
@@ -42,7 +45,7 @@ func (v *validator) dashboard(c *Config) {
 	for _, l := range []struct {
 		path string
 		addr *ListenAddr
-	}{{"listen.block_page", c.Listen.BlockPage}, {"listen.block_page_https", c.Listen.BlockPageHTTPS}} {
+	}{{"listen.block_page", c.Listen.BlockPage}, {"listen.block_page_https", c.Listen.BlockPageHTTPS}, {"listen.dashboard_redirect", c.Listen.DashboardRedirect}} {
 		if l.addr == nil || v.isBad(l.path) {
 			continue
 		}

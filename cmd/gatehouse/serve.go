@@ -420,6 +420,13 @@ func (s *site) run(ctx context.Context) error {
 		}()
 	}
 	stopBlockPage, err := s.startBlockPage()
+	if err == nil {
+		// The HTTP-to-HTTPS redirect stops with the block page.
+		var stopRedirect func()
+		stopRedirect, err = s.startRedirect()
+		stopPage := stopBlockPage
+		stopBlockPage = func() { stopRedirect(); stopPage() }
+	}
 	if err != nil {
 		stopBlockPage()
 		if hs != nil {
