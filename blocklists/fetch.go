@@ -400,7 +400,7 @@ type RefresherConfig struct {
 	Store   *Store
 	Fetcher *Fetcher
 	Lists   []Remote
-	// OnChange is called from Run when one or more stored copies changed
+	// OnChange is called from Run (and Accept) when one or more stored copies changed
 	// (once for the lists refreshed together, such as every list with no
 	// stored copy at start), so the owner rebuilds the Set. It should not
 	// block for long: a non-blocking send to the reload loop.
