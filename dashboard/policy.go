@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatehouse/config"
+	"gatehouse/dashboard/store"
 	"gatehouse/policy/override"
 )
 
@@ -125,6 +126,14 @@ func (d *Dashboard) acceptList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
+	// A smaller IWF or CTIRU list means less illegal content blocked: only
+	// an admin may accept one.
+	for _, l := range d.cfg.Site.Status().Lists {
+		if l.Name == name && l.Locked && sess.Role != store.Admin {
+			d.renderStatus(w, r, sess, http.StatusForbidden, "List "+name+" is in a locked category ("+l.Category+"): only an admin can accept a smaller download of it.")
+			return
+		}
+	}
 	if err := acc.AcceptList(r.Context(), name, sess.User); err != nil {
 		d.renderStatus(w, r, sess, http.StatusBadRequest, "Accepting list "+name+" failed: "+err.Error())
 		return

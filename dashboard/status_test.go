@@ -140,6 +140,23 @@ func TestStatus_acceptHeldList(t *testing.T) {
 		t.Errorf("safeguarding lead's accept: %d, want 403", code)
 	}
 
+	// A smaller locked list (less illegal content blocked) is for an
+	// admin to accept, not a technician.
+	e.site.mu.Lock()
+	e.site.st.Lists = append(e.site.st.Lists, ListStatus{Name: "iwf-feed", Category: "iwf", Locked: true, Entries: 1000,
+		LastError: "fewer lines", HeldVersion: "0123456789ab", HeldLines: 10})
+	e.site.mu.Unlock()
+	if code, _ := e.post(tech, "/lists/iwf-feed/accept", url.Values{"csrf": {m[1]}}); code != http.StatusForbidden {
+		t.Errorf("technician's accept of a locked list: %d, want 403", code)
+	}
+	admin := e.login(store.Admin)
+	if code, _ := e.post(admin, "/lists/iwf-feed/accept", url.Values{"csrf": {e.csrf(admin)}}); code != http.StatusSeeOther {
+		t.Errorf("admin's accept of a locked list: %d, want a redirect", code)
+	}
+	if got := e.control.accepted; len(got) != 2 || got[1] != "iwf-feed by admin" {
+		t.Errorf("accepted %v, want iwf-feed by admin last", got)
+	}
+
 	e.control.err = errors.New("list \"feed\": no rejected download is held")
 	if code, body := e.post(tech, "/lists/feed/accept", url.Values{"csrf": {m[1]}}); code != http.StatusBadRequest || !strings.Contains(body, "no rejected download is held") {
 		t.Errorf("failed accept: %d, want 400 saying why", code)
