@@ -22,7 +22,7 @@ import (
 // check: it runs only when GATEHOUSE_DOCS_SCREENSHOTS names the output
 // directory:
 //
-//	GATEHOUSE_DOCS_SCREENSHOTS=$PWD/docs/img go test ./cmd/gatehouse -run DocsScreenshots
+//	GATEHOUSE_DOCS_SCREENSHOTS=$PWD/docs/img go test ./cmd/gatehouse -run docsScreenshots
 func TestBrowser_docsScreenshots(t *testing.T) {
 	out := os.Getenv("GATEHOUSE_DOCS_SCREENSHOTS")
 	if out == "" {
