@@ -333,7 +333,7 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.ByGroup) > 0 {
 		p("\nGroup\tQueries\tBlocked\tBypass\tRewritten\n")
 		for _, g := range r.ByGroup {
-			p("%s\t%d\t%d\t%d\t%d\n", textSafe(g.Group), g.Queries, g.Blocked, g.Bypass, g.Rewritten)
+			p("%s\t%d\t%d\t%d\t%d\n", TerminalSafe(g.Group), g.Queries, g.Blocked, g.Bypass, g.Rewritten)
 		}
 	}
 	section := func(name string, cs []Count) {
@@ -342,7 +342,7 @@ func (r Report) WriteText(w io.Writer) error {
 		}
 		p("\n%s\n", name)
 		for _, c := range cs {
-			p("  %s\t%d\n", textSafe(c.Key), c.N)
+			p("  %s\t%d\n", TerminalSafe(c.Key), c.N)
 		}
 	}
 	section("Blocked by category", r.BlockedByCategory)
@@ -350,34 +350,31 @@ func (r Report) WriteText(w io.Writer) error {
 	if len(r.TopClients) > 0 {
 		p("\nTop devices by blocked attempts\tBlocked\tBypass\n")
 		for _, c := range r.TopClients {
-			p("  %s\t%d\t%d\n", textSafe(c.Client.String()), c.Blocked, c.Bypass)
+			p("  %s\t%d\t%d\n", TerminalSafe(c.Client.String()), c.Blocked, c.Bypass)
 		}
 	}
 	if len(r.Bypass) > 0 {
 		p("\nBypass attempts\tKind\tCount\n")
 		for _, b := range r.Bypass {
-			p("  %s\t%s\t%d\n", textSafe(b.Client.String()), textSafe(b.Category), b.N)
+			p("  %s\t%s\t%d\n", TerminalSafe(b.Client.String()), TerminalSafe(b.Category), b.N)
 		}
 	}
 	section("Rewrites (safe search and others)", r.Rewrites)
 	return tw.Flush()
 }
 
-// textSafe keeps logged strings from driving the terminal: control
-// characters and bidi overrides are shown escaped.
-func textSafe(s string) string {
-	ok := true
-	for _, c := range s {
-		if c < 0x20 || c == 0x7f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) {
-			ok = false
-			break
+// TerminalSafe keeps logged strings (query names, hostnames, group and
+// category names, all attacker-controlled or site-chosen) from driving a
+// terminal: a string with control characters (C0, DEL, C1), bidi overrides
+// or invalid UTF-8 comes back escaped as a Go string literal's body.
+func TerminalSafe(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\uFFFD' || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			q := strconv.QuoteToASCII(s)
+			return q[1 : len(q)-1]
 		}
 	}
-	if ok {
-		return s
-	}
-	q := strconv.QuoteToASCII(s)
-	return q[1 : len(q)-1]
+	return s
 }
 
 // WriteCSV renders r as CSV rows of section, key, measure, count.

@@ -253,15 +253,18 @@ func TestReport_topNOrder(t *testing.T) {
 	}
 }
 
-func TestTextSafe(t *testing.T) {
+func TestTerminalSafe(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain":           "plain",
 		"a\x1b[31mb":      `a\x1b[31mb`,
 		"rtl\u202ex":      `rtl\u202ex`,
+		"c1\u009bx":       `c1\u009bx`,
+		"bad\xffutf8":     `bad\xffutf8`,
+		"tab\there":       `tab\there`,
 		"ünïcode is fine": "ünïcode is fine",
 	} {
-		if got := textSafe(in); got != want {
-			t.Errorf("textSafe(%q) = %q, want %q", in, got, want)
+		if got := TerminalSafe(in); got != want {
+			t.Errorf("TerminalSafe(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"gatehouse/querylog"
 )
 
 // Report is every site's summary and the trust's totals.
@@ -103,10 +105,10 @@ func (r Report) WriteText(w io.Writer, loc *time.Location) error {
 	p("SITE\tSTATE\tCONCERNS\tCRIT/HIGH/MED/LOW\tOPEN\tOVERDUE\tDELIVERY\tBLOCKED\tBYPASS\tAUDIT\n")
 	for _, s := range r.Sites {
 		if s.Summary == nil {
-			p("%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\n", textSafe(s.Name), strings.ToUpper(s.State))
+			p("%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\n", querylog.TerminalSafe(s.Name), strings.ToUpper(s.State))
 			continue
 		}
-		p("%s\tok\t%s\t%s\n", textSafe(s.Name), siteCells(s.Summary.Safeguarding, s.Summary.Filtering), auditCell(s.Summary.Safeguarding))
+		p("%s\tok\t%s\t%s\n", querylog.TerminalSafe(s.Name), siteCells(s.Summary.Safeguarding, s.Summary.Filtering), auditCell(s.Summary.Safeguarding))
 	}
 	t := r.Total
 	p("TOTAL\t%d/%d\t%s\t%d broken\n", t.Reached, t.Sites, siteCells(&t.Safeguarding, &t.Filtering), t.AuditBroken)
@@ -120,7 +122,7 @@ func (r Report) WriteText(w io.Writer, loc *time.Location) error {
 			if !s.LastReached.IsZero() {
 				last = "last reached " + s.LastReached.In(loc).Format("Mon 2 Jan 15:04")
 			}
-			p("  %s\t%s\t%s\n", textSafe(s.Name), last, textSafe(s.Error))
+			p("  %s\t%s\t%s\n", querylog.TerminalSafe(s.Name), last, querylog.TerminalSafe(s.Error))
 		}
 	}
 	section := func(title string, keys []string, n func(string) int64) {
@@ -130,12 +132,12 @@ func (r Report) WriteText(w io.Writer, loc *time.Location) error {
 		p("\n%s\tTOTAL", title)
 		for _, s := range r.Sites {
 			if s.Summary != nil {
-				p("\t%s", textSafe(s.Name))
+				p("\t%s", querylog.TerminalSafe(s.Name))
 			}
 		}
 		p("\n")
 		for _, k := range keys {
-			p("  %s\t%d", textSafe(k), n(k))
+			p("  %s\t%d", querylog.TerminalSafe(k), n(k))
 			for _, s := range r.Sites {
 				if s.Summary != nil {
 					p("\t%d", siteCount(s.Summary, title, k))
@@ -151,22 +153,22 @@ func (r Report) WriteText(w io.Writer, loc *time.Location) error {
 	p("\nAudit chains\n")
 	for _, s := range r.Sites {
 		if s.Summary != nil && s.Summary.Safeguarding != nil {
-			p("  %s\t%s\thead %s\n", textSafe(s.Name), textSafe(s.Summary.Safeguarding.AuditStatus), textSafe(s.Summary.Safeguarding.AuditHead))
+			p("  %s\t%s\thead %s\n", querylog.TerminalSafe(s.Name), querylog.TerminalSafe(s.Summary.Safeguarding.AuditStatus), querylog.TerminalSafe(s.Summary.Safeguarding.AuditHead))
 		}
 	}
 	for _, s := range r.Sites {
 		if s.Summary == nil || s.Summary.Identities == nil {
 			continue
 		}
-		p("\n%s: concerns with devices (shared by the site)\n", textSafe(s.Name))
+		p("\n%s: concerns with devices (shared by the site)\n", querylog.TerminalSafe(s.Name))
 		for _, c := range s.Summary.Identities.Concerns {
-			p("  #%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Priority, textSafe(c.Category), textSafe(c.Device), textSafe(c.Group), c.Status)
+			p("  #%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Priority, querylog.TerminalSafe(c.Category), querylog.TerminalSafe(c.Device), querylog.TerminalSafe(c.Group), c.Status)
 		}
 		if len(s.Summary.Identities.Bypass) > 0 {
-			p("\n%s: bypass attempts per device\n", textSafe(s.Name))
+			p("\n%s: bypass attempts per device\n", querylog.TerminalSafe(s.Name))
 		}
 		for _, b := range s.Summary.Identities.Bypass {
-			p("  bypass\t%s\t%s\t%d\n", textSafe(b.Device), textSafe(b.Kind), b.N)
+			p("  bypass\t%s\t%s\t%d\n", querylog.TerminalSafe(b.Device), querylog.TerminalSafe(b.Kind), b.N)
 		}
 	}
 	p("\nA DNS lookup is an indicator, not proof.\n")
@@ -226,22 +228,6 @@ func auditCell(sg *Safeguarding) string {
 	return "BROKEN"
 }
 
-// textSafe keeps a site's strings from driving the terminal.
-func textSafe(s string) string {
-	ok := true
-	for _, c := range s {
-		if c < 0x20 || c == 0x7f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s
-	}
-	q := strconv.QuoteToASCII(s)
-	return q[1 : len(q)-1]
-}
-
 //go:embed report.html
 var reportHTML string
 
@@ -258,7 +244,7 @@ var Funcs = template.FuncMap{
 		}
 		return t.In(loc).Format("Mon 2 Jan 2006 15:04")
 	},
-	"trustText": textSafe,
+	"trustText": querylog.TerminalSafe,
 	"trustCount": func(s *Summary, section, key string) int64 {
 		return siteCount(s, section, key)
 	},

@@ -235,17 +235,6 @@ func writeEntry(w io.Writer, e querylog.Entry, loc *time.Location) {
 		safeText(e.QName), dns.Type(e.QType), e.Decision, safeText(who), dns.RcodeToString[int(e.Rcode)], safeText(answer), querylog.Ref(e.ID))
 }
 
-// safeText returns s, or s quoted when it has control characters, tabs or
-// invalid UTF-8.
-func safeText(s string) string {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == '\uFFFD' || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
-			return fmt.Sprintf("%+q", s)
-		}
-	}
-	return s
-}
-
 func logsTail(c *cli.Context, stdout io.Writer) error {
 	l, loc, err := openLog(c)
 	if err != nil {
@@ -317,3 +306,6 @@ func report(c *cli.Context, stdout io.Writer) error {
 	}
 	return fmt.Errorf("--format: %q is not text or csv", c.String("format"))
 }
+
+// safeText keeps attacker-controlled names from driving the terminal.
+func safeText(s string) string { return querylog.TerminalSafe(s) }
