@@ -9,6 +9,8 @@ import (
 	"iter"
 	"net/netip"
 	"slices"
+
+	"gatehouse/internal/addrkey"
 )
 
 // Address lists (format "cidr", alias "ip") name answer addresses to
@@ -121,41 +123,6 @@ func ParseAddresses(r io.Reader, source string) iter.Seq2[AddrEntry, error] {
 	}
 }
 
-// u128 is an address as a number: IPv4 addresses as IPv4-mapped IPv6
-// (::ffff:a.b.c.d), so one order covers both families.
-type u128 struct{ hi, lo uint64 }
-
-func keyOf(a netip.Addr) u128 {
-	if a.Is4() { // most answers: skip building 16 bytes
-		b := a.As4()
-		return u128{0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))}
-	}
-	b := a.As16()
-	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
-}
-
-func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
-
-// rangeOf returns the first and last address of a masked prefix.
-func rangeOf(p netip.Prefix) (first, last u128) {
-	first = keyOf(p.Addr())
-	n := p.Bits()
-	if p.Addr().Is4() {
-		n += 96
-	}
-	last = first
-	switch {
-	case n <= 0:
-		last = u128{^uint64(0), ^uint64(0)}
-	case n < 64:
-		last.hi |= ^uint64(0) >> n
-		last.lo = ^uint64(0)
-	case n < 128:
-		last.lo |= ^uint64(0) >> (n - 64)
-	}
-	return first, last
-}
-
 // IPListSpec is one address list to compile: its ID shares the ListID
 // space (and so the group masks) with the name lists of a Set.
 type IPListSpec struct {
@@ -236,7 +203,7 @@ type ipList struct {
 
 // span is one prefix of a list as an address range.
 type span struct {
-	first, last u128
+	first, last addrkey.Key
 	parent      int32 // index of the narrowest span holding this one; -1: none
 	line        int32
 	source      uint8
@@ -246,8 +213,8 @@ type span struct {
 
 func (sp *span) prefix() netip.Prefix {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], sp.first.hi)
-	binary.BigEndian.PutUint64(b[8:], sp.first.lo)
+	binary.BigEndian.PutUint64(b[:8], sp.first.Hi)
+	binary.BigEndian.PutUint64(b[8:], sp.first.Lo)
 	a := netip.AddrFrom16(b)
 	if sp.v4 {
 		a = a.Unmap()
@@ -256,18 +223,18 @@ func (sp *span) prefix() netip.Prefix {
 }
 
 // find returns the index of the most specific span holding k, or -1.
-func (l *ipList) find(k u128) int {
+func (l *ipList) find(k addrkey.Key) int {
 	lo, hi := 0, len(l.spans) // first span starting after k
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if k.less(l.spans[mid].first) {
+		if k.Less(l.spans[mid].first) {
 			hi = mid
 		} else {
 			lo = mid + 1
 		}
 	}
 	i := lo - 1
-	for i >= 0 && l.spans[i].last.less(k) {
+	for i >= 0 && l.spans[i].last.Less(k) {
 		i = int(l.spans[i].parent)
 	}
 	return i
@@ -347,13 +314,13 @@ func compileIPList(spec IPListSpec) (ipList, error) {
 	}
 	slices.SortFunc(l.spans, func(a, b span) int {
 		switch {
-		case a.first.less(b.first):
+		case a.first.Less(b.first):
 			return -1
-		case b.first.less(a.first):
+		case b.first.Less(a.first):
 			return 1
-		case b.last.less(a.last):
+		case b.last.Less(a.last):
 			return -1 // wider first
-		case a.last.less(b.last):
+		case a.last.Less(b.last):
 			return 1
 		}
 		return int(a.line) - int(b.line)
@@ -372,7 +339,7 @@ func compileIPList(spec IPListSpec) (ipList, error) {
 	var stack []int32
 	for i := range l.spans {
 		sp := &l.spans[i]
-		for len(stack) > 0 && l.spans[stack[len(stack)-1]].last.less(sp.first) {
+		for len(stack) > 0 && l.spans[stack[len(stack)-1]].last.Less(sp.first) {
 			stack = stack[:len(stack)-1]
 		}
 		sp.parent = -1
@@ -409,7 +376,7 @@ func (s *ipSink) entry(name []byte, _ Kind, _ Action, line int) {
 	if err != nil {
 		panic(fmt.Sprintf("blocklists: address entry %q does not parse back: %v", name, err))
 	}
-	first, last := rangeOf(p)
+	first, last := addrkey.Range(p)
 	s.list.info.Stats.Parsed++
 	s.list.spans = append(s.list.spans, span{first: first, last: last, line: int32(min(line, 1<<31-1)),
 		source: s.src, bits: uint8(p.Bits()), v4: p.Addr().Is4()})
@@ -442,7 +409,7 @@ func (s *IPSet) Match(addr netip.Addr, block Mask) (IPMatch, bool) {
 	if m == 0 {
 		return IPMatch{}, false
 	}
-	k := keyOf(addr)
+	k := addrkey.Of(addr)
 	for _, part := range [2]Mask{m & s.locked, m &^ s.locked} {
 		for part != 0 {
 			id := part.first()
@@ -469,7 +436,7 @@ func (s *IPSet) Explain(addr netip.Addr) []IPMatch {
 		return nil
 	}
 	var out []IPMatch
-	k := keyOf(addr)
+	k := addrkey.Of(addr)
 	for i := range s.lists {
 		if j := s.lists[i].find(k); j >= 0 {
 			out = append(out, s.lists[i].match(j))

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gatehouse/internal/addrkey"
 )
 
 func TestParseAddrLine(t *testing.T) {
@@ -277,11 +279,11 @@ func TestIPSet_matchesNaive(t *testing.T) {
 				p := lists[0][r.IntN(len(lists[0]))]
 				a = p.Addr()
 				if r.IntN(2) == 0 {
-					_, last := rangeOf(p)
+					_, last := addrkey.Range(p)
 					b := [16]byte{}
 					for i := range 8 {
-						b[i] = byte(last.hi >> (56 - 8*i))
-						b[8+i] = byte(last.lo >> (56 - 8*i))
+						b[i] = byte(last.Hi >> (56 - 8*i))
+						b[8+i] = byte(last.Lo >> (56 - 8*i))
 					}
 					a = netip.AddrFrom16(b).Unmap()
 				}

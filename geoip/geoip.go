@@ -1,7 +1,6 @@
 package geoip
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
+
+	"gatehouse/internal/addrkey"
 )
 
 // Kind is what an Index maps addresses to.
@@ -72,8 +73,8 @@ type Index struct {
 	size  int64
 	mod   time.Time
 	want  []uint32
-	first []u128
-	last  []u128
+	first []addrkey.Key
+	last  []addrkey.Key
 	vals  []uint32
 }
 
@@ -89,17 +90,17 @@ func (ix *Index) Lookup(addr netip.Addr) (uint32, bool) {
 	if ix == nil || len(ix.first) == 0 {
 		return 0, false
 	}
-	k := keyOf(addr)
+	k := addrkey.Of(addr)
 	lo, hi := 0, len(ix.first)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if k.less(ix.first[mid]) {
+		if k.Less(ix.first[mid]) {
 			hi = mid
 		} else {
 			lo = mid + 1
 		}
 	}
-	if i := lo - 1; i >= 0 && !ix.last[i].less(k) {
+	if i := lo - 1; i >= 0 && !ix.last[i].Less(k) {
 		return ix.vals[i], true
 	}
 	return 0, false
@@ -154,7 +155,7 @@ func Load(kind Kind, path string, want []uint32, prev *Index) (*Index, error) {
 	}
 	decoded := map[uintptr]uint32{} // records are shared by many networks
 	type rng struct {
-		first, last u128
+		first, last addrkey.Key
 		val         uint32
 	}
 	var kept []rng
@@ -173,24 +174,24 @@ func Load(kind Kind, path string, want []uint32, prev *Index) (*Index, error) {
 		if _, found := slices.BinarySearch(want, v); !found {
 			continue
 		}
-		first, last := rangeOf(res.Prefix())
+		first, last := addrkey.Range(res.Prefix())
 		kept = append(kept, rng{first, last, v})
 	}
 	slices.SortFunc(kept, func(a, b rng) int {
 		switch {
-		case a.first.less(b.first):
+		case a.first.Less(b.first):
 			return -1
-		case b.first.less(a.first):
+		case b.first.Less(a.first):
 			return 1
 		}
 		return 0
 	})
 	for _, r := range kept {
 		if n := len(ix.first); n > 0 {
-			if !ix.last[n-1].less(r.first) {
+			if !ix.last[n-1].Less(r.first) {
 				continue // overlaps the range before: databases are disjoint, so a bad file; keep the first
 			}
-			if ix.vals[n-1] == r.val && ix.last[n-1].next() == r.first {
+			if ix.vals[n-1] == r.val && ix.last[n-1].Next() == r.first {
 				ix.last[n-1] = r.last // adjacent, same value: one range
 				continue
 			}
@@ -234,47 +235,4 @@ func decode(kind Kind, res maxminddb.Result) (uint32, error) {
 		return 0, nil // not a code anyone can block by: ignored
 	}
 	return v, nil
-}
-
-// u128 is an address as a number: IPv4 addresses as IPv4-mapped IPv6, so
-// one order covers both families.
-type u128 struct{ hi, lo uint64 }
-
-func keyOf(a netip.Addr) u128 {
-	if a.Is4() { // most answers: skip building 16 bytes
-		b := a.As4()
-		return u128{0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))}
-	}
-	b := a.As16()
-	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
-}
-
-func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
-
-func (a u128) next() u128 {
-	a.lo++
-	if a.lo == 0 {
-		a.hi++
-	}
-	return a
-}
-
-func rangeOf(p netip.Prefix) (first, last u128) {
-	p = p.Masked()
-	first = keyOf(p.Addr())
-	n := p.Bits()
-	if p.Addr().Is4() {
-		n += 96
-	}
-	last = first
-	switch {
-	case n <= 0:
-		last = u128{^uint64(0), ^uint64(0)}
-	case n < 64:
-		last.hi |= ^uint64(0) >> n
-		last.lo = ^uint64(0)
-	case n < 128:
-		last.lo |= ^uint64(0) >> (n - 64)
-	}
-	return first, last
 }
