@@ -2,6 +2,6 @@
 
 package blocklists
 
-// prefetch2 is a no-op where there is no assembly for it; Match then
+// prefetch3 is a no-op where there is no assembly for it; Match then
 // waits for each cache miss in turn.
-func prefetch2(a, b uintptr) {}
+func prefetch3(a, b, c uintptr) {}

@@ -257,7 +257,7 @@ func filterMask(t uint64) uint64 { return 1<<(t>>2&63) | 1<<(t>>8&63) }
 // holds.
 func (s *Set) match(name string, block, allow Mask, ps []probe) (Match, bool) {
 	// One pass from the right finds the labels, hashes each suffix from
-	// its parent's hash and prefetches both its filter word and its home
+	// its parent's hash and prefetches its filter word and its home
 	// bucket, so that all these cache misses overlap each other and the
 	// hashing of the labels still to come. A listed suffix's bucket is
 	// then on its way before the filter has answered for it: a hit waits
@@ -281,7 +281,10 @@ func (s *Set) match(name string, block, allow Mask, ps []probe) (Match, bool) {
 		h = s.hash.label(h, name[i+1:end])
 		t := hashKey(h, 0)
 		w, b := s.filterWord(t), s.home(t)
-		prefetch2(filter+uintptr(w)*8, buckets+uintptr(b)*unsafe.Sizeof(bucket{}))
+		// A fifth of the keys sit in the bucket after their home bucket
+		// (they are sorted, and the table is 80% full): load both.
+		bucketAt := buckets + uintptr(b)*unsafe.Sizeof(bucket{})
+		prefetch3(filter+uintptr(w)*8, bucketAt, bucketAt+unsafe.Sizeof(bucket{}))
 		ps[n] = probe{t: t, w: uint32(w), b: uint32(b), off: uint8(i + 1)}
 		n++
 		if i < 0 {
