@@ -38,6 +38,19 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 		}
 		return &userStore{Store: st, dir: dir}, nil
 	}
+	// change opens the store, makes one change to an account, and records
+	// it in the safeguarding audit log (see recordChange).
+	change := func(c *cli.Context, account, what string, do func(*userStore) error) error {
+		st, err := open(c)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := do(st); err != nil {
+			return err
+		}
+		return st.recordChange(c.Context, account, what)
+	}
 	one := func(c *cli.Context, what string) (string, error) {
 		if c.NArg() != 1 {
 			return "", fmt.Errorf("%s needs exactly one account name", what)
@@ -71,28 +84,23 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					if err != nil {
 						return err
 					}
-					st, err := open(c)
+					what := string(role)
+					if c.Bool("approver") {
+						what += ", approver"
+					}
+					err = change(c, name, "added (role "+what+")", func(st *userStore) error {
+						if err := st.AddUser(c.Context, name, role, pw, time.Now()); err != nil {
+							return err
+						}
+						if c.Bool("approver") {
+							return st.SetApprover(c.Context, name, true)
+						}
+						return nil
+					})
 					if err != nil {
 						return err
 					}
-					defer st.Close()
-					if err := st.AddUser(c.Context, name, role, pw, time.Now()); err != nil {
-						return err
-					}
-					if err := st.recordChange(c.Context, name, "added (role "+string(role)+")"); err != nil {
-						return err
-					}
-					if c.Bool("approver") {
-						if err := st.SetApprover(c.Context, name, true); err != nil {
-							return err
-						}
-						if err := st.recordChange(c.Context, name, "approver capability given"); err != nil {
-							return err
-						}
-						fmt.Fprintf(stdout, "added %s (%s, approver)\n", name, role)
-						return nil
-					}
-					fmt.Fprintf(stdout, "added %s (%s)\n", name, role)
+					fmt.Fprintf(stdout, "added %s (%s)\n", name, what)
 					return nil
 				},
 			},
@@ -123,15 +131,10 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					if err != nil {
 						return err
 					}
-					st, err := open(c)
+					err = change(c, name, "password reset", func(st *userStore) error {
+						return st.SetPassword(c.Context, name, pw)
+					})
 					if err != nil {
-						return err
-					}
-					defer st.Close()
-					if err := st.SetPassword(c.Context, name, pw); err != nil {
-						return err
-					}
-					if err := st.recordChange(c.Context, name, "password reset"); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout, "password of %s changed\n", name)
@@ -149,19 +152,14 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					if err != nil {
 						return err
 					}
-					st, err := open(c)
-					if err != nil {
-						return err
-					}
-					defer st.Close()
-					if err := st.SetApprover(c.Context, name, !c.Bool("off")); err != nil {
-						return err
-					}
-					change := "approver capability given"
+					what := "approver capability given"
 					if c.Bool("off") {
-						change = "approver capability taken away"
+						what = "approver capability taken away"
 					}
-					if err := st.recordChange(c.Context, name, change); err != nil {
+					err = change(c, name, what, func(st *userStore) error {
+						return st.SetApprover(c.Context, name, !c.Bool("off"))
+					})
+					if err != nil {
 						return err
 					}
 					if c.Bool("off") {
@@ -182,15 +180,10 @@ func usersCommand(stdout io.Writer, configFlag cli.Flag) *cli.Command {
 					if err != nil {
 						return err
 					}
-					st, err := open(c)
+					err = change(c, name, "removed", func(st *userStore) error {
+						return st.RemoveUser(c.Context, name)
+					})
 					if err != nil {
-						return err
-					}
-					defer st.Close()
-					if err := st.RemoveUser(c.Context, name); err != nil {
-						return err
-					}
-					if err := st.recordChange(c.Context, name, "removed"); err != nil {
 						return err
 					}
 					fmt.Fprintf(stdout, "removed %s\n", name)

@@ -102,8 +102,7 @@ func TestUsersCommand_recordsInSafeguardingAudit(t *testing.T) {
 		}
 	}
 	want := []string{
-		`account governor {"change":"added (role viewer)"}`,
-		`account governor {"change":"approver capability given"}`,
+		`account governor {"change":"added (role viewer, approver)"}`,
 		`account governor {"change":"approver capability taken away"}`,
 		`account governor {"change":"removed"}`,
 	}
