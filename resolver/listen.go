@@ -120,6 +120,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type udpListener struct {
 	conn    *net.UDPConn
 	pktinfo bool // wildcard address: learn each packet's destination to reply from it
+	// raw is the read loop's direct system-call state (udpraw_linux.go),
+	// set only on the read loop's own copy: cache hits answered there
+	// write through it.
+	raw *udpRaw
 }
 
 // bind opens the UDP sockets and the TCP listener for one address.
@@ -182,6 +186,16 @@ func (s *Server) isClosed() bool {
 // serveUDP is one socket's read loop. Cache hits are answered right here;
 // misses go to their own goroutine.
 func (s *Server) serveUDP(u udpListener) {
+	err := s.serveUDPRaw(u)
+	if err == nil || errors.Is(err, net.ErrClosed) || s.isClosed() {
+		return
+	}
+	s.log.Warn("udp: direct system calls unavailable, using net.UDPConn", "error", err)
+	s.serveUDPConn(u)
+}
+
+// serveUDPConn is the portable read loop.
+func (s *Server) serveUDPConn(u udpListener) {
 	b := newBuffers()
 	pkt := make([]byte, dns.MaxMsgSize)
 	oob := make([]byte, oobSize)
@@ -192,12 +206,15 @@ func (s *Server) serveUDP(u udpListener) {
 				return
 			}
 			s.log.Warn("udp read failed", "error", err)
-			time.Sleep(time.Millisecond) // don't spin on a persistent error
+			sleepAfterReadError()
 			continue
 		}
 		s.handleUDP(u, pkt[:n], oob[:oobn], src, b)
 	}
 }
+
+// sleepAfterReadError keeps a persistent read error from spinning a core.
+func sleepAfterReadError() { time.Sleep(time.Millisecond) }
 
 func (s *Server) handleUDP(u udpListener, pkt, oob []byte, src netip.AddrPort, b *buffers) {
 	defer s.recoverQuery()
@@ -218,6 +235,7 @@ func (s *Server) handleUDP(u udpListener, pkt, oob []byte, src netip.AddrPort, b
 // by value: were the goroutine to capture the listener's query, every
 // query, hits included, would be allocated on the heap.
 func (s *Server) resolveUDP(u udpListener, qu query) {
+	u.raw = nil // the read loop's own: this goroutine writes through the conn
 	s.queries.Add(1)
 	go func() {
 		defer s.queries.Done()
@@ -232,9 +250,22 @@ func (s *Server) writeUDP(u udpListener, qu *query, reply []byte, b *buffers) {
 	if reply == nil {
 		return
 	}
-	var err error
+	var oob []byte
 	if u.pktinfo && qu.local.IsValid() {
-		_, _, err = u.conn.WriteMsgUDPAddrPort(reply, appendPktinfo(b.oob[:0], qu.local, qu.ifidx), qu.src)
+		oob = appendPktinfo(b.oob[:0], qu.local, qu.ifidx)
+	}
+	if u.raw != nil {
+		sent, errno := u.raw.send(reply, oob, qu.src)
+		if errno != 0 {
+			s.log.Debug("udp write failed", "client", qu.src.String(), "error", errno)
+		}
+		if sent {
+			return
+		}
+	}
+	var err error
+	if oob != nil {
+		_, _, err = u.conn.WriteMsgUDPAddrPort(reply, oob, qu.src)
 	} else {
 		_, err = u.conn.WriteToUDPAddrPort(reply, qu.src)
 	}
