@@ -117,7 +117,11 @@ type MetricsAccess struct {
 
 // Server tunes the DNS listeners.
 type Server struct {
-	UDPSockets     int           `yaml:"udp_sockets" default:"0"` // SO_REUSEPORT sockets per address; 0 = one per CPU
+	UDPSockets int `yaml:"udp_sockets" default:"0"` // SO_REUSEPORT sockets per address; 0 = one per CPU
+	// AdaptiveProcs runs the Go scheduler on one CPU while the server is
+	// nearly idle and on all of them under load (internal/procs): fewer
+	// thread wake-ups per query at a school's usual rates. Read at start.
+	AdaptiveProcs  bool          `yaml:"adaptive_procs" default:"true"`
 	EDNSBufferSize int           `yaml:"edns_buffer_size" default:"1232"`
 	QueryTimeout   time.Duration `yaml:"query_timeout" default:"5s"` // whole-query deadline
 	TCP            TCP           `yaml:"tcp"`

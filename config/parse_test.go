@@ -37,6 +37,7 @@ func TestDefault(t *testing.T) {
 		},
 		Server: Server{
 			UDPSockets:     0,
+			AdaptiveProcs:  true,
 			EDNSBufferSize: 1232,
 			QueryTimeout:   5 * time.Second,
 			TCP:            TCP{MaxConnections: 256, IdleTimeout: 10 * time.Second, ReadTimeout: 2 * time.Second},

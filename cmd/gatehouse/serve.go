@@ -441,6 +441,9 @@ func (s *site) run(ctx context.Context) error {
 	}
 	s.log.Info("gatehouse serving", "version", version, "config", source, "dns", dnsAddrs,
 		"http", s.cfg.Listen.HTTP, "mode", s.cfg.Resolver.Mode, "generation", s.gen)
+	procsCtx, stopProcs := context.WithCancel(ctx)
+	defer stopProcs()
+	s.startProcs(procsCtx)
 
 	rf, err := s.startRefresher(s.cfg)
 	if err != nil {
