@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -51,6 +52,8 @@ type clientKey struct {
 }
 
 const cacheLimit = 200_000 // entries per interning cache before it is reset
+
+const yieldEvery = 32 // rows written between yields to other goroutines
 
 // Statements the writer prepares once on its connection.
 var writerSQL = map[string]string{
@@ -306,6 +309,12 @@ func (w *writer) insert(batch []Entry) error {
 	w.roll.reset()
 	ins := w.st["insert"]
 	for i := range batch {
+		if i%yieldEvery == yieldEvery-1 {
+			// A batch takes tens of milliseconds; yield now and then so
+			// that, on one P (internal/procs), DNS replies wait for at
+			// most a few rows, not the whole batch.
+			runtime.Gosched()
+		}
 		e := &batch[i]
 		client, err := w.clientID(clientKey{e.Client, e.MAC, e.Hostname}, false)
 		if err != nil {
