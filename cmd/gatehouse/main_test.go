@@ -763,3 +763,16 @@ groups:
 		t.Errorf("with the list server down: %s, want the stored copy's block", dns.RcodeToString[r.Rcode])
 	}
 }
+
+// The scheduler's processor count is exported; with adaptive_procs off
+// (as here) it is the runtime's own choice.
+func TestServe_goProcsGauge(t *testing.T) {
+	up, _ := upstream(t)
+	in := start(t, func(d, h int) string {
+		return strings.Replace(siteConfig(d, h, up, "127.0.0.0/8"), "  udp_sockets: 2\n", "  udp_sockets: 2\n  adaptive_procs: false\n", 1)
+	})
+	want := fmt.Sprint(runtime.GOMAXPROCS(0))
+	if got := metricValue(t, in, "gatehouse_go_procs"); got != want {
+		t.Errorf("gatehouse_go_procs = %q, want %s", got, want)
+	}
+}
