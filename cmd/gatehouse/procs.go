@@ -4,11 +4,16 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/internal/procs"
 )
+
+// reloadBusy is how long a reload keeps every P: a 5M-name list builds in
+// a few seconds.
+const reloadBusy = 10 * time.Second
 
 // startProcs runs the Go scheduler on one P while the site is nearly idle
 // (internal/procs says why), unless the config or a GOMAXPROCS set by the
@@ -29,8 +34,9 @@ func (s *site) startProcs(ctx context.Context) {
 		s.log.Info("server.adaptive_procs is off: GOMAXPROCS is set in the environment", "GOMAXPROCS", v)
 		return
 	}
-	go procs.Run(ctx, procs.Config{OnChange: func(n int, why string) {
+	s.procs = procs.New(procs.Config{OnChange: func(n int, why string) {
 		g.Set(float64(n))
 		s.log.Debug("scheduler processors changed", "procs", n, "why", why)
 	}})
+	go s.procs.Run(ctx)
 }

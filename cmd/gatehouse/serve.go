@@ -24,6 +24,7 @@ import (
 	"gatehouse/config"
 	"gatehouse/dashboard"
 	"gatehouse/dashboard/store"
+	"gatehouse/internal/procs"
 	"gatehouse/policy"
 	"gatehouse/policy/override"
 	"gatehouse/querylog"
@@ -37,7 +38,8 @@ import (
 // site is one running Gatehouse: everything serve builds, and what the
 // reload loop swaps.
 type site struct {
-	path  string // config file; "" for the built-in default
+	procs *procs.Scaler // nil unless server.adaptive_procs; see procs.go
+	path  string        // config file; "" for the built-in default
 	log   *slog.Logger
 	level *slog.LevelVar
 

@@ -95,6 +95,17 @@ func NewPolicy(cfg Config) *Policy {
 // Procs is the current choice.
 func (p *Policy) Procs() int { return p.procs }
 
+// Hold keeps every P (a Busy period): it returns cfg.Max, and why if
+// that is a change. The calm starts again afterwards.
+func (p *Policy) Hold() (int, string) {
+	p.calm = 0
+	if p.procs == p.cfg.Max {
+		return p.procs, ""
+	}
+	p.procs, p.sinceDown = p.cfg.Max, -1
+	return p.procs, "heavy work"
+}
+
 // Next takes one sample and returns the Ps to run with and why it changed
 // ("" if it did not).
 func (p *Policy) Next(s Sample) (int, string) {
@@ -132,12 +143,35 @@ func (p *Policy) Next(s Sample) (int, string) {
 	return p.procs, ""
 }
 
+// Scaler applies a Policy to this process.
+type Scaler struct {
+	cfg  Config
+	busy chan time.Duration
+}
+
+// New returns a Scaler; Run starts it.
+func New(cfg Config) *Scaler {
+	return &Scaler{cfg: cfg, busy: make(chan time.Duration, 1)}
+}
+
+// Busy gives every P back at once and keeps them for at least d: the
+// caller knows heavy work is about to start (a list or config reload),
+// which on one P would hold up DNS replies until the next sample noticed.
+// It never blocks; it does nothing before Run or after it ends.
+func (s *Scaler) Busy(d time.Duration) {
+	select {
+	case s.busy <- d:
+	default:
+	}
+}
+
 // Run samples the process every interval and applies the policy's choice
 // with runtime.GOMAXPROCS until ctx ends, then restores cfg.Max, or the
 // runtime's default if cfg.Max was 0.
-func Run(ctx context.Context, cfg Config) {
+func (s *Scaler) Run(ctx context.Context) {
+	cfg := s.cfg
 	if cfg.Max <= 0 {
-		// Read the default afresh: another Run in this process (tests)
+		// Read the default afresh: another Scaler in this process (tests)
 		// may have left GOMAXPROCS at 1.
 		runtime.SetDefaultGOMAXPROCS()
 		defer runtime.SetDefaultGOMAXPROCS()
@@ -152,13 +186,24 @@ func Run(ctx context.Context, cfg Config) {
 	m := newMeter()
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
+	var holdUntil time.Time
 	for {
+		var n int
+		var why string
 		select {
 		case <-ctx.Done():
 			return
+		case d := <-s.busy:
+			holdUntil = time.Now().Add(d)
+			n, why = p.Hold()
 		case <-t.C:
+			smp := m.sample()
+			if time.Now().Before(holdUntil) {
+				n, why = p.Hold()
+			} else {
+				n, why = p.Next(smp)
+			}
 		}
-		n, why := p.Next(m.sample())
 		if why == "" {
 			continue
 		}

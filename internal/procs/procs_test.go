@@ -84,6 +84,25 @@ func TestPolicy_flappingDoublesTheCalmNeeded(t *testing.T) {
 	}
 }
 
+func TestPolicy_holdKeepsEveryPAndRestartsTheCalm(t *testing.T) {
+	p := NewPolicy(Config{Max: 2, Calm: 3})
+	feed(t, p, quiet(), 3)
+	if n, why := p.Hold(); n != 2 || why != "heavy work" {
+		t.Fatalf("Hold at one P: %d, %q", n, why)
+	}
+	if _, why := p.Hold(); why != "" {
+		t.Fatalf("Hold at every P reports a change: %q", why)
+	}
+	feed(t, p, quiet(), 2)
+	p.Hold()
+	if got := feed(t, p, quiet(), 2); len(got) != 0 {
+		t.Fatalf("stepped down 2 samples after a hold; the calm should restart: %v", got)
+	}
+	if got := feed(t, p, quiet(), 1); len(got) != 1 {
+		t.Fatalf("no step down after 3 quiet samples: %v", got)
+	}
+}
+
 func TestPolicy_oneProcessorNeverChanges(t *testing.T) {
 	p := NewPolicy(Config{Max: 1, Calm: 1})
 	if got := append(feed(t, p, quiet(), 5), feed(t, p, busy(), 5)...); len(got) != 0 || p.Procs() != 1 {
@@ -120,11 +139,12 @@ func TestRun_stepsDownWhenIdleAndRestores(t *testing.T) {
 	runtime.GOMAXPROCS(2)
 	ctx, cancel := context.WithCancel(context.Background())
 	changed := make(chan int, 16)
+	sc := New(Config{Max: 2, Interval: 20 * time.Millisecond, Calm: 2, Latency: time.Second,
+		OnChange: func(n int, why string) { changed <- n }})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Run(ctx, Config{Max: 2, Interval: 20 * time.Millisecond, Calm: 2, Latency: time.Second,
-			OnChange: func(n int, why string) { changed <- n }})
+		sc.Run(ctx)
 	}()
 	select {
 	case n := <-changed:
@@ -133,6 +153,22 @@ func TestRun_stepsDownWhenIdleAndRestores(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("an idle process never stepped down to one P")
+	}
+	// Heavy work announced: every P back at once, before any sample.
+	sc.Busy(time.Hour)
+	select {
+	case n := <-changed:
+		if n != 2 || runtime.GOMAXPROCS(0) != 2 {
+			t.Errorf("after Busy: change to %d (GOMAXPROCS %d), want 2", n, runtime.GOMAXPROCS(0))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Busy did not give the Ps back")
+	}
+	// and held: an idle process does not step down during the hour.
+	select {
+	case n := <-changed:
+		t.Errorf("changed to %d while held busy", n)
+	case <-time.After(200 * time.Millisecond):
 	}
 	cancel()
 	<-done
