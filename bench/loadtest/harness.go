@@ -233,7 +233,8 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		targets = append(targets, &target{name: noLogName, port: nport, addr: fmt.Sprintf("127.0.0.1:%d", nport), proc: nproc, verify: answerIs, warm: true})
+		targets = append(targets, &target{name: noLogName, port: nport, addr: fmt.Sprintf("127.0.0.1:%d", nport), proc: nproc,
+			metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", nhport), verify: answerIs, warm: true})
 	}
 
 	// Baseline: this binary again, as the bare Go responder.
@@ -449,8 +450,19 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	pr.HostStealSeconds = float64(hostAfter.Steal-hostBefore.Steal) / hz
 	pr.OtherCPUSeconds = pr.HostBusySeconds - pr.ServerCPUSeconds - pr.DnsperfCPUSeconds
 	pr.TickedTaskSeconds = float64(hostAfter.Tasks-hostBefore.Tasks) / hz
-	h.logf("%-9s round %d %-10s %7.0f q/s  lost %d  p50 %.3f ms  p99 %.3f ms  cpu: server %.2f s = %.2f µs/q, dnsperf %.2f s, irq %.2f s, other %.2f s, steal %.2f s",
-		t.name, r+1, name, pr.QPS, pr.Lost, pr.P50Ms, pr.P99Ms, pr.ServerCPUSeconds, pr.CPUPerQueryUs, pr.DnsperfCPUSeconds, pr.HostIRQSeconds, pr.OtherCPUSeconds, pr.HostStealSeconds)
+	procs := ""
+	if t.metrics != "" {
+		// The Ps Gatehouse's scheduler ran on at the end (internal/procs:
+		// one while quiet, all under load).
+		m, err := scrape(ctx, t.metrics)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		pr.GoProcs = m["gatehouse_go_procs"]
+		procs = fmt.Sprintf(", go procs %g", pr.GoProcs)
+	}
+	h.logf("%-9s round %d %-10s %7.0f q/s  lost %d  p50 %.3f ms  p99 %.3f ms  cpu: server %.2f s = %.2f µs/q, dnsperf %.2f s, irq %.2f s, other %.2f s, steal %.2f s%s",
+		t.name, r+1, name, pr.QPS, pr.Lost, pr.P50Ms, pr.P99Ms, pr.ServerCPUSeconds, pr.CPUPerQueryUs, pr.DnsperfCPUSeconds, pr.HostIRQSeconds, pr.OtherCPUSeconds, pr.HostStealSeconds, procs)
 	return pr, nil
 }
 

@@ -413,6 +413,9 @@ func TestSmoke(t *testing.T) {
 				if n := p.Dnsperf.Rcodes["NOERROR"]; n != p.Dnsperf.Completed {
 					t.Errorf("%s: %d NOERROR of %d answers: %v", s.Name, n, p.Dnsperf.Completed, p.Dnsperf.Rcodes)
 				}
+				if isGatehouse := s.Name == gatehouseName; isGatehouse != (p.GoProcs >= 1) {
+					t.Errorf("%s: go procs %v; want it read from Gatehouse's metrics only", s.Name, p.GoProcs)
+				}
 			}
 		}
 		if !gone(s.PID) {

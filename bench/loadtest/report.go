@@ -72,6 +72,7 @@ type phaseResult struct {
 	CPUPerQueryUs     float64        `json:"server_cpu_us_per_query"`
 	DnsperfCPUSeconds float64        `json:"dnsperf_cpu_s"`
 	ServerSocketDrops []int64        `json:"server_socket_drops"` // per SO_REUSEPORT socket
+	GoProcs           float64        `json:"go_procs,omitempty"`  // Gatehouse's GOMAXPROCS at the end
 	HostUDP           udpCounters    `json:"host_udp"`            // whole machine, during the run
 	// Whole-machine CPU during the run: busy (all CPUs: wall time less
 	// idle time), what neither the server nor dnsperf used (other
