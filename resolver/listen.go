@@ -254,23 +254,22 @@ func (s *Server) writeUDP(u udpListener, qu *query, reply []byte, b *buffers) {
 	if u.pktinfo && qu.local.IsValid() {
 		oob = appendPktinfo(b.oob[:0], qu.local, qu.ifidx)
 	}
-	if u.raw != nil {
-		sent, errno := u.raw.send(reply, oob, qu.src)
-		if errno != 0 {
-			s.log.Debug("udp write failed", "client", qu.src.String(), "error", errno)
-		}
-		if sent {
-			return
-		}
+	if u.raw != nil && u.raw.queue(reply, oob, qu.src) {
+		return // the read loop sends its batch's replies together
 	}
+	s.writeUDPConn(u, reply, oob, qu.src)
+}
+
+// writeUDPConn writes one reply through the net.UDPConn.
+func (s *Server) writeUDPConn(u udpListener, reply, oob []byte, dst netip.AddrPort) {
 	var err error
 	if oob != nil {
-		_, _, err = u.conn.WriteMsgUDPAddrPort(reply, oob, qu.src)
+		_, _, err = u.conn.WriteMsgUDPAddrPort(reply, oob, dst)
 	} else {
-		_, err = u.conn.WriteToUDPAddrPort(reply, qu.src)
+		_, err = u.conn.WriteToUDPAddrPort(reply, dst)
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		s.log.Debug("udp write failed", "client", qu.src.String(), "error", err)
+		s.log.Debug("udp write failed", "client", dst.String(), "error", err)
 	}
 }
 

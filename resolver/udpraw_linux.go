@@ -13,7 +13,7 @@ import (
 )
 
 // udpRaw is one UDP read loop's own system-call state. The loop reads and
-// answers cache hits with recvmsg and sendmsg made directly (RawSyscall,
+// answers cache hits with recvmmsg and sendmmsg made directly (RawSyscall,
 // MSG_DONTWAIT) from inside the socket's RawConn.Read callback, and parks
 // in the netpoller only when the socket is empty.
 //
@@ -24,7 +24,9 @@ import (
 // process idle between queries) that meant one extra thread wake-up and
 // about a third of all context switches per query. The calls here cannot
 // block (non-blocking socket, MSG_DONTWAIT), which is what RawSyscall
-// requires.
+// requires. Why batches: under a flood the socket holds many packets, and
+// one recvmmsg and one sendmmsg serve up to udpBatch of them; at everyday
+// rates a batch is one packet, as before.
 //
 // Only the read loop's goroutine may use a udpRaw; a cache miss answered
 // on its own goroutine writes through the net.UDPConn as before.
@@ -32,15 +34,36 @@ type udpRaw struct {
 	fd     uintptr
 	family int // the socket's address family: replies are addressed in it
 
-	rmsg  unix.Msghdr
-	riov  unix.Iovec
-	rname unix.RawSockaddrInet6 // large enough for either family
+	rmsgs  [udpBatch]mmsghdr
+	riovs  [udpBatch]unix.Iovec
+	rnames [udpBatch]unix.RawSockaddrInet6 // large enough for either family
+	pkts   [udpBatch][]byte
+	oobs   [udpBatch][]byte
+	bufs   [udpBatch]*buffers // one per packet: its reply waits for the batch's send
 
-	smsg  unix.Msghdr
-	siov  unix.Iovec
-	sname unix.RawSockaddrInet6
+	smsgs  [udpBatch]mmsghdr
+	siovs  [udpBatch]unix.Iovec
+	snames [udpBatch]unix.RawSockaddrInet6
+	sent   [udpBatch]udpReply // what each queued message holds, to send it the ordinary way
+	queued int
 
 	zones map[uint32]string // IPv6 scope id → zone name, as net reports it
+}
+
+// udpBatch is the most packets one recvmmsg reads and one sendmmsg writes.
+const udpBatch = 16
+
+// mmsghdr is struct mmsghdr: x/sys/unix has none. Go lays it out as C
+// does on 32- and 64-bit Linux alike (Msghdr, then an unsigned int, padded
+// to Msghdr's alignment).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+type udpReply struct {
+	reply, oob []byte
+	dst        netip.AddrPort
 }
 
 // newUDPRaw prepares direct system calls on conn.
@@ -50,6 +73,12 @@ func newUDPRaw(conn *net.UDPConn) (*udpRaw, syscall.RawConn, error) {
 		return nil, nil, err
 	}
 	r := &udpRaw{family: unix.AF_INET6, zones: map[uint32]string{}}
+	for i := range udpBatch {
+		// Address space, mostly: the kernel touches only what a packet fills.
+		r.pkts[i] = make([]byte, dns.MaxMsgSize)
+		r.oobs[i] = make([]byte, oobSize)
+		r.bufs[i] = newBuffers()
+	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		var sa unix.Sockaddr
@@ -74,25 +103,26 @@ func (s *Server) serveUDPRaw(u udpListener) error {
 		return err
 	}
 	u.raw = r
-	b := newBuffers()
-	pkt := make([]byte, dns.MaxMsgSize)
-	oob := make([]byte, oobSize)
 	for {
 		var rerr syscall.Errno
 		err := rc.Read(func(fd uintptr) bool {
 			r.fd = fd
 			for {
-				n, oobn, src, errno := r.recv(pkt, oob)
+				n, errno := r.recv()
 				switch errno {
 				case 0:
-					s.handleUDP(u, pkt[:n], oob[:oobn], src, b)
 				case unix.EINTR:
+					continue
 				case unix.EAGAIN:
 					return false // empty: park until the netpoller sees more
 				default:
 					rerr = errno
 					return true
 				}
+				for i := range n {
+					s.handleUDP(u, r.pkts[i][:r.rmsgs[i].n], r.oobs[i][:r.rmsgs[i].hdr.Controllen], r.source(i), r.bufs[i])
+				}
+				s.flushUDP(u)
 			}
 		})
 		if err != nil {
@@ -106,37 +136,63 @@ func (s *Server) serveUDPRaw(u udpListener) error {
 	}
 }
 
-// recv reads one datagram without blocking.
-func (r *udpRaw) recv(pkt, oob []byte) (n, oobn int, src netip.AddrPort, errno syscall.Errno) {
-	r.riov.Base = &pkt[0]
-	r.riov.SetLen(len(pkt))
-	r.rmsg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&r.rname)), Namelen: unix.SizeofSockaddrInet6, Iov: &r.riov}
-	r.rmsg.SetIovlen(1)
-	if len(oob) > 0 {
-		r.rmsg.Control = &oob[0]
-		r.rmsg.SetControllen(len(oob))
+// flushUDP sends the replies the batch queued: with sendmmsg while the
+// socket takes them, the rest (a full send buffer) the ordinary way, which
+// waits for room in the netpoller.
+func (s *Server) flushUDP(u udpListener) {
+	r := u.raw
+	for start := 0; start < r.queued; {
+		m, errno := r.sendBatch(start)
+		switch errno {
+		case 0:
+			start += m
+		case unix.EINTR:
+		case unix.EAGAIN, unix.ENOBUFS:
+			for _, q := range r.sent[start:r.queued] {
+				s.writeUDPConn(u, q.reply, q.oob, q.dst)
+			}
+			start = r.queued
+		default: // this message cannot be sent; the others may
+			s.log.Debug("udp write failed", "client", r.sent[start].dst.String(), "error", errno)
+			start++
+		}
 	}
-	got, _, e := unix.RawSyscall(unix.SYS_RECVMSG, r.fd, uintptr(unsafe.Pointer(&r.rmsg)), unix.MSG_DONTWAIT)
+	clear(r.sent[:r.queued])
+	r.queued = 0
+}
+
+// recv reads up to udpBatch datagrams without blocking.
+func (r *udpRaw) recv() (int, syscall.Errno) {
+	for i := range r.rmsgs {
+		r.riovs[i].Base = &r.pkts[i][0]
+		r.riovs[i].SetLen(len(r.pkts[i]))
+		r.rmsgs[i] = mmsghdr{hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&r.rnames[i])), Namelen: unix.SizeofSockaddrInet6, Iov: &r.riovs[i]}}
+		r.rmsgs[i].hdr.SetIovlen(1)
+		r.rmsgs[i].hdr.Control = &r.oobs[i][0]
+		r.rmsgs[i].hdr.SetControllen(len(r.oobs[i]))
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, r.fd, uintptr(unsafe.Pointer(&r.rmsgs[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
 	if e != 0 {
-		return 0, 0, netip.AddrPort{}, e
+		return 0, e
 	}
-	return int(got), int(r.rmsg.Controllen), r.source(), 0
+	return int(n), 0
 }
 
 // source converts the sender's address the way net.UDPConn does: IPv4 on
 // an IPv4 socket, a 16-byte address (IPv4-mapped for IPv4 clients) with
 // its zone on an IPv6 socket.
-func (r *udpRaw) source() netip.AddrPort {
-	switch r.rname.Family {
+func (r *udpRaw) source(i int) netip.AddrPort {
+	name := &r.rnames[i]
+	switch name.Family {
 	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&r.rname))
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(name))
 		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), netPort(sa.Port))
 	case unix.AF_INET6:
-		a := netip.AddrFrom16(r.rname.Addr)
-		if id := r.rname.Scope_id; id != 0 {
+		a := netip.AddrFrom16(name.Addr)
+		if id := name.Scope_id; id != 0 {
 			a = a.WithZone(r.zone(id))
 		}
-		return netip.AddrPortFrom(a, netPort(r.rname.Port))
+		return netip.AddrPortFrom(a, netPort(name.Port))
 	}
 	return netip.AddrPort{}
 }
@@ -158,46 +214,50 @@ func (r *udpRaw) zone(id uint32) string {
 	return z
 }
 
-// send writes one reply without blocking. It reports false when the reply
-// must go the ordinary way: a zoned destination (net resolves zone names),
-// a full socket buffer, or an address the socket's family cannot carry.
-func (r *udpRaw) send(reply, oob []byte, dst netip.AddrPort) (sent bool, errno syscall.Errno) {
+// queue adds a reply to the batch's sendmmsg. reply and oob must stay
+// as they are until flushUDP. It reports false when the reply must go the
+// ordinary way: a zoned destination (net turns the zone's name into a
+// scope id), or an address the socket's family cannot carry.
+func (r *udpRaw) queue(reply, oob []byte, dst netip.AddrPort) bool {
 	a := dst.Addr()
-	if a.Zone() != "" || len(reply) == 0 {
-		return false, 0
+	if a.Zone() != "" || len(reply) == 0 || r.queued == udpBatch {
+		return false
 	}
+	i := r.queued
+	name := &r.snames[i]
 	var namelen uint32
 	switch {
 	case r.family == unix.AF_INET && (a.Is4() || a.Is4In6()):
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&r.sname))
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(name))
 		*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: netPort(dst.Port()), Addr: a.Unmap().As4()}
 		namelen = unix.SizeofSockaddrInet4
 	case r.family == unix.AF_INET6:
-		r.sname = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: netPort(dst.Port()), Addr: a.As16()}
+		*name = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: netPort(dst.Port()), Addr: a.As16()}
 		namelen = unix.SizeofSockaddrInet6
 	default:
-		return false, 0
+		return false
 	}
-	r.siov.Base = &reply[0]
-	r.siov.SetLen(len(reply))
-	r.smsg = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&r.sname)), Namelen: namelen, Iov: &r.siov}
-	r.smsg.SetIovlen(1)
+	r.siovs[i].Base = &reply[0]
+	r.siovs[i].SetLen(len(reply))
+	r.smsgs[i] = mmsghdr{hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(name)), Namelen: namelen, Iov: &r.siovs[i]}}
+	r.smsgs[i].hdr.SetIovlen(1)
 	if len(oob) > 0 {
-		r.smsg.Control = &oob[0]
-		r.smsg.SetControllen(len(oob))
+		r.smsgs[i].hdr.Control = &oob[0]
+		r.smsgs[i].hdr.SetControllen(len(oob))
 	}
-	for {
-		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, r.fd, uintptr(unsafe.Pointer(&r.smsg)), unix.MSG_DONTWAIT)
-		switch e {
-		case 0:
-			return true, 0
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN, unix.ENOBUFS:
-			return false, 0 // let the netpoller wait for room
-		}
-		return true, e // sent nowhere, and retrying will not help
+	r.sent[i] = udpReply{reply: reply, oob: oob, dst: dst}
+	r.queued++
+	return true
+}
+
+// sendBatch sends the queued messages from start on without blocking; it
+// returns how many went, or the error of the first (which did not).
+func (r *udpRaw) sendBatch(start int) (int, syscall.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, r.fd, uintptr(unsafe.Pointer(&r.smsgs[start])), uintptr(r.queued-start), unix.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0, e
 	}
+	return int(n), 0
 }
 
 // netPort swaps a port between network and host byte order (the same

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -34,39 +35,22 @@ func TestUDPRaw_sourceAsNetReportsIt(t *testing.T) {
 			}
 			defer cl.Close()
 			to := netip.AddrPortFrom(netip.MustParseAddrPort(tc.client).Addr(), ln.LocalAddr().(*net.UDPAddr).AddrPort().Port())
-			for _, p := range []string{"first", "second"} {
-				if _, err := cl.WriteToUDPAddrPort([]byte(p), to); err != nil {
-					t.Fatal(err)
-				}
-			}
 			r, rc, err := newUDPRaw(ln)
 			if err != nil {
 				t.Fatal(err)
 			}
-			pkt, oob := make([]byte, 512), make([]byte, oobSize)
-			var (
-				n     int
-				src   netip.AddrPort
-				errno error
-			)
-			ln.SetReadDeadline(time.Now().Add(5 * time.Second))
-			if err := rc.Read(func(fd uintptr) bool {
-				r.fd = fd
-				var e unix.Errno
-				n, _, src, e = r.recv(pkt, oob)
-				if e == unix.EAGAIN {
-					return false
-				}
-				if e != 0 {
-					errno = e
-				}
-				return true
-			}); err != nil {
+			if _, err := cl.WriteToUDPAddrPort([]byte("first"), to); err != nil {
 				t.Fatal(err)
 			}
-			if errno != nil || string(pkt[:n]) != "first" {
-				t.Fatalf("direct read: %q, %v", pkt[:n], errno)
+			n := readRaw(t, ln, rc, r)
+			if n != 1 || string(r.pkts[0][:r.rmsgs[0].n]) != "first" {
+				t.Fatalf("direct read: %d packets, %q", n, r.pkts[0][:r.rmsgs[0].n])
 			}
+			src := r.source(0)
+			if _, err := cl.WriteToUDPAddrPort([]byte("second"), to); err != nil {
+				t.Fatal(err)
+			}
+			pkt, oob := make([]byte, 512), make([]byte, oobSize)
 			n2, _, _, want, err := ln.ReadMsgUDPAddrPort(pkt, oob)
 			if err != nil || string(pkt[:n2]) != "second" {
 				t.Fatalf("net read: %q, %v", pkt[:n2], err)
@@ -75,6 +59,89 @@ func TestUDPRaw_sourceAsNetReportsIt(t *testing.T) {
 				t.Errorf("direct read says the client is %v, net says %v", src, want)
 			}
 		})
+	}
+}
+
+// readRaw waits until the socket is readable and reads one batch.
+func readRaw(t *testing.T, ln *net.UDPConn, rc syscall.RawConn, r *udpRaw) int {
+	t.Helper()
+	ln.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var n int
+	var errno unix.Errno
+	if err := rc.Read(func(fd uintptr) bool {
+		r.fd = fd
+		n, errno = r.recv()
+		return errno != unix.EAGAIN
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if errno != 0 {
+		t.Fatalf("recvmmsg: %v", errno)
+	}
+	return n
+}
+
+// Packets waiting in the socket are read udpBatch at a time, and a batch's
+// replies go out together, each to its own client.
+func TestUDPRaw_batches(t *testing.T) {
+	ln, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var clients []*net.UDPConn
+	for range 2 {
+		c, err := net.DialUDP("udp", nil, ln.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients = append(clients, c)
+	}
+	const total = udpBatch + 4
+	for i := range total {
+		if _, err := clients[i%2].Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, rc, err := newUDPRaw(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Loopback delivers at once: all 20 are queued before the first read.
+	if n := readRaw(t, ln, rc, r); n != udpBatch {
+		t.Fatalf("first batch: %d packets, want %d", n, udpBatch)
+	}
+	s := hitServer(t)
+	u := udpListener{conn: ln, raw: r}
+	for i := range udpBatch {
+		reply := append(r.bufs[i].out[:0], r.pkts[i][0], 'r')
+		if !r.queue(reply, nil, r.source(i)) {
+			t.Fatalf("packet %d: reply not queued", i)
+		}
+	}
+	if err := rc.Control(func(fd uintptr) { r.fd = fd }); err != nil {
+		t.Fatal(err)
+	}
+	s.flushUDP(u)
+	if r.queued != 0 {
+		t.Errorf("%d replies still queued after the flush", r.queued)
+	}
+	if n := readRaw(t, ln, rc, r); n != total-udpBatch {
+		t.Errorf("second batch: %d packets, want %d", n, total-udpBatch)
+	}
+	for ci, c := range clients {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 16)
+		for want := ci; want < udpBatch; want += 2 {
+			n, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("client %d: %v", ci, err)
+			}
+			if n != 2 || buf[0] != byte(want) || buf[1] != 'r' {
+				t.Fatalf("client %d got %q, want the reply to packet %d", ci, buf[:n], want)
+			}
+		}
 	}
 }
 
@@ -90,9 +157,8 @@ func TestUDPRaw_sendLeavesZonedDestinationsToNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent, errno := r.send([]byte("x"), nil, netip.MustParseAddrPort("[fe80::1%lo]:53"))
-	if sent || errno != 0 {
-		t.Errorf("send to a zoned address = %v, %v; want false, 0", sent, errno)
+	if r.queue([]byte("x"), nil, netip.MustParseAddrPort("[fe80::1%lo]:53")) {
+		t.Error("a reply to a zoned address was queued for sendmmsg")
 	}
 }
 
