@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // Benchmarks over synthetic lists of 1M and 5M names in 20 categories
@@ -32,6 +33,8 @@ import (
 //	                and returning free memory to the OS (debug.FreeOSMemory)
 //	peak-MiB        peak resident memory during a build above the baseline
 //	                (VmHWM), i.e. the Set plus everything transient
+//	huge-%          share of the resident memory of the table's mapping on
+//	                transparent huge pages (Linux; see adviseHugePages)
 //
 // BenchmarkMatch reports cpu-ns/op next to ns/op: the CPU time of the
 // benchmark's thread per lookup, which leaves out time spent waiting for a
@@ -161,6 +164,9 @@ func BenchmarkBuild(b *testing.B) {
 			b.ReportMetric(float64(rss1-rss0)/distinct, "rss-B/name")
 			if hwmOK {
 				b.ReportMetric(float64(hwm-rss0)/(1<<20), "peak-MiB")
+			}
+			if share, ok := hugePageShare(unsafe.Pointer(&s.buckets[len(s.buckets)/2])); ok {
+				b.ReportMetric(100*share, "huge-%")
 			}
 			runtime.KeepAlive(s)
 		})
