@@ -51,6 +51,11 @@ type Config struct {
 	// it, under a query flood, the queue fills and entries drop (counted)
 	// rather than the writer taking CPU from answering DNS.
 	WriterShare float64
+	// Busy, if set, is called before the writer commits a large batch
+	// (busyBatch rows or more: thousands of queries a second): the writer
+	// is about to use a lot of CPU at once, and the process should run on
+	// every core meanwhile (internal/procs).
+	Busy func()
 	// MaintenanceInterval is how often retention and pseudonymisation run
 	// (default 10 minutes). Each pass works in transactions of
 	// MaintenanceBatch rows (default 5000) with pauses between them.

@@ -364,3 +364,24 @@ func TestWriter_keepsToItsCPUShare(t *testing.T) {
 		t.Errorf("written %d after Flush, want 2", st.Written)
 	}
 }
+
+// A large batch (thousands of queries a second) tells the process to use
+// every core; a small one does not.
+func TestLog_busyOnLargeBatches(t *testing.T) {
+	var calls atomic.Int64
+	l := openTest(t, Config{FlushInterval: time.Hour, Busy: func() { calls.Add(1) }})
+	for range busyBatch - 1 {
+		l.Enqueue(fullEntry())
+	}
+	flush(t, l)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("Busy called %d times for a batch of %d", n, busyBatch-1)
+	}
+	for range busyBatch {
+		l.Enqueue(fullEntry())
+	}
+	flush(t, l)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("Busy called %d times for a batch of %d, want 1", n, busyBatch)
+	}
+}

@@ -55,6 +55,10 @@ const cacheLimit = 200_000 // entries per interning cache before it is reset
 
 const yieldEvery = 32 // rows written between yields to other goroutines
 
+// busyBatch rows in one batch make the writer call Config.Busy: a second's
+// worth of batches this size is over 4,000 queries a second.
+const busyBatch = 1024
+
 // Statements the writer prepares once on its connection.
 var writerSQL = map[string]string{
 	"insert": `INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration, forwarder)
@@ -215,6 +219,9 @@ func (w *writer) write(batch []Entry) (err error) {
 	start := time.Now()
 	if l.cfg.testBeforeWrite != nil {
 		l.cfg.testBeforeWrite()
+	}
+	if l.cfg.Busy != nil && len(batch) >= busyBatch {
+		l.cfg.Busy()
 	}
 	err = w.tx(func() error { return w.insert(batch) })
 	if err != nil {

@@ -15,9 +15,38 @@ import (
 // a few seconds.
 const reloadBusy = 10 * time.Second
 
-// startProcs runs the Go scheduler on one P while the site is nearly idle
-// (internal/procs says why), unless the config or a GOMAXPROCS set by the
-// operator says otherwise. The gauge shows the current choice.
+// queryLogBusy is how long a large query log batch keeps every P: batches
+// come every 250 ms while the rate stays high.
+const queryLogBusy = 2 * time.Second
+
+// newProcs creates the scaler (run by startProcs) unless the config or a
+// GOMAXPROCS set by the operator says otherwise; nil then.
+func (s *site) newProcs() *procs.Scaler {
+	if !s.cfg.Server.AdaptiveProcs {
+		return nil
+	}
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		s.log.Info("server.adaptive_procs is off: GOMAXPROCS is set in the environment", "GOMAXPROCS", v)
+		return nil
+	}
+	return procs.New(procs.Config{OnChange: func(n int, why string) {
+		if s.procsGauge != nil {
+			s.procsGauge.Set(float64(n))
+		}
+		s.log.Debug("scheduler processors changed", "procs", n, "why", why)
+	}})
+}
+
+// busy tells the scaler, if any, that heavy work starts now.
+func (s *site) busy(d time.Duration) {
+	if s.procs != nil {
+		s.procs.Busy(d)
+	}
+}
+
+// startProcs runs the scaler made by newProcs, if any: the Go scheduler on
+// one P while the site is nearly idle (internal/procs says why). The gauge
+// shows the current choice.
 func (s *site) startProcs(ctx context.Context) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gatehouse_go_procs",
@@ -27,16 +56,8 @@ func (s *site) startProcs(ctx context.Context) {
 	if err := s.reg.Register(g); err != nil {
 		s.log.Warn("registering gatehouse_go_procs", "error", err)
 	}
-	if !s.cfg.Server.AdaptiveProcs {
-		return
+	s.procsGauge = g
+	if s.procs != nil {
+		go s.procs.Run(ctx)
 	}
-	if v := os.Getenv("GOMAXPROCS"); v != "" {
-		s.log.Info("server.adaptive_procs is off: GOMAXPROCS is set in the environment", "GOMAXPROCS", v)
-		return
-	}
-	s.procs = procs.New(procs.Config{OnChange: func(n int, why string) {
-		g.Set(float64(n))
-		s.log.Debug("scheduler processors changed", "procs", n, "why", why)
-	}})
-	go s.procs.Run(ctx)
 }

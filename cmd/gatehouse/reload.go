@@ -179,9 +179,7 @@ func (s *site) reload(prev [32]byte, force bool) [32]byte {
 
 // reloadResult is reload, also returning why a reload failed.
 func (s *site) reloadResult(prev [32]byte, force bool) (_ [32]byte, err error) {
-	if s.procs != nil {
-		s.procs.Busy(reloadBusy) // parsing lists on one P would hold up DNS
-	}
+	s.busy(reloadBusy) // parsing lists on one P would hold up DNS
 	applied := false
 	defer func() {
 		if err != nil || applied {

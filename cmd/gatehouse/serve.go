@@ -38,10 +38,11 @@ import (
 // site is one running Gatehouse: everything serve builds, and what the
 // reload loop swaps.
 type site struct {
-	procs *procs.Scaler // nil unless server.adaptive_procs; see procs.go
-	path  string        // config file; "" for the built-in default
-	log   *slog.Logger
-	level *slog.LevelVar
+	procs      *procs.Scaler // nil unless server.adaptive_procs; see procs.go
+	procsGauge prometheus.Gauge
+	path       string // config file; "" for the built-in default
+	log        *slog.Logger
+	level      *slog.LevelVar
 
 	reg      *prometheus.Registry
 	fwdM     *forward.Metrics
@@ -213,6 +214,7 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if err := s.listStore.Clean(); err != nil {
 		s.log.Warn("cleaning the list store", "error", err)
 	}
+	s.procs = s.newProcs() // before the query log, which tells it of large batches
 	if s.qlog, err = s.openQueryLog(cfg, dir); err != nil {
 		return nil, err
 	}

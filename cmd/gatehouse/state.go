@@ -61,5 +61,6 @@ func (s *site) openQueryLog(cfg *config.Config, dir string) (*querylog.Log, erro
 		PseudonymiseAfter: days(cfg.QueryLog.PseudonymiseAfter),
 		Logger:            s.log,
 		Metrics:           m,
+		Busy:              func() { s.busy(queryLogBusy) },
 	})
 }

@@ -32,11 +32,13 @@ type Config struct {
 	Max int
 	// Interval between samples (default 500ms).
 	Interval time.Duration
-	// Up is the CPU use, in cores, above which the scaler gives every P
-	// back at once (default 0.6).
+	// Up is the CPU use, in cores, above which the scaler on one P gives
+	// every P back at once (default 0.6).
 	Up float64
-	// Down is the CPU use below which it may step down to one P
-	// (default 0.3).
+	// Down is the CPU use, measured while on every P, below which it may
+	// step down to one P (default 0.5). On every P the same work costs
+	// more (each query wakes a second thread), so this is higher than Up.
+	// Up is measured on one P.
 	Down float64
 	// Latency is the scheduling delay (99th percentile over a sample)
 	// above which one P is not enough (default 1ms).
@@ -60,7 +62,7 @@ func (c *Config) defaults() {
 		c.Up = 0.6
 	}
 	if c.Down <= 0 {
-		c.Down = 0.3
+		c.Down = 0.5
 	}
 	if c.Latency <= 0 {
 		c.Latency = time.Millisecond
