@@ -123,6 +123,13 @@ func (s *Server) serveUDPRaw(u udpListener) error {
 					s.handleUDP(u, r.pkts[i][:r.rmsgs[i].n], r.oobs[i][:r.rmsgs[i].hdr.Controllen], r.source(i), r.bufs[i])
 				}
 				s.flushUDP(u)
+				if n < udpBatch {
+					// The socket was empty when read: park now rather than
+					// spend a system call to hear EAGAIN. Nothing is missed:
+					// a packet that arrived since marks the poller ready
+					// (edge-triggered), and waitRead then returns at once.
+					return false
+				}
 			}
 		})
 		if err != nil {
