@@ -2,6 +2,7 @@ package validator_test
 
 import (
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -70,5 +71,52 @@ func TestSignatureCache(t *testing.T) {
 	now = time.Unix(int64(exp), 0).Add(48 * time.Hour)
 	if _, st, err := v.Validate(t.Context(), www); st != validator.Bogus || ede(t, err) != dns.ExtendedErrorCodeSignatureExpired {
 		t.Fatalf("expired: status %s, %v; want bogus, signature expired", st, err)
+	}
+}
+
+// TestDenialVerifiedInParallel: the SOA and NSEC RRsets of a negative
+// answer are checked side by side ahead of the sequential pass, which then
+// finds them in the signature cache; the verifications counted against the
+// budget, and the outcome, are the same as checking them one by one, and a
+// bad signature among them is still caught.
+func TestDenialVerifiedInParallel(t *testing.T) {
+	nope := q("nope.example.org.", dns.TypeA)
+	run := func(procs int, tamper func(resolver.Question, *dns.Msg)) (verifies, hits float64, st validator.Status, err error) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		w := newWorld(t, worldOpts{})
+		w.up.tamper = tamper
+		v, reg := newValidator(t, w, validator.Config{})
+		_, st, err = v.Validate(t.Context(), nope)
+		return metric(t, reg, "signature_verifications_total", ""), metric(t, reg, "signature_cache_hits_total", ""), st, err
+	}
+	oneByOne, hits1, st, err := run(1, nil)
+	if st != validator.Secure || err != nil || hits1 != 0 {
+		t.Fatalf("one core: status %s, %v, %v cache hits; want secure, none", st, err, hits1)
+	}
+	side, hits2, st, err := run(2, nil)
+	if st != validator.Secure || err != nil {
+		t.Fatalf("two cores: status %s, %v; want secure", st, err)
+	}
+	if side != oneByOne {
+		t.Errorf("%v verifications on two cores, %v on one; want the same", side, oneByOne)
+	}
+	if hits2 < 2 {
+		t.Errorf("%v cache hits on two cores, want the SOA and NSEC RRsets checked ahead", hits2)
+	}
+
+	// One NSEC's next name changed under its signature.
+	_, _, st, err = run(2, func(q resolver.Question, m *dns.Msg) {
+		if q.Name != nope.Name || q.Type != nope.Type {
+			return
+		}
+		for _, rr := range m.Ns {
+			if n, ok := rr.(*dns.NSEC); ok {
+				n.NextDomain = "zzzz." + n.NextDomain
+				return
+			}
+		}
+	})
+	if st != validator.Bogus || ede(t, err) != dns.ExtendedErrorCodeDNSBogus {
+		t.Fatalf("tampered NSEC: status %s, %v; want bogus", st, err)
 	}
 }
