@@ -183,8 +183,9 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// serveUDP is one socket's read loop. Cache hits are answered right here;
-// misses go to their own goroutine.
+// serveUDP is one socket's read loop. Cache hits are answered right here.
+// On Linux the loop resolves a miss itself and hands the socket over to a
+// new loop (udpRawLoop); elsewhere misses go to their own goroutine.
 func (s *Server) serveUDP(u udpListener) {
 	err := s.serveUDPRaw(u)
 	if err == nil || errors.Is(err, net.ErrClosed) || s.isClosed() {
@@ -217,18 +218,26 @@ func (s *Server) serveUDPConn(u udpListener) {
 func sleepAfterReadError() { time.Sleep(time.Millisecond) }
 
 func (s *Server) handleUDP(u udpListener, pkt, oob []byte, src netip.AddrPort, b *buffers) {
+	if qu, miss := s.answerUDP(u, pkt, oob, src, b); miss {
+		s.resolveUDP(u, qu)
+	}
+}
+
+// answerUDP answers one query unless it misses the cache; a miss comes
+// back detached from the buffers, for the caller to resolve.
+func (s *Server) answerUDP(u udpListener, pkt, oob []byte, src netip.AddrPort, b *buffers) (qu query, miss bool) {
 	defer s.recoverQuery()
-	qu := query{src: src, proto: protoUDP, start: time.Now()}
+	qu = query{src: src, proto: protoUDP, start: time.Now()}
 	if u.pktinfo {
 		qu.local, qu.ifidx = parsePktinfo(oob)
 	}
 	reply, miss := s.answer(pkt, &qu, b)
 	if miss {
 		qu.detach()
-		s.resolveUDP(u, qu)
-		return
+		return qu, true
 	}
 	s.writeUDP(u, &qu, reply, b)
+	return qu, false
 }
 
 // resolveUDP finishes a cache miss on its own goroutine. It takes the query
@@ -239,11 +248,16 @@ func (s *Server) resolveUDP(u udpListener, qu query) {
 	s.queries.Add(1)
 	go func() {
 		defer s.queries.Done()
-		defer s.recoverQuery()
 		b := s.bufs.Get().(*buffers)
 		defer s.bufs.Put(b)
-		s.writeUDP(u, &qu, s.resolve(&qu, b), b)
+		s.finishUDP(u, &qu, b)
 	}()
+}
+
+// finishUDP resolves a cache miss and writes the reply.
+func (s *Server) finishUDP(u udpListener, qu *query, b *buffers) {
+	defer s.recoverQuery()
+	s.writeUDP(u, qu, s.resolve(qu, b), b)
 }
 
 func (s *Server) writeUDP(u udpListener, qu *query, reply []byte, b *buffers) {

@@ -3,8 +3,11 @@ package resolver
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -220,5 +223,62 @@ func TestServer_udpLoopHitDoesNotAllocate(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("a cache hit through the UDP read loop allocates %v times, want 0", n)
+	}
+}
+
+// A read loop that keeps a cache miss to resolve hands its socket over
+// first: with more slow misses outstanding than there are sockets, other
+// queries are still answered, and every slow one is answered once its
+// resolution ends.
+func TestServer_udpMissHandsSocketOver(t *testing.T) {
+	release := make(chan struct{})
+	var slowGets atomic.Int64
+	fast := answering(t, nil)
+	cache := &fakeCache{OnGet: func(ctx context.Context, q Question) (Cached, error) {
+		if strings.HasPrefix(q.Name, "slow") {
+			slowGets.Add(1)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return Cached{}, ctx.Err()
+			}
+		}
+		return fast.Get(ctx, q)
+	}}
+	_, addr := startServer(t, ServerConfig{Cache: cache})
+
+	const slow = 16
+	replies := make(chan *dns.Msg, slow)
+	for i := range slow {
+		go func() {
+			m := new(dns.Msg)
+			m.SetQuestion(fmt.Sprintf("slow%d.example.", i), dns.TypeA)
+			c := &dns.Client{Net: "udp", Timeout: 10 * time.Second}
+			r, _, err := c.Exchange(m, addr)
+			if err != nil {
+				t.Errorf("slow query %d: %v", i, err)
+			}
+			replies <- r
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for slowGets.Load() < slow && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := slowGets.Load(); n != slow {
+		t.Fatalf("%d of %d slow misses reached the cache: the read loops stalled", n, slow)
+	}
+	for i := range 4 {
+		m := new(dns.Msg)
+		m.SetQuestion(fmt.Sprintf("fast%d.example.", i), dns.TypeA)
+		if r := exchange(t, "udp", addr, m); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Fatalf("fast query while %d misses wait: %v", slow, r)
+		}
+	}
+	close(release)
+	for range slow {
+		if r := <-replies; r == nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+			t.Fatalf("slow reply %v", r)
+		}
 	}
 }

@@ -59,9 +59,13 @@ type entry struct {
 // flight is one upstream query shared by every identical concurrent miss.
 // res and err are written once, before done is closed.
 type flight struct {
-	done chan struct{}
-	res  resolver.Cached
-	err  error
+	q      resolver.Question // the key, owned by the flight
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    resolver.Cached
+	err    error
+
+	waiters int // callers waiting on it (a prefetch counts as one for good); guarded by Cache.mu
 }
 
 // New returns a cache in front of upstream.
@@ -136,9 +140,19 @@ func ttlCap(d time.Duration) uint32 {
 // Get answers q through the cache: a fresh entry if there is one; else the
 // result of one upstream query shared by every identical concurrent miss;
 // else, when upstream fails (an error, or SERVFAIL) and serve-stale is on,
-// a stale entry marked Stale. The shared upstream query does not stop when
-// ctx is cancelled: it runs until the first caller's deadline (or a default
-// timeout), so one impatient client does not fail the others.
+// a stale entry marked Stale.
+//
+// The first caller to miss runs the shared upstream query itself, on its
+// own goroutine (handing it to another goroutine and waiting cost a
+// wake-up each way on every miss). The query runs under a context that
+// keeps ctx's values and deadline (or a default timeout) but not its
+// cancellation, so one impatient client does not fail the others: a later
+// caller that gives up returns at once and the query runs on; the first
+// caller, if it gives up while others wait, runs the query on for them and
+// returns its result when it ends. Only when every caller has been
+// cancelled (not merely timed out: the query's own deadline covers that)
+// is the query cancelled too, so a server shutting down does not wait for
+// queries nobody wants.
 func (c *Cache) Get(ctx context.Context, q resolver.Question) (resolver.Cached, error) {
 	now := c.cfg.Now()
 	if r, ok := c.Lookup(q, now); ok {
@@ -148,14 +162,19 @@ func (c *Cache) Get(ctx context.Context, q resolver.Question) (resolver.Cached, 
 	if err := ctx.Err(); err != nil {
 		return c.served(c.fallback(q, now, err))
 	}
-	f, shared := c.join(ctx, q, upstreamTimeout)
-	if shared {
-		c.m.shared.Inc()
+	f, run := c.join(ctx, q, upstreamTimeout, false)
+	if run != nil {
+		stop := context.AfterFunc(ctx, func() { c.leave(f, ctx.Err()) })
+		run()
+		stop()
+		return c.served(f.res, f.err)
 	}
+	c.m.shared.Inc()
 	select {
 	case <-f.done:
 		return c.served(f.res, f.err)
 	case <-ctx.Done():
+		c.leave(f, ctx.Err())
 		return c.served(c.fallback(q, c.cfg.Now(), ctx.Err()))
 	}
 }
@@ -234,25 +253,26 @@ func (c *Cache) hit(q resolver.Question, e *entry, now time.Time) {
 		return
 	}
 	c.m.prefetches.Inc()
-	c.join(context.Background(), q, prefetchTimeout)
+	if _, run := c.join(context.Background(), q, prefetchTimeout, true); run != nil {
+		go run()
+	}
 }
 
-// join returns the upstream query in flight for q, starting one if there is
-// none; shared reports whether it was already in flight. A new query runs in
-// its own goroutine with a context that keeps parent's values and deadline
-// (or timeout, if parent has none) but not its cancellation.
-func (c *Cache) join(parent context.Context, q resolver.Question, timeout time.Duration) (f *flight, shared bool) {
+// join returns the upstream query in flight for q, joining it as one more
+// waiter; if there is none, it registers a new one and returns with it the
+// function that performs it (nil when joining), for the caller to run on
+// its own goroutine or on a new one. The query's context keeps parent's
+// values and deadline (or timeout, if parent has none) but not its
+// cancellation. A prefetch, which no caller waits for, counts as a waiter
+// that never leaves, so callers joining it cannot cancel it.
+func (c *Cache) join(parent context.Context, q resolver.Question, timeout time.Duration, prefetch bool) (f *flight, run func()) {
 	c.mu.Lock()
 	if f, ok := c.flights[q]; ok {
+		f.waiters++
 		c.mu.Unlock()
-		return f, true
+		return f, nil
 	}
 	q.Name = strings.Clone(q.Name) // it may point into a reused buffer
-	f = &flight{done: make(chan struct{})}
-	c.flights[q] = f
-	gen := c.gen.Load()
-	c.mu.Unlock()
-
 	ctx := context.WithoutCancel(parent)
 	var cancel context.CancelFunc
 	if dl, ok := parent.Deadline(); ok {
@@ -260,14 +280,38 @@ func (c *Cache) join(parent context.Context, q resolver.Question, timeout time.D
 	} else {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 	}
-	go c.run(ctx, cancel, q, f, gen)
-	return f, false
+	f = &flight{q: q, cancel: cancel, done: make(chan struct{}), waiters: 1}
+	if prefetch {
+		f.waiters++
+	}
+	c.flights[q] = f
+	gen := c.gen.Load()
+	c.mu.Unlock()
+	return f, func() { c.run(ctx, f, gen) }
+}
+
+// leave takes one waiter off f, which gave up with err. The last one to
+// leave cancels the query if it was cancelled itself; one that timed out
+// leaves the query to its own deadline. A cancelled query is forgotten at
+// once, so the next miss starts afresh instead of joining it.
+func (c *Cache) leave(f *flight, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.waiters--
+	if f.waiters > 0 || !errors.Is(err, context.Canceled) {
+		return
+	}
+	f.cancel()
+	if c.flights[f.q] == f {
+		delete(c.flights, f.q)
+	}
 }
 
 // run performs the upstream query of flight f and publishes its result.
-func (c *Cache) run(ctx context.Context, cancel context.CancelFunc, q resolver.Question, f *flight, gen uint64) {
+func (c *Cache) run(ctx context.Context, f *flight, gen uint64) {
+	q := f.q
 	defer func() {
-		cancel()
+		f.cancel()
 		if r := recover(); r != nil {
 			c.log.Error("upstream resolver panicked", "question", q.String(), "panic", r, "stack", string(debug.Stack()))
 			f.res, f.err = c.fallback(q, c.cfg.Now(), fmt.Errorf("resolving %s: upstream panicked: %v", q, r))

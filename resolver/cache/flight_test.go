@@ -70,9 +70,117 @@ func TestConcurrentMissesShareOneQuery(t *testing.T) {
 	})
 }
 
-// TestImpatientCallerDoesNotFailOthers: the first caller gives up, the
-// shared upstream query carries on for the second.
+// TestImpatientCallerDoesNotFailOthers: whichever caller gives up, the
+// shared upstream query carries on for the others. A later caller returns
+// at once; the first, which runs the query on its own goroutine, runs it on
+// for the others and returns its result.
 func TestImpatientCallerDoesNotFailOthers(t *testing.T) {
+	for _, first := range []bool{false, true} {
+		name := "later caller"
+		if first {
+			name = "first caller"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				release := make(chan struct{})
+				ctxs := make(chan context.Context, 1)
+				up := &fakeUpstream{OnResolve: blocking(t, release, ctxs)}
+				c, _ := newTestCache(t, up, Config{Size: 100})
+				q := question("example.org.", dns.TypeA)
+
+				impatient, giveUp := context.WithCancel(context.Background())
+				ctx1, ctx2 := context.Background(), impatient
+				if first {
+					ctx1, ctx2 = impatient, context.Background()
+				}
+				var wg sync.WaitGroup
+				var r1, r2 resolver.Cached
+				var err1, err2 error
+				wg.Go(func() { r1, err1 = c.Get(ctx1, q) })
+				upCtx := <-ctxs
+				wg.Go(func() { r2, err2 = c.Get(ctx2, q) })
+				synctest.Wait()
+				giveUp()
+				synctest.Wait()
+				if upCtx.Err() != nil {
+					t.Fatalf("upstream context cancelled with one caller: %v", upCtx.Err())
+				}
+				if !first {
+					// Returned at once, while the query still runs.
+					if !errors.Is(err2, context.Canceled) {
+						t.Fatalf("impatient later Get = %v, want Canceled", err2)
+					}
+				}
+				close(release)
+				wg.Wait()
+				if err1 != nil || r1.Answer == nil {
+					t.Fatalf("first Get = %+v, %v; want the answer", r1, err1)
+				}
+				if first && (err2 != nil || r2.Answer != r1.Answer) {
+					t.Fatalf("patient later Get = %+v, %v; want the shared answer", r2, err2)
+				}
+				if up.calls.Load() != 1 {
+					t.Fatalf("%d upstream calls, want 1", up.calls.Load())
+				}
+				if _, ok := c.Lookup(q, time.Now()); !ok {
+					t.Fatal("answer not stored")
+				}
+			})
+		})
+	}
+}
+
+// TestAllCallersGone: once every caller waiting on a query has been
+// cancelled (a server shutting down), the query is cancelled too, the
+// first caller returns at once, and the next miss starts a new query.
+func TestAllCallersGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctxs := make(chan context.Context, 2)
+		up := &fakeUpstream{OnResolve: blocking(t, nil, ctxs)}
+		c, _ := newTestCache(t, up, Config{Size: 100})
+		q := question("example.org.", dns.TypeA)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		var err1, err2 error
+		wg.Go(func() { _, err1 = c.Get(ctx, q) })
+		upCtx := <-ctxs
+		wg.Go(func() { _, err2 = c.Get(ctx, q) })
+		synctest.Wait()
+		cancel()
+		wg.Wait() // would hang if the query ran on to its deadline
+		if !errors.Is(err1, context.Canceled) || !errors.Is(err2, context.Canceled) {
+			t.Fatalf("Get = %v and %v, want Canceled", err1, err2)
+		}
+		if upCtx.Err() == nil {
+			t.Fatal("upstream context not cancelled when every caller gave up")
+		}
+		if n := testutil.ToFloat64(c.m.inserts); n != 0 {
+			t.Fatalf("inserts_total = %v, want 0", n)
+		}
+
+		// A fresh query, not the cancelled one.
+		next, stop := context.WithTimeout(context.Background(), time.Second)
+		defer stop()
+		_, err := c.Get(next, q)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("next Get = %v, want DeadlineExceeded from a new query", err)
+		}
+		if up.calls.Load() != 2 {
+			t.Fatalf("%d upstream calls, want 2", up.calls.Load())
+		}
+		c.mu.Lock()
+		n := len(c.flights)
+		c.mu.Unlock()
+		if n != 0 {
+			t.Fatalf("%d flights left", n)
+		}
+	})
+}
+
+// TestPrefetchNotCancelledByCallers: a caller that joins a prefetch and is
+// cancelled does not cancel the prefetch.
+func TestPrefetchNotCancelledByCallers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		ctxs := make(chan context.Context, 1)
@@ -80,29 +188,26 @@ func TestImpatientCallerDoesNotFailOthers(t *testing.T) {
 		c, _ := newTestCache(t, up, Config{Size: 100})
 		q := question("example.org.", dns.TypeA)
 
-		ctx1, cancel1 := context.WithCancel(context.Background())
-		var err1, err2 error
-		var r2 resolver.Cached
-		var wg sync.WaitGroup
-		wg.Go(func() { _, err1 = c.Get(ctx1, q) })
+		_, run := c.join(context.Background(), q, prefetchTimeout, true)
+		go run()
 		upCtx := <-ctxs
-		wg.Go(func() { r2, err2 = c.Get(context.Background(), q) })
+		ctx, cancel := context.WithCancel(context.Background())
+		var err error
+		done := make(chan struct{})
+		go func() { _, err = c.Get(ctx, q); close(done) }()
 		synctest.Wait()
-		cancel1()
-		synctest.Wait()
-		if !errors.Is(err1, context.Canceled) {
-			t.Fatalf("impatient Get = %v, want Canceled", err1)
+		cancel()
+		<-done
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Get = %v, want Canceled", err)
 		}
 		if upCtx.Err() != nil {
-			t.Fatalf("upstream context cancelled with the first caller: %v", upCtx.Err())
+			t.Fatalf("prefetch cancelled by a caller that joined it: %v", upCtx.Err())
 		}
 		close(release)
-		wg.Wait()
-		if err2 != nil || r2.Answer == nil {
-			t.Fatalf("patient Get = %+v, %v", r2, err2)
-		}
-		if up.calls.Load() != 1 {
-			t.Fatalf("%d upstream calls, want 1", up.calls.Load())
+		synctest.Wait()
+		if _, ok := c.Lookup(q, time.Now()); !ok {
+			t.Fatal("prefetched answer not stored")
 		}
 	})
 }

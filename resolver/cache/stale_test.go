@@ -151,7 +151,8 @@ func TestServfailKeepsFreshEntry(t *testing.T) {
 	up.OnResolve = func(_ context.Context, q resolver.Question) (*dns.Msg, error) {
 		return reply(t, q, dns.RcodeServerFailure, nil, nil), nil
 	}
-	f, _ := c.join(context.Background(), q, time.Second)
+	f, run := c.join(context.Background(), q, time.Second, true)
+	run()
 	<-f.done
 	if f.err != nil || f.res.Answer != first.Answer || f.res.Stale {
 		t.Fatalf("refresh = %+v, %v; want the fresh entry", f.res, f.err)

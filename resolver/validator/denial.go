@@ -50,6 +50,7 @@ func (r *run) denialsBy(zone string, keys []zkey, auth *authority) (*denialRecor
 		return d, nil
 	}
 	d := &denialRecords{ttl: maxKeyTTL}
+	var sets []*rrset
 	for _, s := range auth.sets {
 		switch s.typ {
 		case dns.TypeSOA, dns.TypeNSEC, dns.TypeNSEC3:
@@ -59,6 +60,10 @@ func (r *run) denialsBy(zone string, keys []zkey, auth *authority) (*denialRecor
 		if !slices.ContainsFunc(s.sigs, func(sig *dns.RRSIG) bool { return dns.CanonicalName(sig.SignerName) == zone }) {
 			continue // another zone's proof (a wildcard earlier in a CNAME chain)
 		}
+		sets = append(sets, s)
+	}
+	r.preverify(zone, keys, sets)
+	for _, s := range sets {
 		_, f, err := r.verifySet(s, zone, keys)
 		if err != nil {
 			return nil, err

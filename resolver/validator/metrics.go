@@ -18,6 +18,7 @@ type Metrics struct {
 	results       *prometheus.CounterVec
 	bogus         *prometheus.CounterVec
 	verifications prometheus.Counter
+	sigCacheHits  prometheus.Counter
 	timeFailures  prometheus.Counter
 	fetches       *prometheus.CounterVec
 	clockWarnings prometheus.Counter
@@ -52,6 +53,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			"Bogus answers by reason."), []string{"reason"}),
 		verifications: prometheus.NewCounter(opts("signature_verifications_total",
 			"Cryptographic RRSIG verifications performed.")),
+		sigCacheHits: prometheus.NewCounter(opts("signature_cache_hits_total",
+			"RRSIG verifications skipped because the same signature over the same records with the same key verified before.")),
 		timeFailures: prometheus.NewCounter(opts("signature_time_failures_total",
 			"RRsets whose signatures failed only because they were expired or not yet valid; a burst means the clock is wrong.")),
 		fetches: prometheus.NewCounterVec(opts("upstream_queries_total",
@@ -78,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, rc := range []string{"NXDOMAIN", "NOERROR"} {
 		m.aggressive.WithLabelValues(rc)
 	}
-	for _, c := range []prometheus.Collector{m.results, m.bogus, m.verifications, m.timeFailures, m.fetches, m.clockWarnings, m.referralDS, m.aggressive} {
+	for _, c := range []prometheus.Collector{m.results, m.bogus, m.verifications, m.sigCacheHits, m.timeFailures, m.fetches, m.clockWarnings, m.referralDS, m.aggressive} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering validator metrics: %w", err)
 		}

@@ -33,6 +33,7 @@ type Validator struct {
 	log     *slog.Logger
 	clock   *clockWatch
 	neg     *negCache // validated NSEC records (RFC 8198); nil when off
+	sigs    *sigCache // signatures that verified
 }
 
 // New returns a Validator for cfg.
@@ -55,7 +56,7 @@ func New(cfg Config) (*Validator, error) {
 	}
 	v := &Validator{
 		cfg: cfg, anchors: a, keys: keys, ds: ds,
-		metrics: cfg.Metrics, log: cfg.Logger,
+		metrics: cfg.Metrics, log: cfg.Logger, sigs: newSigCache(),
 	}
 	if !cfg.DisableAggressiveNSEC {
 		v.neg = newNegCache()

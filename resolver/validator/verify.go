@@ -165,10 +165,19 @@ func (r *run) verifySet(s *rrset, zone string, keys []zkey) (*dns.RRSIG, *failur
 				break
 			}
 			cands++
+			key, cacheable := r.v.sigs.key(sig, k.k, s.rrs)
+			if cacheable && r.v.sigs.verified(key) {
+				r.v.metrics.sigCacheHits.Inc()
+				r.clamp(s, sig)
+				return sig, nil, nil
+			}
 			if err := r.spendVerify(); err != nil {
 				return nil, nil, err
 			}
 			if sig.Verify(k.k, s.rrs) == nil {
+				if cacheable {
+					r.v.sigs.add(key)
+				}
 				r.clamp(s, sig)
 				return sig, nil, nil
 			}
