@@ -36,15 +36,15 @@ type Config struct {
 	// every P back at once (default 0.6).
 	Up float64
 	// Down is the CPU use, measured while on every P, below which it may
-	// step down to one P (default 0.5). On every P the same work costs
-	// more (each query wakes a second thread), so this is higher than Up.
-	// Up is measured on one P.
+	// step down to one P (default 0.7). On every P the same work costs
+	// 1.3 to 1.7 times as much (each query wakes a second thread), so this
+	// is higher than Up, which is measured on one P.
 	Down float64
 	// Latency is the scheduling delay (99th percentile over a sample)
 	// above which one P is not enough (default 1ms).
 	Latency time.Duration
 	// Calm is how many quiet samples in a row it takes to step down
-	// (default 10; doubled after each step down undone within 4 × Calm
+	// (default 6; doubled after each step down undone within 4 × Calm
 	// samples, up to 64 × Calm).
 	Calm int
 	// OnChange, if set, is told every change (for metrics and logs).
@@ -62,13 +62,13 @@ func (c *Config) defaults() {
 		c.Up = 0.6
 	}
 	if c.Down <= 0 {
-		c.Down = 0.5
+		c.Down = 0.7
 	}
 	if c.Latency <= 0 {
 		c.Latency = time.Millisecond
 	}
 	if c.Calm <= 0 {
-		c.Calm = 10
+		c.Calm = 6
 	}
 }
 
@@ -247,20 +247,25 @@ func (m *meter) sample() Sample {
 	}
 	h := m.s[0].Value.Float64Histogram()
 	if len(m.prev) == len(h.Counts) {
-		out.Latency = p99(h, m.prev)
+		out.Latency = p99(h, m.prev, minLatencySamples)
 	}
 	m.prev = append(m.prev[:0], h.Counts...)
 	return out
 }
 
+// minLatencySamples is the fewest scheduling events in a sample for their
+// latency to count: in an idle spell a handful of timers decide the 99th
+// percentile, and one of them waiting behind a GC is no reason for every P.
+const minLatencySamples = 100
+
 // p99 is the 99th percentile of the counts added since prev, taken as the
-// upper bound of its bucket.
-func p99(h *metrics.Float64Histogram, prev []uint64) time.Duration {
+// upper bound of its bucket; 0 if fewer than min were added.
+func p99(h *metrics.Float64Histogram, prev []uint64, min uint64) time.Duration {
 	var total uint64
 	for i, c := range h.Counts {
 		total += c - prev[i]
 	}
-	if total == 0 {
+	if total == 0 || total < min {
 		return 0
 	}
 	want := total - total/100 // the count at or below the percentile

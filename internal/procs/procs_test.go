@@ -49,7 +49,7 @@ func TestPolicy_waitingGoroutinesBringPsBack(t *testing.T) {
 func TestPolicy_aBusySampleRestartsTheCalm(t *testing.T) {
 	p := NewPolicy(Config{Max: 2, Calm: 5})
 	feed(t, p, quiet(), 4)
-	p.Next(Sample{CPU: 0.5}) // neither quiet nor busy
+	p.Next(Sample{CPU: 0.8}) // not quiet
 	if got := feed(t, p, quiet(), 4); len(got) != 0 {
 		t.Fatalf("stepped down %v before 5 quiet samples in a row", got)
 	}
@@ -119,15 +119,18 @@ func TestP99(t *testing.T) {
 	// Counts[i] is [Buckets[i], Buckets[i+1]). Since prev: 990 under 1ms,
 	// 5 under 10ms, 5 under 1s.
 	h.Counts = []uint64{0, 5 + 990, 5, 5}
-	if got := p99(h, prev); got != time.Millisecond {
+	if got := p99(h, prev, 100); got != time.Millisecond {
 		t.Errorf("p99 = %v, want 1ms (990 of 1000 below it)", got)
 	}
 	h.Counts = []uint64{0, 5 + 900, 80, 20} // 980 under 10ms: the 990th is above
-	if got := p99(h, prev); got != time.Second {
+	if got := p99(h, prev, 100); got != time.Second {
 		t.Errorf("p99 = %v, want 1s", got)
 	}
-	if got := p99(h, h.Counts); got != 0 {
+	if got := p99(h, h.Counts, 0); got != 0 {
 		t.Errorf("p99 of nothing = %v, want 0", got)
+	}
+	if got := p99(h, prev, 1001); got != 0 {
+		t.Errorf("p99 of 1000 events with a minimum of 1001 = %v, want 0", got)
 	}
 }
 
