@@ -381,7 +381,15 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 		bin = "taskset"
 	}
 	bin, args = h.niced(bin, args)
-	base := filepath.Join(h.dir, fmt.Sprintf("dnsperf-%s-%s-%d", t.name, name, r+1))
+	// Not in h.dir itself: Gatehouse watches its config file's directory,
+	// and dnsperf's -v output (megabytes a run) written beside the configs
+	// kept both Gatehouse servers busy classifying inotify events, 0.15 of
+	// a core whenever any dnsperf ran (docs/performance.md, session 3).
+	outDir := filepath.Join(h.dir, "dnsperf")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return phaseResult{}, fmt.Errorf("creating dnsperf output directory: %w", err)
+	}
+	base := filepath.Join(outDir, fmt.Sprintf("dnsperf-%s-%s-%d", t.name, name, r+1))
 
 	udpBefore, err := readUDPCounters()
 	if err != nil {
