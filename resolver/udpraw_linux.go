@@ -40,6 +40,7 @@ type udpRaw struct {
 	pkts   [udpBatch][]byte
 	oobs   [udpBatch][]byte
 	bufs   [udpBatch]*buffers // one per packet: its reply waits for the batch's send
+	filled int                // messages the last recvmmsg wrote
 
 	smsgs  [udpBatch]mmsghdr
 	siovs  [udpBatch]unix.Iovec
@@ -78,6 +79,12 @@ func newUDPRaw(conn *net.UDPConn) (*udpRaw, syscall.RawConn, error) {
 		r.pkts[i] = make([]byte, dns.MaxMsgSize)
 		r.oobs[i] = make([]byte, oobSize)
 		r.bufs[i] = newBuffers()
+		r.riovs[i].Base = &r.pkts[i][0]
+		r.riovs[i].SetLen(len(r.pkts[i]))
+		r.rmsgs[i] = mmsghdr{hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&r.rnames[i])), Namelen: unix.SizeofSockaddrInet6, Iov: &r.riovs[i]}}
+		r.rmsgs[i].hdr.SetIovlen(1)
+		r.rmsgs[i].hdr.Control = &r.oobs[i][0]
+		r.rmsgs[i].hdr.SetControllen(len(r.oobs[i]))
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
@@ -210,20 +217,21 @@ func (s *Server) flushUDP(u udpListener) {
 	r.queued = 0
 }
 
-// recv reads up to udpBatch datagrams without blocking.
+// recv reads up to udpBatch datagrams without blocking. The headers are
+// built once (newUDPRaw); the kernel rewrites only the lengths of the
+// messages it filled, so only those are reset.
 func (r *udpRaw) recv() (int, syscall.Errno) {
-	for i := range r.rmsgs {
-		r.riovs[i].Base = &r.pkts[i][0]
-		r.riovs[i].SetLen(len(r.pkts[i]))
-		r.rmsgs[i] = mmsghdr{hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(&r.rnames[i])), Namelen: unix.SizeofSockaddrInet6, Iov: &r.riovs[i]}}
-		r.rmsgs[i].hdr.SetIovlen(1)
-		r.rmsgs[i].hdr.Control = &r.oobs[i][0]
+	for i := range r.filled {
+		r.rmsgs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 		r.rmsgs[i].hdr.SetControllen(len(r.oobs[i]))
+		r.rmsgs[i].hdr.Flags = 0
 	}
+	r.filled = 0
 	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, r.fd, uintptr(unsafe.Pointer(&r.rmsgs[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
+	r.filled = int(n)
 	return int(n), 0
 }
 

@@ -30,9 +30,7 @@ func (s *site) newProcs() *procs.Scaler {
 		return nil
 	}
 	return procs.New(procs.Config{OnChange: func(n int, why string) {
-		if s.procsGauge != nil {
-			s.procsGauge.Set(float64(n))
-		}
+		s.procsGauge.Set(float64(n)) // set by startProcs before Run starts
 		s.log.Debug("scheduler processors changed", "procs", n, "why", why)
 	}})
 }
