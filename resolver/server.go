@@ -109,6 +109,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		m:            cfg.Metrics,
 		limiter:      newLimiter(cfg.RateLimit),
 	}
+	if !reusePortBalances {
+		s.udpSockets = 1
+	}
 	if s.bufSize < dns.MinMsgSize {
 		return nil, fmt.Errorf("server: EDNS buffer size %d is below %d", s.bufSize, dns.MinMsgSize)
 	}

@@ -13,6 +13,10 @@ import (
 // oobSize fits one IPv6 packet-info control message (the larger of the two).
 var oobSize = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 
+// reusePortBalances reports whether several sockets can share a UDP port
+// with the kernel spreading packets across them.
+const reusePortBalances = true
+
 // reusePort lets several sockets share one UDP port; the kernel spreads
 // packets across them, so each core's read loop gets its share.
 func reusePort(network, address string, c syscall.RawConn) error {

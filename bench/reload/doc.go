@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command reload is issue 4's reload-under-load benchmark: it starts the
 // real gatehouse binary on 127.0.0.1 with one block list file of a million
 // names, drives it with dnsperf at a fixed rate, and replaces the list file
