@@ -3,7 +3,6 @@ package querylog
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -180,19 +179,22 @@ func (s *rawStmt) int64(i int, v int64) error {
 const sqliteTransient = ^uintptr(0)
 
 // text binds v, in place in s.buf when it fits (the common case: names,
-// addresses and answer summaries are short).
+// addresses and answer summaries are short), else from a temporary copy
+// that SQLite copies again (SQLITE_TRANSIENT).
 func (s *rawStmt) text(i int, v string) error {
-	var rc int32
-	if n := len(v); s.off+n <= s.cap {
-		p := s.buf + uintptr(s.off)
-		copy(unsafe.Slice((*byte)(cmem(p)), n), v)
+	n := len(v)
+	p, destructor := s.buf+uintptr(s.off), uintptr(0)
+	if s.off+n <= s.cap {
 		s.off += n
-		rc = sqlite3.Xsqlite3_bind_text(s.c.tls, s.p, int32(i), p, int32(n), 0)
 	} else {
-		rc = sqlite3.Xsqlite3_bind_text(s.c.tls, s.p, int32(i), uintptr(unsafe.Pointer(unsafe.StringData(v))), int32(n), sqliteTransient)
-		runtime.KeepAlive(v)
+		if p = libc.Xmalloc(s.c.tls, types.Size_t(n)); p == 0 {
+			return errors.New("sqlite: out of memory")
+		}
+		defer libc.Xfree(s.c.tls, p)
+		destructor = sqliteTransient
 	}
-	if rc != sqlite3.SQLITE_OK {
+	copy(unsafe.Slice((*byte)(cmem(p)), n), v)
+	if rc := sqlite3.Xsqlite3_bind_text(s.c.tls, s.p, int32(i), p, int32(n), destructor); rc != sqlite3.SQLITE_OK {
 		return s.c.err(rc)
 	}
 	return nil
