@@ -55,7 +55,9 @@ type clientKey struct {
 
 const cacheLimit = 200_000 // entries per interning cache before it is reset
 
-const yieldEvery = 32 // rows written between yields to other goroutines
+// yieldEvery is how many rows the writer inserts between yields to other
+// goroutines: about a third of a millisecond of work.
+const yieldEvery = 64
 
 // busyBatch rows in one batch make the writer call Config.Busy: a second's
 // worth of batches this size is over 4,000 queries a second.
