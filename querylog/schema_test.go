@@ -89,7 +89,6 @@ func TestMigration_v2DropsGroupIndex(t *testing.T) {
 		`INSERT INTO dict(id, s) VALUES (1, 'pupils'), (2, 'guests')`,
 		`INSERT INTO clients(id, addr, mac, hostname) VALUES (1, '10.0.0.1', '', 'Y9-IPAD-1'), (2, '10.9.0.1', '', 'GUEST-1')`,
 		`INSERT INTO names(id, name, rkey) VALUES (1, 'old.example.', 'example.old')`,
-		`INSERT INTO r_decisions(day, grp, decision, n) VALUES (20250501, 1, 1, 3), (20250501, 2, 1, 4)`,
 	)
 	for _, stmt := range stmts {
 		if _, err := db.Exec(stmt); err != nil {
@@ -102,6 +101,10 @@ func TestMigration_v2DropsGroupIndex(t *testing.T) {
 		id := idAt(ts) + int64(i)
 		if _, err := db.Exec(`INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration)
 			VALUES (?, ?, ?, ?, 0, 1, 1, 1, 1, 0, 0, 0, 0, 'A 192.0.2.1', 1, 0, 0)`, id, ts.UnixNano(), r.grp, r.grp); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO r_decisions(day, grp, decision, n) VALUES (?, ?, 1, 1)
+			ON CONFLICT DO UPDATE SET n = n + 1`, dayKey(ts, london(t)), r.grp); err != nil {
 			t.Fatal(err)
 		}
 		if r.keep {
@@ -179,4 +182,12 @@ func TestWriter_longAndEmptyStrings(t *testing.T) {
 	if p := mustSearch(t, l, Filter{Client: "short"}); len(p.Entries) != 1 || p.Entries[0].Hostname != "short" {
 		t.Errorf("search by the second entry's hostname: %+v", p.Entries)
 	}
+}
+
+func london(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
