@@ -415,18 +415,19 @@ func (w *writer) insert(batch []Entry) error {
 		if e.Forwarder.IsValid() {
 			fwd = e.Forwarder.String()
 		}
-		for j, v := range [...]int64{1: int64(e.ID), e.Time.UnixNano(), client, ids[0], ids[1], qname,
-			int64(e.QType), int64(e.Proto), int64(e.Decision), ids[2], ids[3], ids[4], int64(e.Rcode), 15: int64(e.Source), int64(e.DNSSEC), int64(e.Duration)} {
-			if j != 0 && j != 14 {
-				if err := ins.int64(j, v); err != nil {
+		// The integer parameters by number, as the INSERT lists them;
+		// 14 (answer) and 18 (forwarder) are text.
+		params := [...]int64{1: int64(e.ID), e.Time.UnixNano(), client, ids[0], ids[1], qname,
+			int64(e.QType), int64(e.Proto), int64(e.Decision), ids[2], ids[3], ids[4], int64(e.Rcode),
+			15: int64(e.Source), int64(e.DNSSEC), int64(e.Duration)}
+		for p, v := range params {
+			if p != 0 && p != 14 {
+				if err := ins.int64(p, v); err != nil {
 					return err
 				}
 			}
 		}
-		if err := ins.text(14, summary(e.Answer)); err != nil {
-			return err
-		}
-		if err := ins.text(18, fwd); err != nil {
+		if err := errors.Join(ins.text(14, summary(e.Answer)), ins.text(18, fwd)); err != nil {
 			return err
 		}
 		if err := ins.run(); err != nil {
