@@ -413,15 +413,17 @@ func (r *ring) len() int {
 type request struct {
 	kind  requestKind
 	fn    func(context.Context, *sql.Conn) error // reqExec
+	query string                                 // reqExecBatch
 	reply chan error
 }
 
 type requestKind uint8
 
 const (
-	reqFlush    requestKind = iota // write everything queued so far
-	reqMaintain                    // run a full maintenance pass now
-	reqExec                        // run fn on the writer connection (tests)
+	reqFlush     requestKind = iota // write everything queued so far
+	reqMaintain                     // run a full maintenance pass now
+	reqExec                         // run fn on the writer's maintenance connection (tests)
+	reqExecBatch                    // run query on the writer's batch connection (tests)
 )
 
 // Flush returns once every entry enqueued before the call has been written

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,5 +385,56 @@ func TestLog_busyOnLargeBatches(t *testing.T) {
 	flush(t, l)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("Busy called %d times for a batch of %d, want 1", n, busyBatch)
+	}
+}
+
+// The writer's batch connection and the connection Hold and Release use
+// take turns at SQLite's write lock: holds taken while batches commit
+// neither fail nor cost entries.
+func TestWriter_holdsWhileWriting(t *testing.T) {
+	l := openTest(t, Config{BatchSize: 256, FlushInterval: time.Millisecond})
+	const n = 5000
+	done := make(chan struct{})
+	var ids []uint64
+	go func() {
+		defer close(done)
+		for i := range n {
+			e := fullEntry()
+			e.Time = t0.Add(time.Duration(i) * time.Millisecond)
+			e.QName = "n" + strconv.Itoa(i%300) + ".example."
+			id, ok := l.EnqueueID(e)
+			for !ok {
+				time.Sleep(time.Millisecond)
+				id, ok = l.EnqueueID(e)
+			}
+			if i%250 == 0 {
+				ids = append(ids, id)
+			}
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+		default:
+			ref := "INC-" + strconv.Itoa(i)
+			if err := l.Hold(t.Context(), ref, "dsl", uint64(i)+1); err != nil {
+				t.Fatalf("Hold while writing: %v", err)
+			}
+			if _, err := l.Release(t.Context(), ref); err != nil {
+				t.Fatalf("Release while writing: %v", err)
+			}
+			continue
+		}
+		break
+	}
+	flush(t, l)
+	if st := l.Status(); st.Written != n || st.Errors != 0 {
+		t.Errorf("written %d of %d, %d errors (%s)", st.Written, n, st.Errors, st.LastError)
+	}
+	if err := l.Hold(t.Context(), "INC-final", "dsl", ids...); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := l.Held(t.Context(), "INC-final"); !slices.Equal(got, ids) {
+		t.Errorf("held %v, want %v", got, ids)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -100,7 +101,6 @@ func (w *writer) finishMaintenance(err error) {
 
 func (w *writer) stepTx(p *maintPass) error {
 	l := w.l
-	batch := l.cfg.MaintenanceBatch
 	switch p.phase {
 	case phGroups:
 		rows, err := w.conn.QueryContext(w.ctx, `SELECT d.id, d.s FROM dict d WHERE d.id IN (SELECT DISTINCT grp FROM r_decisions)`)
@@ -126,13 +126,10 @@ func (w *writer) stepTx(p *maintPass) error {
 		}
 		g := p.groups[p.gi]
 		cutoff := idAt(p.now.Add(-time.Duration(g.days) * 24 * time.Hour))
-		res, err := w.conn.ExecContext(w.ctx, `DELETE FROM entries WHERE id IN (
-			SELECT id FROM entries WHERE grp = ? AND id < ? AND id NOT IN (SELECT entry FROM holds)
-			ORDER BY id LIMIT ?)`, g.id, cutoff, batch)
+		n, done, err := w.purgeStep(g.id, cutoff)
 		if err != nil {
 			return err
 		}
-		n, _ := res.RowsAffected()
 		if n > 0 {
 			p.changed = true
 			l.metrics.purged.Add(float64(n))
@@ -140,7 +137,7 @@ func (w *writer) stepTx(p *maintPass) error {
 			l.st.purged += uint64(n)
 			l.st.mu.Unlock()
 		}
-		if n < int64(batch) {
+		if done {
 			p.gi++
 		}
 		return nil
@@ -205,6 +202,44 @@ func (w *writer) stepTx(p *maintPass) error {
 		return err
 	}
 	return nil
+}
+
+// purgeMarkKey is the meta key of a group's purge mark: every entry of the
+// group with a lower ID has been purged or is held.
+func purgeMarkKey(grp int64) string { return "purge_mark/" + strconv.FormatInt(grp, 10) }
+
+// purgeStep deletes the expired entries of group grp (IDs below cutoff)
+// in the next MaintenanceBatch entries of the table above the group's
+// purge mark, whatever their groups, and moves the mark past them. Entries
+// are thus scanned once per group, never rescanned, and a step's cost is
+// bounded. done: the mark has reached the cut-off.
+func (w *writer) purgeStep(grp, cutoff int64) (n int64, done bool, err error) {
+	key := purgeMarkKey(grp)
+	var mark int64
+	err = w.conn.QueryRowContext(w.ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&mark)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, err
+	}
+	if mark >= cutoff {
+		return 0, true, nil
+	}
+	hi := cutoff
+	err = w.conn.QueryRowContext(w.ctx, `SELECT id FROM entries WHERE id >= ? AND id < ? ORDER BY id LIMIT 1 OFFSET ?`,
+		mark, cutoff, w.l.cfg.MaintenanceBatch).Scan(&hi)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, err
+	}
+	res, err := w.conn.ExecContext(w.ctx, `DELETE FROM entries WHERE id >= ? AND id < ? AND grp = ?
+		AND id NOT IN (SELECT entry FROM holds)`, mark, hi, grp)
+	if err != nil {
+		return 0, false, err
+	}
+	n, _ = res.RowsAffected()
+	if _, err := w.conn.ExecContext(w.ctx, `INSERT INTO meta(key, value) VALUES (?, ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, hi); err != nil {
+		return 0, false, err
+	}
+	return n, hi == cutoff, nil
 }
 
 // gc deletes unreferenced rows of table in the next id range.
@@ -459,6 +494,14 @@ func (l *Log) Release(ctx context.Context, ref string) (int, error) {
 	var first sql.NullInt64
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT min(entry), count(*) FROM holds WHERE ref = ?`, ref).Scan(&first, &n); err != nil {
+		return 0, fmt.Errorf("releasing hold %q: %w", ref, err)
+	}
+	// Let retention revisit the released entries: move each of their
+	// groups' purge marks back to the group's first released entry.
+	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = min(value, (
+			SELECT min(e.id) FROM holds h JOIN entries e ON e.id = h.entry
+			WHERE h.ref = ? AND 'purge_mark/' || e.grp = meta.key))
+		WHERE key IN (SELECT DISTINCT 'purge_mark/' || e.grp FROM holds h JOIN entries e ON e.id = h.entry WHERE h.ref = ?)`, ref, ref); err != nil {
 		return 0, fmt.Errorf("releasing hold %q: %w", ref, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM holds WHERE ref = ?`, ref); err != nil {

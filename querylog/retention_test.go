@@ -247,6 +247,9 @@ func TestWriter_diskFullSurvivesAndResumes(t *testing.T) {
 			_, err := c.ExecContext(ctx, q)
 			return err
 		}})
+		if err == nil {
+			err = l.ask(t.Context(), request{kind: reqExecBatch, query: q})
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -1,9 +1,6 @@
 package querylog
 
-import (
-	"context"
-	"database/sql"
-)
+import "errors"
 
 // rollups accumulates one batch's contribution to the report tables; it is
 // written in the batch's transaction, so the rollups always equal a
@@ -90,29 +87,41 @@ func (r *rollups) add(day int32, grp int64, d Decision, category, client int64, 
 	}
 }
 
-func (r *rollups) write(ctx context.Context, st map[string]*sql.Stmt) error {
+func (r *rollups) write(st *batchStmts) error {
+	exec := func(s *rawStmt, args ...int64) error {
+		for i, a := range args {
+			if err := s.int64(i+1, a); err != nil {
+				return err
+			}
+		}
+		return s.run()
+	}
 	for k, n := range r.decisions {
-		if _, err := st["rDecision"].ExecContext(ctx, k.day, k.grp, k.decision, n); err != nil {
+		if err := exec(st.rDecision, int64(k.day), k.grp, int64(k.decision), n); err != nil {
 			return err
 		}
 	}
 	for k, n := range r.categories {
-		if _, err := st["rCategory"].ExecContext(ctx, k.day, k.grp, k.decision, k.category, n); err != nil {
+		if err := exec(st.rCategory, int64(k.day), k.grp, int64(k.decision), k.category, n); err != nil {
 			return err
 		}
 	}
 	for k, n := range r.names {
-		if _, err := st["rName"].ExecContext(ctx, k.day, k.grp, k.name, n); err != nil {
+		s := st.rName // day, grp, name, n
+		if err := errors.Join(s.int64(1, int64(k.day)), s.int64(2, k.grp), s.text(3, k.name), s.int64(4, n)); err != nil {
+			return err
+		}
+		if err := s.run(); err != nil {
 			return err
 		}
 	}
 	for k, c := range r.clients {
-		if _, err := st["rClient"].ExecContext(ctx, k.day, k.grp, k.client, c.blocked, c.bypass); err != nil {
+		if err := exec(st.rClient, int64(k.day), k.grp, k.client, c.blocked, c.bypass); err != nil {
 			return err
 		}
 	}
 	for k, n := range r.bypass {
-		if _, err := st["rBypass"].ExecContext(ctx, k.day, k.grp, k.client, k.category, n); err != nil {
+		if err := exec(st.rBypass, int64(k.day), k.grp, k.client, k.category, n); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"net/netip"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,4 +64,130 @@ func TestMigration_v1Forwarder(t *testing.T) {
 	if v != schemaVersion {
 		t.Errorf("schema v%d after opening, want v%d", v, schemaVersion)
 	}
+}
+
+// A schema v2 database (with the group index) is migrated to v3 when
+// opened: the index goes, searches by group find the same entries, and
+// retention purges each group by its own days from the migrated rows.
+func TestMigration_v2DropsGroupIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	type row struct {
+		days float64
+		grp  int64 // 1 pupils, 2 guests
+		keep bool
+	}
+	rows := []row{{40, 1, false}, {20, 2, false}, {10, 1, true}, {8, 2, false}, {6, 2, true}, {1, 1, true}, {0.5, 2, true}}
+	stmts := append(splitSQL(migrations[0]), splitSQL(migrations[1])...)
+	stmts = append(stmts,
+		`CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0), (2, 0)`,
+		`INSERT INTO dict(id, s) VALUES (1, 'pupils'), (2, 'guests')`,
+		`INSERT INTO clients(id, addr, mac, hostname) VALUES (1, '10.0.0.1', '', 'Y9-IPAD-1'), (2, '10.9.0.1', '', 'GUEST-1')`,
+		`INSERT INTO names(id, name, rkey) VALUES (1, 'old.example.', 'example.old')`,
+	)
+	for _, stmt := range stmts {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	ids := map[int64][]uint64{} // group → ids kept, newest first
+	for i, r := range rows {
+		ts := now.Add(-time.Duration(r.days * 24 * float64(time.Hour)))
+		id := idAt(ts) + int64(i)
+		if _, err := db.Exec(`INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration)
+			VALUES (?, ?, ?, ?, 0, 1, 1, 1, 1, 0, 0, 0, 0, 'A 192.0.2.1', 1, 0, 0)`, id, ts.UnixNano(), r.grp, r.grp); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO r_decisions(day, grp, decision, n) VALUES (?, ?, 1, 1)
+			ON CONFLICT DO UPDATE SET n = n + 1`, dayKey(ts, london(t)), r.grp); err != nil {
+			t.Fatal(err)
+		}
+		if r.keep {
+			ids[r.grp] = append([]uint64{uint64(id)}, ids[r.grp]...)
+		}
+	}
+	db.Close()
+
+	clk := &clock{t: now}
+	l, err := Open(Config{Path: path, Now: clk.Now, MaintenanceBatch: 2, Retention: Retention{Default: 30, Groups: map[string]int{"guests": 7}}})
+	if err != nil {
+		t.Fatalf("opening a v2 database: %v", err)
+	}
+	defer l.Close()
+	var n int
+	l.rdb.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'entries_grp'`).Scan(&n)
+	if n != 0 {
+		t.Error("entries_grp still exists after migrating to v3")
+	}
+	group := func(g string) []uint64 {
+		var got []uint64
+		for _, e := range mustSearch(t, l, Filter{Group: g}).Entries {
+			if e.Group != g {
+				t.Errorf("search for group %q returned an entry of %q", g, e.Group)
+			}
+			got = append(got, e.ID)
+		}
+		return got
+	}
+	if got := group("guests"); len(got) != 4 {
+		t.Errorf("before maintenance, group guests: %d entries, want 4", len(got))
+	}
+	maintain(t, l)
+	if got := group("pupils"); !slices.Equal(got, ids[1]) {
+		t.Errorf("pupils after purge: %v, want %v", got, ids[1])
+	}
+	if got := group("guests"); !slices.Equal(got, ids[2]) {
+		t.Errorf("guests after purge: %v, want %v", got, ids[2])
+	}
+	// A later pass purges what has expired since, from the marks on.
+	clk.Set(now.Add(36 * time.Hour))
+	e := fullEntry()
+	e.Time, e.Group = now.Add(time.Hour), "guests"
+	newID, _ := l.EnqueueID(e)
+	flush(t, l)
+	maintain(t, l)
+	if got, want := group("guests"), []uint64{newID, ids[2][0]}; !slices.Equal(got, want) {
+		t.Errorf("guests 36 hours later: %v, want %v", got, want)
+	}
+}
+
+// Strings longer than the batch connection's in-place buffer, empty ones
+// and non-ASCII ones are stored intact.
+func TestWriter_longAndEmptyStrings(t *testing.T) {
+	l := openTest(t, Config{})
+	e := fullEntry()
+	e.Answer = Text(strings.Repeat("A 192.0.2.1, ", 800)) // ~10 kB
+	e.Hostname = strings.Repeat("é", 3000)
+	e.MAC, e.List = "", ""
+	e.QName = strings.Repeat("a", 63) + ".bücher.example."
+	id, _ := l.EnqueueID(e)
+	e2 := fullEntry()
+	e2.Hostname = "short"
+	l.Enqueue(e2)
+	flush(t, l)
+	got := mustSearch(t, l, Filter{ID: id}).Entries
+	if len(got) != 1 {
+		t.Fatalf("%d entries for id %d", len(got), id)
+	}
+	g := got[0]
+	if g.Answer.Summary() != e.Answer.Summary() || g.Hostname != e.Hostname || g.MAC != "" || g.List != "" || g.QName != e.QName {
+		t.Errorf("long strings read back as answer %d bytes, hostname %d bytes %q..., mac %q, list %q, qname %q",
+			len(g.Answer.Summary()), len(g.Hostname), g.Hostname[:min(10, len(g.Hostname))], g.MAC, g.List, g.QName)
+	}
+	if p := mustSearch(t, l, Filter{Client: "short"}); len(p.Entries) != 1 || p.Entries[0].Hostname != "short" {
+		t.Errorf("search by the second entry's hostname: %+v", p.Entries)
+	}
+}
+
+func london(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

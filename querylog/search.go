@@ -111,6 +111,13 @@ FROM entries e JOIN clients c ON c.id = e.client JOIN names n ON n.id = e.qname`
 // with asc oldest first above id. Every value from f is a bound parameter;
 // the SQL text is built only from constants.
 func (l *Log) query(ctx context.Context, f Filter, id uint64, asc bool, limit int) ([]Entry, error) {
+	if f.Group != "" {
+		var ok bool
+		var err error
+		if f, ok, err = l.groupWindow(ctx, f); err != nil || !ok {
+			return nil, err
+		}
+	}
 	where, args, err := f.where()
 	if err != nil {
 		return nil, err
@@ -160,6 +167,33 @@ func (l *Log) query(ctx context.Context, f Filter, id uint64, asc bool, limit in
 		}
 	}
 	return out, nil
+}
+
+// groupWindow narrows f's time range to the days its group has entries
+// in, by the rollups, with a day's margin either side (schema v3 has no
+// index on the group: a search by group scans its time range, and must not
+// scan months for a group that was used once, or never). ok is false when
+// no entry can match.
+func (l *Log) groupWindow(ctx context.Context, f Filter) (_ Filter, ok bool, err error) {
+	var first, last sql.NullInt64
+	err = l.rdb.QueryRowContext(ctx, `SELECT min(day), max(day) FROM r_decisions
+		WHERE grp = (SELECT id FROM dict WHERE s = ?)`, f.Group).Scan(&first, &last)
+	if err != nil {
+		return f, false, fmt.Errorf("searching query log: %w", err)
+	}
+	if !first.Valid {
+		return f, false, nil
+	}
+	day := func(d int64) time.Time {
+		return time.Date(int(d/10000), time.Month(d/100%100), int(d%100), 0, 0, 0, 0, l.loc)
+	}
+	if from := day(first.Int64).AddDate(0, 0, -1); f.From.IsZero() || f.From.Before(from) {
+		f.From = from
+	}
+	if to := day(last.Int64).AddDate(0, 0, 2); f.To.IsZero() || f.To.After(to) {
+		f.To = to
+	}
+	return f, f.From.Before(f.To), nil
 }
 
 func (f Filter) where() (where []string, args []any, err error) {

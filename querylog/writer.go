@@ -17,8 +17,10 @@ import (
 type writer struct {
 	l     *Log
 	ctx   context.Context
-	conn  *sql.Conn
-	st    map[string]*sql.Stmt
+	conn  *sql.Conn            // maintenance and requests
+	st    map[string]*sql.Stmt // prepared on conn
+	raw   *rawConn             // batches of entries
+	rs    batchStmts           // prepared on raw
 	maxID uint64
 
 	batch []Entry
@@ -53,33 +55,66 @@ type clientKey struct {
 
 const cacheLimit = 200_000 // entries per interning cache before it is reset
 
-const yieldEvery = 32 // rows written between yields to other goroutines
+// yieldEvery is how many rows the writer inserts between yields to other
+// goroutines: about a third of a millisecond of work.
+const yieldEvery = 64
 
 // busyBatch rows in one batch make the writer call Config.Busy: a second's
 // worth of batches this size is over 4,000 queries a second.
 const busyBatch = 1024
 
-// Statements the writer prepares once on its connection.
+// Statements the writer prepares once on its maintenance connection.
 var writerSQL = map[string]string{
-	"insert": `INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration, forwarder)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-	"dictGet":   `SELECT id FROM dict WHERE s = ?`,
-	"dictPut":   `INSERT INTO dict(s) VALUES (?) RETURNING id`,
-	"nameGet":   `SELECT id FROM names WHERE name = ?`,
-	"namePut":   `INSERT INTO names(name, rkey) VALUES (?, ?) RETURNING id`,
 	"clientGet": `SELECT id FROM clients WHERE addr = ? AND mac = ? AND hostname = ?`,
 	"clientPut": `INSERT INTO clients(addr, mac, hostname, pseudo) VALUES (?, ?, ?, ?) RETURNING id`,
-	"rDecision": `INSERT INTO r_decisions(day, grp, decision, n) VALUES (?,?,?,?)
-		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
-	"rCategory": `INSERT INTO r_categories(day, grp, decision, category, n) VALUES (?,?,?,?,?)
-		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
-	"rName": `INSERT INTO r_names(day, grp, name, n) VALUES (?,?,?,?)
-		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
-	"rClient": `INSERT INTO r_clients(day, grp, client, blocked, bypass) VALUES (?,?,?,?,?)
-		ON CONFLICT DO UPDATE SET blocked = blocked + excluded.blocked, bypass = bypass + excluded.bypass`,
-	"rBypass": `INSERT INTO r_bypass(day, grp, client, category, n) VALUES (?,?,?,?,?)
-		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	"rClient":   rClientSQL,
+	"rBypass":   rBypassSQL,
 }
+
+const (
+	rClientSQL = `INSERT INTO r_clients(day, grp, client, blocked, bypass) VALUES (?,?,?,?,?)
+		ON CONFLICT DO UPDATE SET blocked = blocked + excluded.blocked, bypass = bypass + excluded.bypass`
+	rBypassSQL = `INSERT INTO r_bypass(day, grp, client, category, n) VALUES (?,?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`
+)
+
+// batchStmts are the statements of a batch transaction, prepared once on
+// the raw connection.
+type batchStmts struct {
+	begin, commit, rollback                       *rawStmt
+	insert                                        *rawStmt
+	dictGet, dictPut, nameGet, namePut            *rawStmt
+	clientGet, clientPut                          *rawStmt
+	rDecision, rCategory, rName, rClient, rBypass *rawStmt
+}
+
+func (b *batchStmts) all() []**rawStmt {
+	return []**rawStmt{&b.begin, &b.commit, &b.rollback, &b.insert, &b.dictGet, &b.dictPut, &b.nameGet, &b.namePut,
+		&b.clientGet, &b.clientPut, &b.rDecision, &b.rCategory, &b.rName, &b.rClient, &b.rBypass}
+}
+
+var batchSQL = [...]string{
+	"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
+	`INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration, forwarder)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	`SELECT id FROM dict WHERE s = ?`,
+	`INSERT INTO dict(s) VALUES (?) RETURNING id`,
+	`SELECT id FROM names WHERE name = ?`,
+	`INSERT INTO names(name, rkey) VALUES (?, ?) RETURNING id`,
+	`SELECT id FROM clients WHERE addr = ? AND mac = ? AND hostname = ?`,
+	`INSERT INTO clients(addr, mac, hostname, pseudo) VALUES (?, ?, ?, 0) RETURNING id`,
+	`INSERT INTO r_decisions(day, grp, decision, n) VALUES (?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	`INSERT INTO r_categories(day, grp, decision, category, n) VALUES (?,?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	`INSERT INTO r_names(day, grp, name, n) VALUES (?,?,?,?)
+		ON CONFLICT DO UPDATE SET n = n + excluded.n`,
+	rClientSQL,
+	rBypassSQL,
+}
+
+// rawPragmas configure the batch connection as dsn does the others.
+var rawPragmas = []string{"busy_timeout=5000", "synchronous=NORMAL", "cache_size=-16384", "wal_autocheckpoint=8192"}
 
 func newWriter(ctx context.Context, l *Log) (*writer, error) {
 	conn, err := l.wdb.Conn(ctx)
@@ -99,6 +134,16 @@ func newWriter(ctx context.Context, l *Log) (*writer, error) {
 			return nil, fmt.Errorf("preparing %s: %w", k, err)
 		}
 	}
+	if w.raw, err = openRaw(l.cfg.Path, rawPragmas...); err != nil {
+		w.closeConn()
+		return nil, fmt.Errorf("opening batch connection: %w", err)
+	}
+	for i, p := range w.rs.all() {
+		if *p, err = w.raw.prepare(batchSQL[i]); err != nil {
+			w.closeConn()
+			return nil, err
+		}
+	}
 	var maxID sql.NullInt64
 	if err := conn.QueryRowContext(ctx, `SELECT max(id) FROM entries`).Scan(&maxID); err != nil {
 		w.closeConn()
@@ -115,6 +160,14 @@ func (w *writer) closeConn() {
 		s.Close()
 	}
 	w.conn.Close()
+	for _, p := range w.rs.all() {
+		if *p != nil {
+			(*p).close()
+		}
+	}
+	if w.raw != nil {
+		w.raw.close()
+	}
 }
 
 // run is the writer goroutine.
@@ -188,6 +241,8 @@ func (w *writer) handle(req request) error {
 		return <-done
 	case reqExec:
 		return req.fn(w.ctx, w.conn)
+	case reqExecBatch:
+		return w.raw.exec(req.query)
 	}
 	return fmt.Errorf("unknown request %d", req.kind)
 }
@@ -223,7 +278,7 @@ func (w *writer) write(batch []Entry) (err error) {
 	if l.cfg.Busy != nil && len(batch) >= busyBatch {
 		l.cfg.Busy()
 	}
-	err = w.tx(func() error { return w.insert(batch) })
+	err = w.batchTx(func() error { return w.insert(batch) })
 	if err != nil {
 		w.failed(fmt.Errorf("writing %d entries: %w", len(batch), err), uint64(len(batch)))
 		return err
@@ -274,6 +329,26 @@ func (w *writer) tx(fn func() error) (err error) {
 	return err
 }
 
+// batchTx is tx on the raw connection, for batches of entries.
+func (w *writer) batchTx(fn func() error) (err error) {
+	if err := w.rs.begin.run(); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+		if err != nil {
+			w.rs.rollback.run()
+			w.resetCaches()
+		}
+	}()
+	if err = fn(); err != nil {
+		return err
+	}
+	return w.rs.commit.run()
+}
+
 func (w *writer) resetCaches() {
 	clear(w.clients)
 	clear(w.names)
@@ -312,9 +387,8 @@ func (w *writer) gauges() {
 }
 
 func (w *writer) insert(batch []Entry) error {
-	ctx := w.ctx
 	w.roll.reset()
-	ins := w.st["insert"]
+	ins := w.rs.insert
 	for i := range batch {
 		if i%yieldEvery == yieldEvery-1 {
 			// A batch takes tens of milliseconds; yield now and then so
@@ -323,7 +397,7 @@ func (w *writer) insert(batch []Entry) error {
 			runtime.Gosched()
 		}
 		e := &batch[i]
-		client, err := w.clientID(clientKey{e.Client, e.MAC, e.Hostname}, false)
+		client, err := w.clientID(clientKey{e.Client, e.MAC, e.Hostname})
 		if err != nil {
 			return err
 		}
@@ -337,18 +411,31 @@ func (w *writer) insert(batch []Entry) error {
 				return err
 			}
 		}
-		answer := summary(e.Answer)
 		fwd := ""
 		if e.Forwarder.IsValid() {
 			fwd = e.Forwarder.String()
 		}
-		if _, err := ins.ExecContext(ctx, int64(e.ID), e.Time.UnixNano(), client, ids[0], ids[1], qname,
-			e.QType, e.Proto, e.Decision, ids[2], ids[3], ids[4], e.Rcode, answer, e.Source, e.DNSSEC, int64(e.Duration), fwd); err != nil {
+		// The integer parameters by number, as the INSERT lists them;
+		// 14 (answer) and 18 (forwarder) are text.
+		params := [...]int64{1: int64(e.ID), e.Time.UnixNano(), client, ids[0], ids[1], qname,
+			int64(e.QType), int64(e.Proto), int64(e.Decision), ids[2], ids[3], ids[4], int64(e.Rcode),
+			15: int64(e.Source), int64(e.DNSSEC), int64(e.Duration)}
+		for p, v := range params {
+			if p != 0 && p != 14 {
+				if err := ins.int64(p, v); err != nil {
+					return err
+				}
+			}
+		}
+		if err := errors.Join(ins.text(14, summary(e.Answer)), ins.text(18, fwd)); err != nil {
+			return err
+		}
+		if err := ins.run(); err != nil {
 			return err
 		}
 		w.roll.add(w.day.of(e.Time), ids[0], e.Decision, ids[2], client, e.QName)
 	}
-	return w.roll.write(ctx, w.st)
+	return w.roll.write(&w.rs)
 }
 
 func (w *writer) dictID(s string) (int64, error) {
@@ -358,11 +445,7 @@ func (w *writer) dictID(s string) (int64, error) {
 	if id, ok := w.dict[s]; ok {
 		return id, nil
 	}
-	var id int64
-	err := w.st["dictGet"].QueryRowContext(w.ctx, s).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = w.st["dictPut"].QueryRowContext(w.ctx, s).Scan(&id)
-	}
+	id, err := w.intern(w.rs.dictGet, w.rs.dictPut, s)
 	if err != nil {
 		return 0, fmt.Errorf("interning string: %w", err)
 	}
@@ -373,15 +456,35 @@ func (w *writer) dictID(s string) (int64, error) {
 	return id, nil
 }
 
+// intern looks up the row of get's text parameters, inserting it with
+// put's (get's and then extra) when missing, and returns its id.
+func (w *writer) intern(get, put *rawStmt, keys ...string) (int64, error) {
+	for i, k := range keys[:get.params()] {
+		if err := get.text(i+1, k); err != nil {
+			return 0, err
+		}
+	}
+	id, ok, err := get.one()
+	if err != nil || ok {
+		return id, err
+	}
+	for i, k := range keys {
+		if err := put.text(i+1, k); err != nil {
+			return 0, err
+		}
+	}
+	id, ok, err = put.one()
+	if err == nil && !ok {
+		err = errors.New("insert returned no id")
+	}
+	return id, err
+}
+
 func (w *writer) nameID(name string) (int64, error) {
 	if id, ok := w.names[name]; ok {
 		return id, nil
 	}
-	var id int64
-	err := w.st["nameGet"].QueryRowContext(w.ctx, name).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = w.st["namePut"].QueryRowContext(w.ctx, name, nameKey(name)).Scan(&id)
-	}
+	id, err := w.intern(w.rs.nameGet, w.rs.namePut, name, nameKey(name))
 	if err != nil {
 		return 0, fmt.Errorf("interning name: %w", err)
 	}
@@ -392,31 +495,29 @@ func (w *writer) nameID(name string) (int64, error) {
 	return id, nil
 }
 
-// clientID interns a client identity. Pseudonymised identities are stored
-// with their hashes in the text columns, so their addr is never an IP.
-func (w *writer) clientID(k clientKey, pseudo bool) (int64, error) {
-	if !pseudo {
-		if id, ok := w.clients[k]; ok {
-			return id, nil
-		}
+// clientID interns a client identity seen in a batch.
+func (w *writer) clientID(k clientKey) (int64, error) {
+	if id, ok := w.clients[k]; ok {
+		return id, nil
 	}
 	addr := ""
 	if k.addr.IsValid() {
 		addr = k.addr.String()
 	}
-	id, err := w.clientRow(addr, k.mac, k.host, pseudo)
+	id, err := w.intern(w.rs.clientGet, w.rs.clientPut, addr, k.mac, k.host)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("interning client: %w", err)
 	}
-	if !pseudo {
-		if len(w.clients) >= cacheLimit {
-			clear(w.clients)
-		}
-		w.clients[k] = id
+	if len(w.clients) >= cacheLimit {
+		clear(w.clients)
 	}
+	w.clients[k] = id
 	return id, nil
 }
 
+// clientRow interns a client identity during maintenance (on the
+// maintenance connection). Pseudonymised identities are stored with their
+// hashes in the text columns, so their addr is never an IP.
 func (w *writer) clientRow(addr, mac, host string, pseudo bool) (int64, error) {
 	var id int64
 	err := w.st["clientGet"].QueryRowContext(w.ctx, addr, mac, host).Scan(&id)
