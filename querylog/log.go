@@ -43,14 +43,21 @@ type Config struct {
 	// FlushInterval is the longest an entry waits before its batch
 	// commits (default 250ms). It bounds what a SIGKILL loses.
 	FlushInterval time.Duration
-	// WriterShare is the most of one CPU the writer goroutine uses while it
-	// works through a backlog (default 0.25; 1 or more: no limit). After a
-	// batch that took d, the writer rests d*(1-share)/share, at most
-	// FlushInterval, before the next. Below its capacity (share × the ingest rate in
-	// docs/performance.md) it never rests long enough to matter; above
-	// it, under a query flood, the queue fills and entries drop (counted)
-	// rather than the writer taking CPU from answering DNS.
+	// WriterShare is the least of one CPU the writer goroutine may use
+	// while it works through a backlog (default 0.1; 1 or more: no
+	// limit). After a batch that took d, the writer rests
+	// d*(1-share)/share, at most FlushInterval, before the next. With
+	// Spare set, the share is what the machine leaves idle, at least
+	// WriterShare and at most one CPU; without it, WriterShare itself.
+	// Below its capacity (share × the ingest rate in docs/performance.md)
+	// the writer never rests long enough to matter; above it, under a
+	// query flood that leaves no CPU idle, the queue fills and entries
+	// drop (counted) rather than the writer taking CPU from answering DNS.
 	WriterShare float64
+	// Spare, if set, reports the CPU, in cores, the whole machine left
+	// idle since its previous call, and whether that is known
+	// (procs.Spare.Cores). The writer asks it at most every spareEvery.
+	Spare func() (cores float64, ok bool)
 	// Busy, if set, is called before the writer commits a large batch
 	// (busyBatch rows or more: thousands of queries a second): the writer
 	// is about to use a lot of CPU at once, and the process should run on
@@ -92,7 +99,7 @@ func (r Retention) days(group string) int {
 const (
 	DefaultQueueSize           = 65536
 	DefaultBatchSize           = 16384
-	DefaultWriterShare         = 0.25
+	DefaultWriterShare         = 0.1
 	DefaultFlushInterval       = 250 * time.Millisecond
 	DefaultMaintenanceInterval = 10 * time.Minute
 	DefaultMaintenanceBatch    = 5000

@@ -367,6 +367,76 @@ func TestWriter_keepsToItsCPUShare(t *testing.T) {
 	}
 }
 
+// With Spare set, the writer takes what the machine leaves idle: with a
+// core idle it does not rest after a slow batch, however small its
+// WriterShare; with nothing idle, or nothing known, it keeps to
+// WriterShare as before.
+func TestWriter_takesWhatTheMachineLeavesIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		idle  float64
+		known bool
+		rests bool
+	}{
+		{"a core idle", 1.2, true, false},
+		{"nothing idle", 0, true, true},
+		{"unknown", 2, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked atomic.Int32
+			l := openTest(t, Config{WriterShare: 0.01, FlushInterval: 5 * time.Second,
+				Spare:           func() (float64, bool) { asked.Add(1); return tc.idle, tc.known },
+				testBeforeWrite: func() { time.Sleep(20 * time.Millisecond) }})
+			l.Enqueue(fullEntry())
+			flush(t, l)
+			l.Enqueue(fullEntry())
+			l.wake <- struct{}{}
+			deadline := time.Now().Add(time.Second)
+			for l.Status().Written < 2 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if rested := l.Status().Written < 2; rested != tc.rests {
+				t.Errorf("rested %v (written %d), want %v", rested, l.Status().Written, tc.rests)
+			}
+			if asked.Load() == 0 {
+				t.Error("Spare never asked")
+			}
+		})
+	}
+}
+
+func TestWriter_share(t *testing.T) {
+	idle, known, asked := 0.0, true, 0
+	w := &writer{l: &Log{cfg: Config{WriterShare: 0.1,
+		Spare: func() (float64, bool) { asked++; return idle, known }}}}
+	for _, tc := range []struct {
+		idle  float64
+		known bool
+		want  float64
+	}{
+		{0.5, true, 0.5},
+		{3, true, 1},      // never more than one CPU: the writer is one goroutine
+		{0.02, true, 0.1}, // never less than WriterShare
+		{0.7, false, 0.1}, // unknown: WriterShare
+	} {
+		idle, known = tc.idle, tc.known
+		w.shareAt = time.Time{} // as if spareEvery had passed
+		if got := w.share(); got != tc.want {
+			t.Errorf("idle %v (known %v): share %v, want %v", tc.idle, tc.known, got, tc.want)
+		}
+	}
+	// Within spareEvery the last figure stands, without asking again.
+	n := asked
+	idle, known = 1, true
+	if got := w.share(); got != 0.1 || asked != n {
+		t.Errorf("within spareEvery: share %v after %d more questions, want 0.1 after none", got, asked-n)
+	}
+	w.l.cfg.Spare = nil
+	if got := w.share(); got != 0.1 {
+		t.Errorf("no Spare: share %v, want WriterShare", got)
+	}
+}
+
 // A large batch (thousands of queries a second) tells the process to use
 // every core; a small one does not.
 func TestLog_busyOnLargeBatches(t *testing.T) {

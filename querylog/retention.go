@@ -74,7 +74,7 @@ func (w *writer) step() {
 		return
 	}
 	pause := maintPause
-	if share := w.l.cfg.WriterShare; share < 1 {
+	if share := w.share(); share < 1 {
 		pause = max(pause, time.Duration(float64(time.Since(start))*(1-share)/share))
 	}
 	w.nextStep = time.Now().Add(pause)

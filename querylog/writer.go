@@ -37,9 +37,12 @@ type writer struct {
 
 	backoff time.Duration
 	retryAt time.Time
-	// restUntil keeps the writer to its CPU share (Config.WriterShare)
-	// while it catches up with a backlog.
+	// restUntil keeps the writer to its CPU share (see share) while it
+	// catches up with a backlog.
 	restUntil time.Time
+	// curShare is the share last worked out, at shareAt.
+	curShare float64
+	shareAt  time.Time
 
 	maint     *maintPass
 	nextMaint time.Time
@@ -285,7 +288,7 @@ func (w *writer) write(batch []Entry) (err error) {
 	}
 	took := time.Since(start)
 	l.metrics.writeDuration.Observe(took.Seconds())
-	if share := l.cfg.WriterShare; share < 1 {
+	if share := w.share(); share < 1 {
 		// Never rest longer than FlushInterval: that would stretch what a
 		// crash can lose beyond the promised bound.
 		rest := min(time.Duration(float64(took)*(1-share)/share), l.cfg.FlushInterval)
@@ -595,4 +598,31 @@ func summary(s Summarizer) (out string) {
 		}
 	}()
 	return s.Summary()
+}
+
+// spareEvery is how often the writer asks how much CPU the machine leaves
+// idle: often enough to give way within a second when a flood starts, and
+// over a window long enough to average out single batches.
+const spareEvery = 500 * time.Millisecond
+
+// share is the most of one CPU the writer may use now: what the machine
+// left idle over the last spareEvery or so, between Config.WriterShare and
+// 1. The writer takes only CPU nothing else wants, so at 20,000 queries a
+// second on a two-core machine it logs everything, and under a flood that
+// saturates the machine DNS keeps all but WriterShare. The idle figure
+// does not count the writer's own use as available: were it counted, a
+// writer that had taken a core would keep it, however much DNS waited.
+func (w *writer) share() float64 {
+	floor := w.l.cfg.WriterShare
+	if w.l.cfg.Spare == nil || floor >= 1 {
+		return floor
+	}
+	if now := time.Now(); w.shareAt.IsZero() || now.Sub(w.shareAt) >= spareEvery {
+		w.shareAt = now
+		w.curShare = floor
+		if idle, ok := w.l.cfg.Spare(); ok {
+			w.curShare = min(max(idle, floor), 1)
+		}
+	}
+	return w.curShare
 }
