@@ -166,11 +166,13 @@ type bucket struct {
 // probes find nothing, and the one that finds something finds it in any
 // slot.
 func (b *bucket) slots(t uint64) uint {
-	k := &b.keys
 	// (k^t)>>2 is zero for a match; its top bits are clear, so one less
 	// than it has the top bit set exactly then.
-	return uint(((k[0]^t)>>2-1)>>63 | ((k[1]^t)>>2-1)>>63<<1 | ((k[2]^t)>>2-1)>>63<<2 |
-		((k[3]^t)>>2-1)>>63<<3 | ((k[4]^t)>>2-1)>>63<<4 | ((k[5]^t)>>2-1)>>63<<5)
+	m := uint(0)
+	for q, k := range &b.keys {
+		m |= uint(((k^t)>>2-1)>>63) << q
+	}
+	return m
 }
 
 // listData is what a Set keeps about each list.
