@@ -18,7 +18,8 @@ import (
 )
 
 // Benchmarks over synthetic lists of 1M and 5M names in 20 categories
-// (see synth_test.go). The list files are generated once per size and
+// (see synth_test.go; BenchmarkMatch adds a 10k-name Set that stays in
+// the cache). The list files are generated once per size and
 // process, in a directory TestMain removes.
 //
 //	go test ./blocklists -run '^$' -bench . -benchtime 3x -count 5
