@@ -44,7 +44,9 @@ func TestHasher_distribution(t *testing.T) {
 		t.Errorf("top bits unevenly spread: chi-square %.0f over %d buckets", chi, buckets)
 	}
 	// Label boundaries matter: the same letters split differently differ.
-	for _, pair := range [][2]string{{"ab.c.", "a.bc."}, {"a.b.", "ab."}, {"xx.", "x.x."}, {".", "a."}} {
+	for _, pair := range [][2]string{{"ab.c.", "a.bc."}, {"a.b.", "ab."}, {"xx.", "x.x."}, {".", "a."},
+		// Zero padding: the label's length tells these apart.
+		{"a.", "a\x00."}, {"abcdefgh.", "abcdefgh\x00."}, {"\x00.", "."}, {"abcdefg.", "abcdefg\x00."}} {
 		if h.name(pair[0]) == h.name(pair[1]) {
 			t.Errorf("name(%q) == name(%q)", pair[0], pair[1])
 		}

@@ -1,6 +1,7 @@
 package blocklists
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
 	"unsafe"
@@ -160,11 +161,18 @@ type bucket struct {
 	_    [64 - 10*bucketSlots]byte
 }
 
-// has reports whether a slot of b holds a key of the name whose key (kind
-// bits clear) is t. It is branch-free: most probes find nothing.
-func (b *bucket) has(t uint64) bool {
-	k := &b.keys
-	return min((k[0]^t)>>2, (k[1]^t)>>2, (k[2]^t)>>2, (k[3]^t)>>2, (k[4]^t)>>2, (k[5]^t)>>2) == 0
+// slots returns the slots of b that hold a key of the name whose key
+// (kind bits clear) is t, bit i for slot i. It is branch-free: most
+// probes find nothing, and the one that finds something finds it in any
+// slot.
+func (b *bucket) slots(t uint64) uint {
+	// (k^t)>>2 is zero for a match; its top bits are clear, so one less
+	// than it has the top bit set exactly then.
+	m := uint(0)
+	for q, k := range &b.keys {
+		m |= uint(((k^t)>>2-1)>>63) << q
+	}
+	return m
 }
 
 // listData is what a Set keeps about each list.
@@ -211,32 +219,178 @@ func (s *Set) Match(name string, block, allow Mask) Match {
 	if len(name) > maxName+2 {
 		return Match{} // longer than any listed name
 	}
-	var ps [fastLabels]probe
-	if m, ok := s.match(name, block, allow, ps[:]); ok {
-		return m
+	// One pass from the right finds the labels, hashes each suffix from
+	// its parent's hash and prefetches its filter word and its home
+	// bucket, so that all these cache misses overlap each other and the
+	// hashing of the labels still to come. A listed suffix's bucket is
+	// then on its way before the filter has answered for it: a hit waits
+	// for one cold load, not a filter load and then a bucket load. The
+	// filter still decides which buckets are read, so a miss reads no
+	// bucket (but for the filter's 5% false positives); the prefetched
+	// lines it does not use cost memory bandwidth, not time.
+	//
+	// Names of more than fastLabels labels are done fastLabels suffixes
+	// at a time, from the top-level one down; every batch is decided
+	// before the next is hashed, keeping the most specific entry found of
+	// each sort, so the scratch stays a few fixed arrays.
+	end := len(name)
+	if end > 0 && name[end-1] == '.' {
+		end--
 	}
-	return s.matchDeep(name, block, allow)
+	block |= s.locked
+	active := block | allow
+	hs := &s.hash
+	// name's bytes, read eight at a time. Match never writes them.
+	bytes := unsafe.Slice(unsafe.StringData(name), len(name))
+	h := hs.root
+	flen, nb := uint64(len(s.filter)), s.nb
+	filter := uintptr(unsafe.Pointer(unsafe.SliceData(s.filter)))
+	buckets := uintptr(unsafe.Pointer(unsafe.SliceData(s.buckets)))
+	var (
+		keys           [fastLabels]uint64 // suffix keys, kind bits clear
+		offs           [fastLabels]int    // suffix offsets in name
+		locked, al, bl found
+	)
+	for i := end; i >= 0; {
+		// Here i is the end of the next label to the left: the index of
+		// the dot after it, or end.
+		n := 0
+		for ; n < fastLabels && i >= 0; n++ {
+			// The label's hash, as hasher.label computes it: the word of
+			// eight bytes ending at the label's end finds the dot before
+			// the label (most labels are shorter than eight bytes) and
+			// holds the label's bytes.
+			e, st := i, h^hs.k0
+			for {
+				var c uint64
+				if e >= 8 {
+					c = binary.LittleEndian.Uint64(bytes[e-8 : e : e])
+				} else {
+					c = nameHead(name, e)
+				}
+				x := c ^ dots
+				// High bit set in exactly the bytes of x that are zero,
+				// that is the bytes of c that are '.'.
+				if z := ^((x&low7 + low7) | x | low7); z != 0 {
+					p := uint(63-bits.LeadingZeros64(z)) & 56 // the dot's bit offset
+					dot := e - 8 + int(p>>3)
+					h = mix((c>>p>>8)^hs.k1, st^uint64(i-dot-1))
+					i = dot
+					break
+				}
+				st = mix(c^hs.k1, st) // eight bytes of a long label
+				e -= 8
+			}
+			t := hashKey(h, 0)
+			keys[n], offs[n] = t, i+1
+			w, _ := bits.Mul64(t, flen)
+			b, _ := bits.Mul64(t, nb)
+			// A fifth of the keys sit in the bucket after their home bucket
+			// (they are sorted, and the table is 80% full): load both.
+			bucketAt := buckets + uintptr(b)*unsafe.Sizeof(bucket{})
+			prefetch3(filter+uintptr(w)*8, bucketAt, bucketAt+unsafe.Sizeof(bucket{}))
+		}
+
+		// Which suffixes the filter lets through, without a branch on
+		// each answer (they come from memory, in any pattern).
+		pass := uint(0)
+		for j := range n {
+			t := keys[j&(fastLabels-1)]
+			d := filterMask(t) &^ s.filter[s.filterWord(t)] // 0 when it passes
+			pass |= uint((d|-d)>>63^1) << (j & (fastLabels - 1))
+		}
+		// From the least specific suffix to the most, keeping the most
+		// specific entry of each sort (the first one at a suffix).
+		for ; pass != 0; pass &= pass - 1 {
+			j := bits.TrailingZeros(pass) & (fastLabels - 1)
+			t, off := keys[j], offs[j]
+			for bi := s.home(t); ; bi++ {
+				b := &s.buckets[bi]
+				for q := b.slots(t); q != 0; q &= q - 1 {
+					k := &b.keys[bits.TrailingZeros(q)%bucketSlots]
+					kind := Kind(*k & 3)
+					if kind == Exact && off != 0 || kind == Children && off == 0 {
+						continue
+					}
+					v := &s.values[b.vals[bits.TrailingZeros(q)%bucketSlots]]
+					locked.add(v.block&s.locked, off, kind)
+					al.add(v.allow&active, off, kind)
+					if bl.add(v.block&block, off, kind) {
+						bl.nodata = v.nodata
+					}
+				}
+				// Keys are sorted across buckets: the name's keys can only
+				// continue in the next bucket if this one ends below them.
+				if b.keys[bucketSlots-1] >= t|3 {
+					break
+				}
+			}
+		}
+	}
+
+	switch {
+	case locked.lists != 0:
+		id := locked.lists.first()
+		return Match{Action: Block, List: id, Lists: locked.lists, Category: s.cats[id], Kind: locked.kind, Suffix: name[locked.off:], Locked: true}
+	case al.lists != 0:
+		id := al.lists.first()
+		return Match{Action: Allow, List: id, Lists: al.lists, Category: s.cats[id], Kind: al.kind, Suffix: name[al.off:]}
+	case bl.lists != 0:
+		id := bl.lists.first()
+		act := Block
+		if bl.nodata.Has(id) {
+			act = NoData
+		}
+		return Match{Action: act, List: id, Lists: bl.lists, Category: s.cats[id], Kind: bl.kind, Suffix: name[bl.off:]}
+	}
+	return Match{}
 }
 
-// fastLabels is how many labels Match handles with scratch on its stack;
-// deeper names (up to 127 labels fit in 253 octets) take matchDeep.
+// fastLabels is how many suffixes Match hashes before it decides them.
 const fastLabels = 8
 
-func (s *Set) matchDeep(name string, block, allow Mask) Match {
-	var ps [maxName/2 + 2]probe
-	m, _ := s.match(name, block, allow, ps[:])
-	return m
+// found is the most specific entry of one sort (locked, allow or block)
+// that Match has found so far.
+type found struct {
+	off    int  // the suffix's offset in the name
+	lists  Mask // the lists with the entry; 0 for none yet
+	nodata Mask // for block entries, the lists that asked for NODATA
+	kind   Kind
 }
 
-// probe is Match's scratch for one suffix.
-type probe struct {
-	t   uint64 // key, kind bits clear
-	w   uint32 // filter word
-	b   uint32 // home bucket, or noBucket when the filter rules the suffix out
-	off uint8  // offset of the suffix in the name
+// add records lists (if any) matching at off with kind, unless an entry
+// at a suffix as specific is already recorded. It reports whether it did.
+func (f *found) add(lists Mask, off int, kind Kind) bool {
+	if lists == 0 || f.lists != 0 && f.off <= off {
+		return false
+	}
+	f.off, f.lists, f.kind = off, lists, kind
+	return true
 }
 
-const noBucket = ^uint32(0)
+// Bytes of '.', and the mask of the bytes' low seven bits, for finding
+// dots eight bytes at a time.
+const (
+	dots = 0x2e2e2e2e2e2e2e2e
+	low7 = 0x7f7f7f7f7f7f7f7f
+)
+
+// nameHead returns the first e < 8 bytes of name in the high bytes of a
+// word, little-endian (name[e-1] in the high byte), and dots below them,
+// so that Match finds the first label like the others: as the bytes
+// after the highest dot of the eight bytes that end at the label's end.
+func nameHead(name string, e int) uint64 {
+	e &= 7
+	var c uint64
+	if len(name) >= 8 {
+		c = le64(name, 0) << (8 * (7 - e)) << 8
+	} else {
+		for i := range min(e, len(name)) {
+			c |= uint64(name[i]) << (8 * (8 - e + i))
+		}
+	}
+	return c | dots>>(8*e)
+}
 
 // filterWord returns the index of key t's filter word.
 func (s *Set) filterWord(t uint64) uint64 {
@@ -251,111 +405,6 @@ func (s *Set) filterBits(t uint64) (uint64, uint64) {
 
 // filterMask returns the two bits of key t in its filter word.
 func filterMask(t uint64) uint64 { return 1<<(t>>2&63) | 1<<(t>>8&63) }
-
-// match is Match with scratch for one probe per suffix, from the
-// top-level one down. It reports false when name has more labels than ps
-// holds.
-func (s *Set) match(name string, block, allow Mask, ps []probe) (Match, bool) {
-	// One pass from the right finds the labels, hashes each suffix from
-	// its parent's hash and prefetches its filter word and its home
-	// bucket, so that all these cache misses overlap each other and the
-	// hashing of the labels still to come. A listed suffix's bucket is
-	// then on its way before the filter has answered for it: a hit waits
-	// for one cold load, not a filter load and then a bucket load. The
-	// filter still decides which buckets are read, so a miss reads no
-	// bucket (but for the filter's 5% false positives); the prefetched
-	// lines it does not use cost memory bandwidth, not time.
-	n := 0
-	h := s.hash.root
-	end := len(name)
-	if end > 0 && name[end-1] == '.' {
-		end--
-	}
-	filter := uintptr(unsafe.Pointer(unsafe.SliceData(s.filter)))
-	buckets := uintptr(unsafe.Pointer(unsafe.SliceData(s.buckets)))
-	for {
-		if n == len(ps) {
-			return Match{}, false
-		}
-		i := lastDot(name[:end])
-		h = s.hash.label(h, name[i+1:end])
-		t := hashKey(h, 0)
-		w, b := s.filterWord(t), s.home(t)
-		// A fifth of the keys sit in the bucket after their home bucket
-		// (they are sorted, and the table is 80% full): load both.
-		bucketAt := buckets + uintptr(b)*unsafe.Sizeof(bucket{})
-		prefetch3(filter+uintptr(w)*8, bucketAt, bucketAt+unsafe.Sizeof(bucket{}))
-		ps[n] = probe{t: t, w: uint32(w), b: uint32(b), off: uint8(i + 1)}
-		n++
-		if i < 0 {
-			break
-		}
-		end = i
-	}
-	for j := range n {
-		if p := &ps[j]; s.filter[p.w]&filterMask(p.t) != filterMask(p.t) {
-			p.b = noBucket
-		}
-	}
-
-	// Decide from the most specific suffix to the least.
-	block |= s.locked
-	active := block | allow
-	var allowM, blockM Match
-	for j := n - 1; j >= 0; j-- {
-		p := &ps[j]
-		if p.b == noBucket {
-			continue
-		}
-		t := p.t
-		for bi := p.b; ; bi++ {
-			b := &s.buckets[bi]
-			if !b.has(t) {
-				if b.keys[bucketSlots-1] >= t|3 {
-					break
-				}
-				continue
-			}
-			for q := range bucketSlots {
-				if b.keys[q]&^3 != t {
-					continue
-				}
-				off := int(p.off)
-				kind := Kind(b.keys[q] & 3)
-				if kind == Exact && off != 0 || kind == Children && off == 0 {
-					continue
-				}
-				suffix := name[off:]
-				v := &s.values[b.vals[q]]
-				if l := v.block & s.locked; l != 0 {
-					id := l.first()
-					return Match{Action: Block, List: id, Lists: l, Category: s.cats[id], Kind: kind, Suffix: suffix, Locked: true}, true
-				}
-				if a := v.allow & active; a != 0 && allowM.Action == NoAction {
-					id := a.first()
-					allowM = Match{Action: Allow, List: id, Lists: a, Category: s.cats[id], Kind: kind, Suffix: suffix}
-				}
-				if bl := v.block & block; bl != 0 && blockM.Action == NoAction {
-					id := bl.first()
-					act := Block
-					if v.nodata.Has(id) {
-						act = NoData
-					}
-					blockM = Match{Action: act, List: id, Lists: bl, Category: s.cats[id], Kind: kind, Suffix: suffix}
-				}
-			}
-			// Keys are sorted across buckets: the name's keys can only
-			// continue in the next bucket if this one ends below them.
-			if b.keys[bucketSlots-1] >= t|3 {
-				break
-			}
-		}
-	}
-	if allowM.Action != NoAction {
-		return allowM, true
-	}
-	return blockM, true
-}
 
 // Len returns the number of distinct entries (name and kind) in the Set.
 func (s *Set) Len() int { return s.n }

@@ -602,3 +602,147 @@ func TestSet_concurrent(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+// TestSet_Match_deepDifferential compares Match with the reference matcher
+// on names of 1 to 40 labels of 1 to 63 octets, so that labels start and
+// end at every offset from Match's eight-byte words, long labels take
+// several words, and names deeper than the eight suffixes Match hashes at
+// a time are decided across batches (precedence included: entries of
+// every sort sit at random depths in locked, block and allow lists).
+func TestSet_Match_deepDifferential(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789-_"
+	label := func() string {
+		n := 1 + rng.IntN(12)
+		if rng.IntN(4) == 0 {
+			n = 1 + rng.IntN(maxLabel)
+		}
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = chars[rng.IntN(len(chars))]
+		}
+		return string(b)
+	}
+	for round := range 30 {
+		var names []string
+		for len(names) < 30 {
+			var parts []string
+			depth := 1 + rng.IntN(40)
+			size := 0
+			for range depth {
+				l := label()
+				if size+len(l)+1 > maxName {
+					break
+				}
+				parts = append(parts, l)
+				size += len(l) + 1
+			}
+			parts = append(parts, "com")
+			if size+4 > maxName+1 {
+				continue
+			}
+			names = append(names, strings.Join(parts, "."))
+		}
+		cats := []Category{IWF, Pornography, Gambling, Custom}
+		var lists []testList
+		for id := range 6 {
+			l := testList{id: ListID(id), name: fmt.Sprintf("l%d", id), cat: cats[id%len(cats)], format: Adblock}
+			l.allow = id == 5
+			var b strings.Builder
+			for range 20 {
+				n := names[rng.IntN(len(names))]
+				labels := strings.Split(n, ".")
+				suffix := strings.Join(labels[rng.IntN(len(labels)):], ".")
+				switch rng.IntN(5) {
+				case 0:
+					fmt.Fprintf(&b, "|%s^\n", suffix)
+				case 1:
+					fmt.Fprintf(&b, "||*.%s^\n", suffix)
+				case 2:
+					fmt.Fprintf(&b, "@@||%s^\n", suffix)
+				default:
+					fmt.Fprintf(&b, "||%s^\n", suffix)
+				}
+			}
+			l.text = b.String()
+			lists = append(lists, l)
+		}
+		s := buildSet(t, nil, lists...)
+		ref := newRefSet(lists)
+		for _, n := range names {
+			labels := strings.Split(n, ".")
+			for i := range labels {
+				q := strings.Join(labels[i:], ".") + "."
+				for _, masks := range [][2]Mask{{^Mask(0), 0}, {^Mask(0), ^Mask(0)}, {Mask(rng.Uint64()), Mask(rng.Uint64())}} {
+					if got, want := s.Match(q, masks[0], masks[1]), ref.match(q, masks[0], masks[1]); got != want {
+						t.Fatalf("round %d: Match(%q, %#x, %#x) =\n  %+v\nreference\n  %+v", round, q, masks[0], masks[1], got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSet_Match_labelBoundaries lists names whose labels have every length
+// from 1 to 63 behind prefixes of every length from 0 to 16, so that each
+// label ends at every offset from the start of the name and from the
+// eight-byte words Match reads; the name itself, a name below it and
+// names with the label one octet longer or shorter (unlisted) are looked up.
+func TestSet_Match_labelBoundaries(t *testing.T) {
+	var text strings.Builder
+	type probe struct {
+		name string
+		hit  bool
+	}
+	var probes []probe
+	for l := 1; l <= maxLabel; l++ {
+		for pre := 0; pre <= 16; pre++ {
+			prefix := ""
+			if pre > 0 {
+				prefix = strings.Repeat("p", pre) + "."
+			}
+			name := prefix + strings.Repeat("x", l) + ".example"
+			fmt.Fprintf(&text, "|%s^\n", name)
+			probes = append(probes, probe{name + ".", true}, probe{"a." + name + ".", false})
+			if l < maxLabel {
+				probes = append(probes, probe{prefix + strings.Repeat("x", l+1) + "y.example.", false})
+			}
+			if l > 1 {
+				probes = append(probes, probe{prefix + strings.Repeat("x", l-1) + "y.example.", false})
+			}
+		}
+	}
+	s := buildSet(t, nil, testList{0, "l", Malware, false, Adblock, text.String()})
+	for _, p := range probes {
+		got := s.Match(p.name, ^Mask(0), 0)
+		if (got.Action == Block) != p.hit || p.hit && (got.Suffix != p.name || got.Kind != Exact) {
+			t.Errorf("Match(%q) = %+v, want hit %v", p.name, got, p.hit)
+		}
+	}
+	// The same names without the trailing dot match the same way.
+	for _, p := range probes {
+		if got := s.Match(strings.TrimSuffix(p.name, "."), ^Mask(0), 0); (got.Action == Block) != p.hit {
+			t.Errorf("Match(%q without dot) = %+v, want hit %v", p.name, got, p.hit)
+		}
+	}
+}
+
+// TestSet_Match_nonCanonical checks that names Match is not meant for
+// (empty labels, bytes outside [a-z0-9_-], NUL bytes, short names, over-long
+// names) never panic and match only what their canonical reading would.
+func TestSet_Match_nonCanonical(t *testing.T) {
+	s := buildSet(t, nil, testList{0, "l", Malware, false, Adblock, "||a.example^\n|b^\n"})
+	for _, q := range []string{"", ".", "..", "a..example.", "a.example..", "A.EXAMPLE.",
+		"a\x00.example.", "\x00a.example.", "a.example\x00.", "b\x00.", "\x00", "b.\x00", "\xff\xfe.example.",
+		strings.Repeat(".", 255), strings.Repeat("a", 255), strings.Repeat("a.", 127), strings.Repeat("a.", 128)} {
+		got := s.Match(q, ^Mask(0), 0)
+		if got.Action != NoAction {
+			t.Errorf("Match(%q) = %+v, want no match", q, got)
+		}
+	}
+	for _, q := range []string{".a.example.", "x..a.example.", "\x00.a.example.", "..a.example."} {
+		if got := s.Match(q, ^Mask(0), 0); got.Action != Block || got.Suffix != "a.example." {
+			t.Errorf("Match(%q) = %+v, want block by a.example.", q, got)
+		}
+	}
+}
