@@ -84,6 +84,20 @@ type Server struct {
 	serving sync.WaitGroup // listener loops
 	queries sync.WaitGroup // queries handed off to goroutines
 	bufs    sync.Pool      // *buffers for handed-off queries
+
+	// udpReads counts the UDP read loops' batched reads that found
+	// packets, udpFull those that filled the batch: the socket held more
+	// than one read takes, so queries are waiting (see UDPBacklog).
+	udpReads, udpFull atomic.Uint64
+}
+
+// UDPBacklog returns how many batched UDP reads found packets, and how
+// many of them found more than a batch waiting, since the server started.
+// The second growing with the first means queries queue in the sockets:
+// the server is short of CPU. Only the Linux read loop batches; elsewhere
+// both stay 0.
+func (s *Server) UDPBacklog() (reads, full uint64) {
+	return s.udpReads.Load(), s.udpFull.Load()
 }
 
 type closer interface{ Close() error }

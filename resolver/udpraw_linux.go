@@ -146,6 +146,10 @@ func (s *Server) udpRawLoop(u udpListener, r *udpRaw, rc syscall.RawConn) error 
 					rerr = errno
 					return true
 				}
+				s.udpReads.Add(1)
+				if n == udpBatch {
+					s.udpFull.Add(1)
+				}
 				for i := range n {
 					qu, m := s.answerUDP(u, r.pkts[i][:r.rmsgs[i].n], r.oobs[i][:r.rmsgs[i].hdr.Controllen], r.source(i), r.bufs[i])
 					switch {

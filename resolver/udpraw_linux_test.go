@@ -282,3 +282,55 @@ func TestServer_udpMissHandsSocketOver(t *testing.T) {
 		}
 	}
 }
+
+// UDPBacklog counts the read loop's reads, and those that found a full
+// batch waiting: queries queued faster than the loop took them.
+func TestServer_udpBacklog(t *testing.T) {
+	ln, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp", nil, ln.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pkt := packQuery(t, nil)
+	// Queued before the loop starts: its first read takes a full batch.
+	for range udpBatch + 4 {
+		if _, err := c.Write(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := hitServer(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.serveUDP(udpListener{conn: ln})
+	}()
+	defer func() { ln.Close(); <-done }()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 512)
+	for i := range udpBatch + 4 {
+		if _, err := c.Read(buf); err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+	}
+	reads, full := s.UDPBacklog()
+	if reads < 2 || full != 1 {
+		t.Fatalf("after a queue of %d: %d reads, %d full; want at least 2 reads, 1 full", udpBatch+4, reads, full)
+	}
+	// One query at a time: every read finds one packet, none a backlog.
+	for i := range 10 {
+		if _, err := c.Write(pkt); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Read(buf); err != nil {
+			t.Fatalf("single query %d: %v", i, err)
+		}
+	}
+	reads2, full2 := s.UDPBacklog()
+	if reads2-reads != 10 || full2 != full {
+		t.Errorf("10 queries one at a time: %d more reads, %d more full; want 10 and 0", reads2-reads, full2-full)
+	}
+}

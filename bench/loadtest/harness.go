@@ -399,6 +399,12 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	if err != nil {
 		return phaseResult{}, err
 	}
+	var metricsBefore map[string]float64
+	if t.metrics != "" {
+		if metricsBefore, err = scrape(ctx, t.metrics); err != nil {
+			return phaseResult{}, err
+		}
+	}
 	wallBefore := time.Now()
 	hostBefore, err := readHostCPU()
 	if err != nil {
@@ -468,11 +474,21 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 		}
 		pr.GoProcs = m["gatehouse_go_procs"]
 		procs = fmt.Sprintf(", go procs %g", pr.GoProcs)
+		// Entries the query log dropped rather than slow DNS (its writer
+		// yields to a saturating load); the counter is absent with the
+		// log off.
+		if v, ok := m[logDropped]; ok {
+			pr.LogDropped = v - metricsBefore[logDropped]
+			procs += fmt.Sprintf(", log dropped %.0f", pr.LogDropped)
+		}
 	}
 	h.logf("%-9s round %d %-10s %7.0f q/s  lost %d  p50 %.3f ms  p99 %.3f ms  cpu: server %.2f s = %.2f µs/q, dnsperf %.2f s, irq %.2f s, other %.2f s, steal %.2f s%s",
 		t.name, r+1, name, pr.QPS, pr.Lost, pr.P50Ms, pr.P99Ms, pr.ServerCPUSeconds, pr.CPUPerQueryUs, pr.DnsperfCPUSeconds, pr.HostIRQSeconds, pr.OtherCPUSeconds, pr.HostStealSeconds, procs)
 	return pr, nil
 }
+
+// logDropped counts the query log entries dropped under load.
+const logDropped = "gatehouse_querylog_dropped_total"
 
 // runDnsperf runs dnsperf with stdout to base.out and stderr to base.err,
 // bounded by the run length plus a margin, in its own process group. It

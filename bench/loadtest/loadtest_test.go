@@ -324,9 +324,15 @@ func TestReportFinish(t *testing.T) {
 	rep := &report{Options: options{Rate: 20000, MaxNoise: 20}, Servers: []serverResult{res(gatehouseName, 990, 1), res(unboundName, 990, 1)}}
 	rep.Servers[1].Rounds[0].Fixed.OtherCPUSeconds = 0.5 // of a 1 s run
 	rep.Servers[1].Rounds[0].Fixed.Attempts = 4
+	rep.Servers[0].Rounds[0].Fixed.LogDropped = 1234
+	rep.Servers[0].Rounds[0].Saturation.LogDropped = 99 // under saturation, by design: no warning
 	rep.finish()
 	all := strings.Join(rep.Warnings, "\n")
+	if strings.Contains(all, "dropped 99") {
+		t.Errorf("warned of entries dropped under saturation:\n%s", all)
+	}
 	for _, want := range []string{"1.00% of queries lost", "5 SERVFAIL responses", "answered 990 q/s of the 20000 offered",
+		"gatehouse round 1 fixed: the query log dropped 1234 entries at 20000 q/s",
 		"unbound: 1 of 2 phases disturbed even after retries: other processes used 50% to 50% of a core (limit 20%)"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)

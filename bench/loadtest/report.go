@@ -71,9 +71,10 @@ type phaseResult struct {
 	ServerCPUSeconds  float64        `json:"server_cpu_s"`
 	CPUPerQueryUs     float64        `json:"server_cpu_us_per_query"`
 	DnsperfCPUSeconds float64        `json:"dnsperf_cpu_s"`
-	ServerSocketDrops []int64        `json:"server_socket_drops"` // per SO_REUSEPORT socket
-	GoProcs           float64        `json:"go_procs,omitempty"`  // Gatehouse's GOMAXPROCS at the end
-	HostUDP           udpCounters    `json:"host_udp"`            // whole machine, during the run
+	ServerSocketDrops []int64        `json:"server_socket_drops"`   // per SO_REUSEPORT socket
+	GoProcs           float64        `json:"go_procs,omitempty"`    // Gatehouse's GOMAXPROCS at the end
+	LogDropped        float64        `json:"log_dropped,omitempty"` // query log entries Gatehouse dropped during the phase
+	HostUDP           udpCounters    `json:"host_udp"`              // whole machine, during the run
 	// Whole-machine CPU during the run: busy (all CPUs: wall time less
 	// idle time), what neither the server nor dnsperf used (other
 	// processes, interrupts not charged to them: noise), tick-sampled
@@ -287,6 +288,9 @@ func (rep *report) finish() {
 					disturbed++
 					noiseLo, noiseHi = min(noiseLo, n), max(noiseHi, n)
 				}
+			}
+			if r.Fixed.LogDropped > 0 {
+				warn("%s round %d fixed: the query log dropped %.0f entries at %d q/s", s.Name, i+1, r.Fixed.LogDropped, rep.Options.Rate)
 			}
 			if want := float64(rep.Options.Rate); r.Fixed.QPS < 0.95*want {
 				warn("%s round %d fixed: answered %.0f q/s of the %.0f offered; CPU per query was measured near saturation", s.Name, i+1, r.Fixed.QPS, want)

@@ -39,6 +39,7 @@ import (
 // reload loop swaps.
 type site struct {
 	procs      *procs.Scaler // nil unless server.adaptive_procs; see procs.go
+	logSpare   logSpare      // the query log writer's CPU; see procs.go
 	procsGauge prometheus.Gauge
 	path       string // config file; "" for the built-in default
 	log        *slog.Logger
@@ -215,6 +216,7 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 		s.log.Warn("cleaning the list store", "error", err)
 	}
 	s.procs = s.newProcs() // before the query log, which tells it of large batches
+	s.logSpare.idle = procs.NewSpare().Cores
 	if s.qlog, err = s.openQueryLog(cfg, dir); err != nil {
 		return nil, err
 	}
@@ -262,6 +264,8 @@ func newSite(path string, cfg *config.Config, stderr io.Writer) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
+	backlog := s.server.UDPBacklog
+	s.logSpare.backlog.Store(&backlog)
 	if s.sg, err = s.openSafeguarding(cfg, dir); err != nil {
 		s.leaseW.close()
 		s.closeQueryLog()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gatehouse/config"
-	"gatehouse/internal/procs"
 	"gatehouse/policy/schedule"
 	"gatehouse/querylog"
 )
@@ -65,6 +64,6 @@ func (s *site) openQueryLog(cfg *config.Config, dir string) (*querylog.Log, erro
 		Busy:              func() { s.busy(queryLogBusy) },
 		// The writer uses the CPU the machine leaves idle, so a flood
 		// that saturates it slows logging, not DNS.
-		Spare: procs.NewSpare().Cores,
+		Spare: s.logSpare.cores,
 	})
 }
