@@ -405,6 +405,37 @@ func TestWriter_takesWhatTheMachineLeavesIdle(t *testing.T) {
 	}
 }
 
+// While its share is below one CPU, the writer takes batches it can
+// write within that share before its longest rest, not BatchSize: a
+// full batch and the longest rest would use more than the share.
+func TestWriter_batchesFitTheShare(t *testing.T) {
+	l := openTest(t, Config{WriterShare: 0.1, FlushInterval: 250 * time.Millisecond,
+		testBeforeWrite: func() { time.Sleep(20 * time.Millisecond) }})
+	for range 1000 {
+		l.Enqueue(fullEntry())
+	}
+	flush(t, l) // one full batch: about 20 µs an entry
+	for range 5000 {
+		l.Enqueue(fullEntry())
+	}
+	l.wake <- struct{}{}
+	// Read as soon as the batch commits: the writer then rests at least
+	// nine times the 20 ms it took before the next one.
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Status().Written == 1000 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	// 250 ms × 0.1/0.9 ≈ 28 ms at ≥ 20 µs an entry: at most ~1,400 entries.
+	st := l.Status()
+	if got := st.Written - 1000; got == 0 || got > 1500 {
+		t.Errorf("first batch at a 0.1 share wrote %d entries, want 1 to 1500 (of 5000 queued)", got)
+	}
+	flush(t, l)
+	if st := l.Status(); st.Written != 6000 {
+		t.Errorf("written %d after Flush, want 6000", st.Written)
+	}
+}
+
 func TestWriter_share(t *testing.T) {
 	idle, known, asked := 0.0, true, 0
 	w := &writer{l: &Log{cfg: Config{WriterShare: 0.1,
