@@ -96,16 +96,7 @@ func (c *rawConn) exec(query string) error {
 		return err
 	}
 	defer s.close()
-	for {
-		row, err := s.step()
-		if err != nil {
-			s.reset()
-			return err
-		}
-		if !row {
-			return s.reset()
-		}
-	}
+	return s.run()
 }
 
 // rawStmt is a prepared statement of a rawConn. Use: bind the parameters
@@ -227,7 +218,8 @@ func (s *rawStmt) reset() error {
 	return nil
 }
 
-// run steps an INSERT/UPDATE to completion and resets it.
+// run steps a statement to completion, discarding any rows, and resets
+// it.
 func (s *rawStmt) run() error {
 	for {
 		row, err := s.step()
