@@ -248,6 +248,7 @@ func (s *Server) resolveUDP(u udpListener, qu query) {
 	s.queries.Add(1)
 	go func() {
 		defer s.queries.Done()
+		growStack()
 		b := s.bufs.Get().(*buffers)
 		defer s.bufs.Put(b)
 		s.finishUDP(u, &qu, b)
@@ -406,6 +407,7 @@ func (s *Server) serveTCPConn(c *net.TCPConn) {
 			go func(qu query) { // by value, as in resolveUDP
 				defer func() { <-slots; inflight.Done() }()
 				defer s.recoverQuery()
+				growStack()
 				b := s.bufs.Get().(*buffers)
 				defer s.bufs.Put(b)
 				var after afterReply
