@@ -248,6 +248,7 @@ func (s *Server) resolveUDP(u udpListener, qu query) {
 	s.queries.Add(1)
 	go func() {
 		defer s.queries.Done()
+		growStack()
 		b := s.bufs.Get().(*buffers)
 		defer s.bufs.Put(b)
 		s.finishUDP(u, &qu, b)
@@ -257,7 +258,9 @@ func (s *Server) resolveUDP(u udpListener, qu query) {
 // finishUDP resolves a cache miss and writes the reply.
 func (s *Server) finishUDP(u udpListener, qu *query, b *buffers) {
 	defer s.recoverQuery()
-	s.writeUDP(u, qu, s.resolve(qu, b), b)
+	var after afterReply
+	defer after.run() // even after a panic: what was put off must not be lost
+	s.writeUDP(u, qu, s.resolveThen(qu, b, &after), b)
 }
 
 func (s *Server) writeUDP(u udpListener, qu *query, reply []byte, b *buffers) {
@@ -276,10 +279,18 @@ func (s *Server) writeUDP(u udpListener, qu *query, reply []byte, b *buffers) {
 
 // writeUDPConn writes one reply through the net.UDPConn.
 func (s *Server) writeUDPConn(u udpListener, reply, oob []byte, dst netip.AddrPort) {
-	var err error
-	if oob != nil {
+	var (
+		err  error
+		sent bool
+	)
+	if oob == nil {
+		sent, err = writeToRaw(u.conn, reply, dst)
+	}
+	switch {
+	case sent:
+	case oob != nil:
 		_, _, err = u.conn.WriteMsgUDPAddrPort(reply, oob, dst)
-	} else {
+	default:
 		_, err = u.conn.WriteToUDPAddrPort(reply, dst)
 	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
@@ -396,9 +407,12 @@ func (s *Server) serveTCPConn(c *net.TCPConn) {
 			go func(qu query) { // by value, as in resolveUDP
 				defer func() { <-slots; inflight.Done() }()
 				defer s.recoverQuery()
+				growStack()
 				b := s.bufs.Get().(*buffers)
 				defer s.bufs.Put(b)
-				write(s.resolve(&qu, b), b)
+				var after afterReply
+				defer after.run()
+				write(s.resolveThen(&qu, b, &after), b)
 			}(qu)
 			return true
 		}()

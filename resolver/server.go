@@ -321,9 +321,16 @@ func (s *Server) reply(qu *query, c Cached, b *buffers) []byte {
 
 // resolve finishes a query that missed the cache: one upstream resolution
 // (shared with identical concurrent misses), bounded by the query timeout.
-func (s *Server) resolve(qu *query, b *buffers) []byte {
+func (s *Server) resolve(qu *query, b *buffers) []byte { return s.resolveThen(qu, b, nil) }
+
+// resolveThen is resolve, leaving in after (if not nil) housekeeping for
+// the caller to run once the reply is written.
+func (s *Server) resolveThen(qu *query, b *buffers, after *afterReply) []byte {
 	ctx, cancel := context.WithTimeout(s.base, s.queryTimeout)
 	defer cancel()
+	if after != nil {
+		ctx = withAfterReply(ctx, after)
+	}
 	c, err := s.cache.Get(ctx, qu.lookup)
 	if err != nil {
 		s.log.Debug("resolve failed", "question", qu.lookup.String(), "error", err)

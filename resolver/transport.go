@@ -269,15 +269,17 @@ func (t *Transport) exchangeUDP(ctx context.Context, q *dns.Msg, wire []byte, se
 	stop := watch(ctx, conn)
 	defer stop()
 
-	if _, err := conn.Write(wire); err != nil {
+	if err := sendRaw(conn, wire); err != nil {
 		return nil, exchangeErr(parent, "udp", server, err)
 	}
-	t.udp.service() // while the server works on the query
+	if t.udp.empty() || !serviceAfterReply(ctx, t.udp) {
+		t.udp.service() // while the server works on the query
+	}
 	bp := t.bufs.Get().(*[]byte)
 	defer t.bufs.Put(bp)
 	buf := *bp
 	for {
-		n, err := conn.Read(buf)
+		n, err := recvRaw(conn, buf)
 		if err != nil {
 			return nil, exchangeErr(parent, "udp", server, err)
 		}

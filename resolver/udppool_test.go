@@ -185,3 +185,55 @@ func TestTransport_Close_poolClosed(t *testing.T) {
 		t.Errorf("pool holds %d ready and %d spent sockets after Close, want none", len(tr.udp.ready), len(tr.udp.spent))
 	}
 }
+
+// poolState is how many ready and spent sockets tr's pool holds.
+func poolState(tr *Transport) (ready, spent int) {
+	tr.udp.mu.Lock()
+	defer tr.udp.mu.Unlock()
+	return len(tr.udp.ready), len(tr.udp.spent)
+}
+
+// TestTransport_Exchange_serviceAfterReply: under a query whose reply is
+// still to be written (the server's afterReply in the context), the
+// exchanges leave the pool's housekeeping until that reply is out, unless
+// the pool has run dry; without one they do it while they wait.
+func TestTransport_Exchange_serviceAfterReply(t *testing.T) {
+	addr := dnstest.NewServer(t, dnstest.NewZone(t, transportZone))
+	tr := NewTransport(TransportConfig{})
+	t.Cleanup(func() { tr.Close() })
+	warmPool(t, tr, addr)
+	_, spent0 := poolState(tr)
+	var after afterReply
+	ctx := withAfterReply(t.Context(), &after)
+	for i := range udpPoolSize - 1 {
+		if _, err := tr.Exchange(ctx, dnstest.Msg(t, "www.example.org.", dns.TypeA), addr); err != nil {
+			t.Fatalf("Exchange: %v", err)
+		}
+		ready, spent := poolState(tr)
+		if ready != udpPoolSize-i-1 || spent != spent0+i+1 {
+			t.Fatalf("after %d exchanges under one query: %d ready, %d spent sockets; want %d and %d (housekeeping put off)",
+				i+1, ready, spent, udpPoolSize-i-1, spent0+i+1)
+		}
+	}
+	// This exchange takes the last socket: it services the pool while it
+	// waits, as without a reply to wait for, rather than leave the next
+	// exchanges to open their own.
+	if _, err := tr.Exchange(ctx, dnstest.Msg(t, "www.example.org.", dns.TypeA), addr); err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	if ready, _ := poolState(tr); ready != udpOpenPerWait {
+		t.Errorf("an exchange emptying the pool left %d ready sockets, want %d", ready, udpOpenPerWait)
+	}
+	after.run() // the reply is written
+	if ready, spent := poolState(tr); ready != min(udpPoolSize, 2*udpOpenPerWait) || spent != 0 {
+		t.Errorf("after the reply: %d ready, %d spent sockets; want %d and none", ready, spent, min(udpPoolSize, 2*udpOpenPerWait))
+	}
+	// Later exchanges under the same query, whose reply is out, do their
+	// own housekeeping.
+	if _, err := tr.Exchange(ctx, dnstest.Msg(t, "www.example.org.", dns.TypeA), addr); err != nil {
+		t.Fatalf("Exchange: %v", err)
+	}
+	if ready, _ := poolState(tr); ready != udpPoolSize {
+		t.Errorf("an exchange after the reply left %d ready sockets, want %d (it refills the pool while it waits)", ready, udpPoolSize)
+	}
+}

@@ -106,6 +106,7 @@ func newUDPRaw(conn *net.UDPConn) (*udpRaw, syscall.RawConn, error) {
 // serveUDPRaw is serveUDP on Linux. It returns when the socket is closed,
 // or nil once it has handed the socket over to another read loop.
 func (s *Server) serveUDPRaw(u udpListener) error {
+	growStack()
 	r, rc, err := newUDPRaw(u.conn)
 	if err != nil {
 		return err
@@ -177,6 +178,7 @@ func (s *Server) udpRawLoop(u udpListener, r *udpRaw, rc syscall.RawConn) error 
 			s.serving.Add(1)
 			go func(u udpListener) {
 				defer s.serving.Done()
+				growStack() // this loop may resolve the next miss: grow while idle
 				s.udpRawLoop(u, r, rc)
 			}(u)
 			u.raw = nil // the next loop's now: write through the conn

@@ -17,7 +17,10 @@
 // when a CNAME or DNAME chain leads to a name resolved shortly before (as
 // a record cache would; the validator checks them again). Concurrent
 // resolutions needing the same step or the same name server's addresses
-// share one exchange (flight.go). Every Resolve
+// share one exchange (flight.go). A caller that will validate the answer
+// can pass a resolver.ReferralHook in the context: it is told each signed
+// zone (a referral carrying DS records) on the way to the answer as the
+// referral arrives, to fetch that zone's keys meanwhile. Every Resolve
 // call has a work budget (queries, referrals, glueless lookups, CNAMEs,
 // time) so a hostile zone cannot make one question cost thousands of
 // exchanges. Root hints are built in (hints.go) and primed (RFC 8109).

@@ -313,6 +313,14 @@ func (r *Recursor) iterate(ctx context.Context, st *state, name string, qtype ui
 				return nil, err
 			}
 			dp = r.learn(st, rep)
+			if p == nil && st.do && hasType(rep.dsProof, dns.TypeDS) {
+				// A signed zone on the way to the answer: whoever validates
+				// the answer will need its keys, and may fetch them now,
+				// while the next step goes on.
+				if h := resolver.ReferralHookFrom(ctx); h != nil {
+					h.SignedReferral(dp.zone)
+				}
+			}
 			known = dp.zone
 			continue
 		}

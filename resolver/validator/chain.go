@@ -53,6 +53,15 @@ func (r *run) keysFor(zone string) (*zoneKeys, error) {
 	if e, ok := r.v.keys.Get(zone); ok && r.now.Before(e.expires) {
 		return e, nil
 	}
+	if e := r.awaitKeys(zone); e != nil {
+		return e, nil
+	}
+	return r.loadKeys(zone)
+}
+
+// loadKeys is keysFor without the caches: it fetches zone's keys, checks
+// them against the chain of trust and caches the result.
+func (r *run) loadKeys(zone string) (*zoneKeys, error) {
 	if err := r.enter(); err != nil {
 		return nil, err
 	}
@@ -121,7 +130,7 @@ func (r *run) keysFromTrust(zone string, dss []*dns.DS, anchorKeys []*dns.DNSKEY
 	bogus := func(f *failure) *zoneKeys {
 		return &zoneKeys{status: Bogus, fail: f, expires: r.now.Add(min(left, bogusTTL))}
 	}
-	m, err := r.fetch(zone, dns.TypeDNSKEY)
+	m, err := r.fetchKeys(zone)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,10 @@
 // ReferralDS interface the recursor implements, and validated as if
 // fetched), the validated NSEC and NSEC3 records of secure zones that answer
 // NXDOMAIN and NODATA without asking upstream (RFC 8198, aggressive.go),
+// key fetches started while the recursion is still on its way (it reports
+// each signed referral through resolver.ReferralHook; the zone's DNSKEY
+// RRset is fetched and checked side by side with the next step, and the
+// validation waits for that fetch instead of sending its own; prefetch.go),
 // and the per-query work limits against
 // CVE-2023-50387 (KeyTrap) and CVE-2023-50868 (NSEC3 closest encloser
 // hashing). It imports only the resolver package's small types; it must

@@ -23,6 +23,7 @@ type Metrics struct {
 	fetches       *prometheus.CounterVec
 	clockWarnings prometheus.Counter
 	referralDS    prometheus.Counter
+	keyPrefetches prometheus.Counter
 	aggressive    *prometheus.CounterVec
 }
 
@@ -63,6 +64,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			"Warnings logged because most signatures failed their validity period.")),
 		referralDS: prometheus.NewCounter(opts("referral_ds_total",
 			"DS RRsets and proofs of no DS taken from the recursor's referrals instead of a DS query.")),
+		keyPrefetches: prometheus.NewCounter(opts("key_prefetches_total",
+			"Zone key (DNSKEY) fetches started as soon as a signed referral or a trust anchor showed they would be needed, side by side with the recursion.")),
 		aggressive: prometheus.NewCounterVec(opts("aggressive_nsec_answers_total",
 			"Negative answers synthesized from cached, validated NSEC records (RFC 8198), by rcode."), []string{"rcode"}),
 	}
@@ -81,7 +84,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, rc := range []string{"NXDOMAIN", "NOERROR"} {
 		m.aggressive.WithLabelValues(rc)
 	}
-	for _, c := range []prometheus.Collector{m.results, m.bogus, m.verifications, m.sigCacheHits, m.timeFailures, m.fetches, m.clockWarnings, m.referralDS, m.aggressive} {
+	for _, c := range []prometheus.Collector{m.results, m.bogus, m.verifications, m.sigCacheHits, m.timeFailures, m.fetches, m.clockWarnings, m.referralDS, m.keyPrefetches, m.aggressive} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering validator metrics: %w", err)
 		}

@@ -1,8 +1,11 @@
 package validator_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,4 +271,89 @@ func (d *dropDS) WriteMsg(m *dns.Msg) error {
 		})
 	})
 	return d.ResponseWriter.WriteMsg(m)
+}
+
+// A signed zone's keys are fetched as soon as the referral to it arrives,
+// side by side with the question to its servers, and validation uses
+// that fetch instead of asking again: same queries, one exchange less
+// after the answer. example.org.'s server holds its answer to
+// www.example.org. A until the DNSKEY query has reached it.
+func TestRecursion_keysFetchedWithReferral(t *testing.T) {
+	keysAsked := make(chan struct{})
+	var once sync.Once
+	var keysFirst atomic.Bool
+	wrap := func(addr string, h dns.Handler) dns.Handler {
+		if addr != "198.51.100.2" {
+			return h
+		}
+		return dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
+			switch q.Question[0].Qtype {
+			case dns.TypeDNSKEY:
+				once.Do(func() { close(keysAsked) })
+			case dns.TypeA:
+				if strings.EqualFold(q.Question[0].Name, "www.example.org.") {
+					select {
+					case <-keysAsked:
+						keysFirst.Store(true)
+					case <-time.After(300 * time.Millisecond): // below the 400 ms timeout for a new server
+					}
+				}
+			}
+			h.ServeDNS(rw, q)
+		})
+	}
+	w := newNetWorld(t, worldOpts{}, wrap, validator.Config{})
+	m, st := w.validate(t, "www.example.org.", dns.TypeA)
+	if st != validator.Secure || !m.AuthenticatedData {
+		t.Errorf("www.example.org. A: status %v, AD %v; want secure with AD", st, m.AuthenticatedData)
+	}
+	if !keysFirst.Load() {
+		t.Error("example.org.'s DNSKEY query did not reach its server before the answer was sent: not fetched with the referral")
+	}
+	// Priming, org. and example.org. minimised (referrals), the answer,
+	// and the DNSKEY sets of the root, org. and example.org., once each.
+	qs := w.queries()
+	if len(qs) != 7 {
+		t.Errorf("%d queries, want 7:\n\t%s", len(qs), strings.Join(qs, "\n\t"))
+	}
+	for _, k := range []string{". DNSKEY", "org. DNSKEY", "example.org. DNSKEY"} {
+		if n := slices.Index(qs, k); n < 0 || slices.Index(qs[n+1:], k) >= 0 {
+			t.Errorf("%s asked %d times, want once:\n\t%s", k, countQuery(qs, k), strings.Join(qs, "\n\t"))
+		}
+	}
+	// Later questions find the keys cached.
+	w.net.Reset()
+	if _, st := w.validate(t, "alias.example.org.", dns.TypeA); st != validator.Secure {
+		t.Errorf("alias.example.org. A: status %v, want secure", st)
+	}
+	if n := countType(w.queries(), "DNSKEY"); n != 0 {
+		t.Errorf("%d DNSKEY queries for a second name, want none:\n\t%s", n, strings.Join(w.queries(), "\n\t"))
+	}
+}
+
+func countQuery(qs []string, q string) int {
+	n := 0
+	for _, x := range qs {
+		if x == q {
+			n++
+		}
+	}
+	return n
+}
+
+// Key fetches started with referrals spend from the budget of the query
+// whose recursion started them: the chain to www.example.org. takes six
+// verifications (the DNSKEY sets of the root, org. and example.org., the
+// DS sets of org. and example.org., and the answer), so a budget of five
+// fails the query, however the work is spread over goroutines.
+func TestRecursion_keyFetchesSpendQueryBudget(t *testing.T) {
+	w := newNetWorld(t, worldOpts{}, nil, validator.Config{MaxValidations: 5})
+	_, st, err := w.val.Validate(t.Context(), resolver.Question{Name: "www.example.org.", Type: dns.TypeA, DO: true})
+	if st != validator.Bogus || !errors.Is(err, validator.ErrBogus) {
+		t.Fatalf("www.example.org. A with a budget of 5 verifications: %v, %v; want bogus (work limit)", st, err)
+	}
+	w2 := newNetWorld(t, worldOpts{}, nil, validator.Config{MaxValidations: 6})
+	if _, st, err := w2.val.Validate(t.Context(), resolver.Question{Name: "www.example.org.", Type: dns.TypeA, DO: true}); st != validator.Secure {
+		t.Fatalf("www.example.org. A with a budget of 6 verifications: %v, %v; want secure", st, err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -34,6 +36,9 @@ type Validator struct {
 	clock   *clockWatch
 	neg     *negCache // validated NSEC records (RFC 8198); nil when off
 	sigs    *sigCache // signatures that verified
+
+	flightMu sync.Mutex
+	flights  map[string]*keyFlight // key prefetches under way, by zone
 }
 
 // New returns a Validator for cfg.
@@ -57,6 +62,7 @@ func New(cfg Config) (*Validator, error) {
 	v := &Validator{
 		cfg: cfg, anchors: a, keys: keys, ds: ds,
 		metrics: cfg.Metrics, log: cfg.Logger, sigs: newSigCache(),
+		flights: map[string]*keyFlight{},
 	}
 	if !cfg.DisableAggressiveNSEC {
 		v.neg = newNegCache()
@@ -97,7 +103,13 @@ func (v *Validator) Validate(ctx context.Context, q resolver.Question) (*dns.Msg
 			return m, Secure, nil
 		}
 	}
-	m, err := v.cfg.Upstream.Resolve(ctx, resolver.Question{Name: q.Name, Type: q.Type, DO: true, CD: true})
+	uctx, b := ctx, new(budget)
+	if !q.CD {
+		// The answer will be validated: the keys it needs can be fetched
+		// while the recursion works towards it, from this query's budget.
+		uctx = resolver.WithReferralHook(ctx, &prefetcher{v: v, b: b})
+	}
+	m, err := v.cfg.Upstream.Resolve(uctx, resolver.Question{Name: q.Name, Type: q.Type, DO: true, CD: true})
 	if err != nil {
 		return nil, Indeterminate, err
 	}
@@ -109,6 +121,7 @@ func (v *Validator) Validate(ctx context.Context, q resolver.Question) (*dns.Msg
 		return m, Unchecked, nil
 	}
 	r := v.newRun(ctx)
+	r.b = b
 	st, f, err := r.validateMsg(q, m)
 	if errors.Is(err, errBudget) {
 		st, f, err = Bogus, fail(dns.ExtendedErrorCodeDNSBogus, reasonBudget, "validation work limit reached"), nil
@@ -235,28 +248,37 @@ type run struct {
 	v   *Validator
 	ctx context.Context
 	now time.Time
+	b   *budget
 
-	verifies, fetches, hashWork, depth int
+	depth int
+
+	prefetching string   // the zone whose keys this run prefetches, if any
+	prefetched  *dns.Msg // and the DNSKEY reply it fetched first, until used
+}
+
+// budget is one query's work so far, against its limits. The key
+// prefetches a validation starts (prefetch.go) spend from it too, from
+// their own goroutines.
+type budget struct {
+	verifies, fetches, hashWork atomic.Int64
 }
 
 func (v *Validator) newRun(ctx context.Context) *run {
-	return &run{v: v, ctx: ctx, now: v.cfg.Now()}
+	return &run{v: v, ctx: ctx, now: v.cfg.Now(), b: new(budget)}
 }
 
 // spendVerify accounts for one signature verification.
 func (r *run) spendVerify() error {
-	if r.verifies >= r.v.cfg.MaxValidations {
+	if r.b.verifies.Add(1) > int64(r.v.cfg.MaxValidations) {
 		return errBudget
 	}
-	r.verifies++
 	r.v.metrics.verifications.Inc()
 	return nil
 }
 
 // spendHash accounts for one NSEC3 hash of the given iterations.
 func (r *run) spendHash(iterations uint16) error {
-	r.hashWork += int(iterations) + 1
-	if r.hashWork > maxHashWork {
+	if r.b.hashWork.Add(int64(iterations)+1) > maxHashWork {
 		return errBudget
 	}
 	return nil
@@ -277,10 +299,9 @@ func (r *run) leave() { r.depth-- }
 // need. Upstream errors and rcodes other than NOERROR and NXDOMAIN are
 // errors: nothing can be concluded from them.
 func (r *run) fetch(name string, qtype uint16) (*dns.Msg, error) {
-	if r.fetches >= maxFetches {
+	if r.b.fetches.Add(1) > maxFetches {
 		return nil, errBudget
 	}
-	r.fetches++
 	r.v.metrics.fetches.WithLabelValues(dns.TypeToString[qtype]).Inc()
 	q := resolver.Question{Name: name, Type: qtype, DO: true, CD: true}
 	m, err := r.v.cfg.Upstream.Resolve(r.ctx, q)
