@@ -88,7 +88,7 @@ type Policy struct {
 	sinceDown int // samples since the last step down; -1 if none yet
 }
 
-// NewPolicy starts at cfg.Max Ps.
+// NewPolicy starts at cfg.Max Ps; Start then steps down to one.
 func NewPolicy(cfg Config) *Policy {
 	cfg.defaults()
 	return &Policy{cfg: cfg, procs: cfg.Max, need: cfg.Calm, sinceDown: -1}
@@ -96,6 +96,20 @@ func NewPolicy(cfg Config) *Policy {
 
 // Procs is the current choice.
 func (p *Policy) Procs() int { return p.procs }
+
+// Start is the first choice, before any sample: one P. A resolver starts
+// quiet (the work of starting up is done before the scaler runs) and
+// spends most of its life so; waiting for a calm spell first would run
+// the first seconds, a fresh process's cold questions included, with
+// every P's wake-ups. The first busy sample gives every P back, and does
+// not count as a flap.
+func (p *Policy) Start() (int, string) {
+	if p.cfg.Max <= 1 || p.procs == 1 {
+		return p.procs, ""
+	}
+	p.procs, p.calm, p.sinceDown = 1, 0, -1
+	return p.procs, "starting quiet"
+}
 
 // Hold keeps every P (a Busy period): it returns cfg.Max, and why if
 // that is a change. The calm starts again afterwards.
@@ -185,6 +199,12 @@ func (s *Scaler) Run(ctx context.Context) {
 		return
 	}
 	p := NewPolicy(cfg)
+	if n, why := p.Start(); why != "" {
+		runtime.GOMAXPROCS(n)
+		if cfg.OnChange != nil {
+			cfg.OnChange(n, why)
+		}
+	}
 	m := newMeter()
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()

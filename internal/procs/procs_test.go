@@ -103,6 +103,33 @@ func TestPolicy_holdKeepsEveryPAndRestartsTheCalm(t *testing.T) {
 	}
 }
 
+func TestPolicy_startsQuiet(t *testing.T) {
+	p := NewPolicy(Config{Max: 4, Calm: 3})
+	if n, why := p.Start(); n != 1 || why == "" {
+		t.Fatalf("Start() = %d, %q; want 1 and a reason", n, why)
+	}
+	if n, why := p.Start(); n != 1 || why != "" {
+		t.Errorf("second Start() = %d, %q; want 1 and no change", n, why)
+	}
+	// The first busy sample brings every P back at once...
+	if n, _ := p.Next(Sample{CPU: 0.9}); n != 4 {
+		t.Fatalf("busy after start: %d Ps, want 4", n)
+	}
+	// ...and is not a flap: the next step down still needs only Calm.
+	quiet := Sample{CPU: 0.1}
+	for i := range 2 {
+		if n, _ := p.Next(quiet); n != 4 {
+			t.Fatalf("quiet sample %d: %d Ps, want 4", i+1, n)
+		}
+	}
+	if n, _ := p.Next(quiet); n != 1 {
+		t.Fatalf("after Calm quiet samples: %d Ps, want 1", n)
+	}
+	if n, why := NewPolicy(Config{Max: 1}).Start(); n != 1 || why != "" {
+		t.Errorf("one processor: Start() = %d, %q; want no change", n, why)
+	}
+}
+
 func TestPolicy_oneProcessorNeverChanges(t *testing.T) {
 	p := NewPolicy(Config{Max: 1, Calm: 1})
 	if got := append(feed(t, p, quiet(), 5), feed(t, p, busy(), 5)...); len(got) != 0 || p.Procs() != 1 {
