@@ -263,8 +263,10 @@ func TestWriter_diskFullSurvivesAndResumes(t *testing.T) {
 		e.QName = strings.Repeat("x", 60) + itoa(int64(i)) + ".example."
 		l.Enqueue(e)
 	}
-	if err := l.Flush(t.Context()); err == nil {
-		t.Fatal("Flush on a full database succeeded")
+	// The writer's own 10 ms flush may meet the full database first and
+	// drop the batch; then Flush finds nothing left to write.
+	if err := l.Flush(t.Context()); err == nil && !l.Status().Failing {
+		t.Fatal("Flush on a full database succeeded, and the writer reports no failure")
 	}
 	st := l.Status()
 	if !st.Failing || st.Errors == 0 || st.Dropped == 0 || !strings.Contains(st.LastError, "full") {
