@@ -3,11 +3,13 @@ package querylog
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,7 +212,9 @@ func TestLog_fullQueueDropsWithoutBlocking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var logged lockedLines
 	l := openTest(t, Config{QueueSize: 8, BatchSize: 4, FlushInterval: 10 * time.Millisecond, Metrics: m,
+		Logger:          slog.New(slog.NewTextHandler(&logged, nil)),
 		testBeforeWrite: func() { once.Do(func() { close(entered); <-release }) }})
 	// The writer takes the first entry and stalls in the hook; the queue
 	// then holds 8 and the rest must drop, without Enqueue waiting.
@@ -243,6 +247,32 @@ func TestLog_fullQueueDropsWithoutBlocking(t *testing.T) {
 	if got := testutil.ToFloat64(m.written); got != 9 {
 		t.Errorf("written_total = %v, want 9", got)
 	}
+	// The application log says so, once (warnings are a minute apart).
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logged.String(), "dropped=92") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := logged.String(); strings.Count(got, "query log queue full") != 1 || !strings.Contains(got, "dropped=92") {
+		t.Errorf("application log, want one warning of 92 dropped entries:\n%s", got)
+	}
+}
+
+// lockedLines collects a logger's output written from another goroutine.
+type lockedLines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestLog_enqueueAllocs(t *testing.T) {

@@ -52,6 +52,9 @@ type writer struct {
 	nextStep  time.Time
 
 	droppedSeen uint64
+	// droppedWarned is the drop count last logged, at dropWarnAt.
+	droppedWarned uint64
+	dropWarnAt    time.Time
 }
 
 type clientKey struct {
@@ -396,8 +399,18 @@ func (w *writer) gauges() {
 		l.metrics.dropped.Add(float64(d - w.droppedSeen))
 		w.droppedSeen = d
 	}
+	// Say so in the application log too, at most once a dropWarnEvery:
+	// a technician reading it after a flood learns the log has gaps.
+	if now := time.Now(); d > w.droppedWarned && now.Sub(w.dropWarnAt) >= dropWarnEvery {
+		l.log.Warn("query log queue full: entries dropped so that DNS keeps the CPU (the machine is saturated)",
+			"dropped", d-w.droppedWarned)
+		w.droppedWarned, w.dropWarnAt = d, now
+	}
 	l.metrics.queued.Set(float64(l.ring.len()))
 }
+
+// dropWarnEvery spaces the warnings of entries dropped under a flood.
+const dropWarnEvery = time.Minute
 
 func (w *writer) insert(batch []Entry) error {
 	w.roll.reset()
