@@ -112,18 +112,15 @@ func TestPolicy_startsQuiet(t *testing.T) {
 		t.Errorf("second Start() = %d, %q; want 1 and no change", n, why)
 	}
 	// The first busy sample brings every P back at once...
-	if n, _ := p.Next(Sample{CPU: 0.9}); n != 4 {
+	if n, _ := p.Next(busy()); n != 4 {
 		t.Fatalf("busy after start: %d Ps, want 4", n)
 	}
 	// ...and is not a flap: the next step down still needs only Calm.
-	quiet := Sample{CPU: 0.1}
-	for i := range 2 {
-		if n, _ := p.Next(quiet); n != 4 {
-			t.Fatalf("quiet sample %d: %d Ps, want 4", i+1, n)
-		}
+	if got := feed(t, p, quiet(), 2); len(got) != 0 {
+		t.Fatalf("stepped down %v before Calm quiet samples", got)
 	}
-	if n, _ := p.Next(quiet); n != 1 {
-		t.Fatalf("after Calm quiet samples: %d Ps, want 1", n)
+	if got := feed(t, p, quiet(), 1); len(got) != 1 || p.Procs() != 1 {
+		t.Fatalf("after Calm quiet samples: %v, %d Ps; want a step down to 1", got, p.Procs())
 	}
 	if n, why := NewPolicy(Config{Max: 1}).Start(); n != 1 || why != "" {
 		t.Errorf("one processor: Start() = %d, %q; want no change", n, why)
