@@ -18,6 +18,8 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"gatehouse/internal/syncbuf"
 )
 
 // t0 is a fixed instant for deterministic entries: Monday 2025-03-10
@@ -212,7 +214,7 @@ func TestLog_fullQueueDropsWithoutBlocking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logged lockedLines
+	var logged syncbuf.Buffer
 	l := openTest(t, Config{QueueSize: 8, BatchSize: 4, FlushInterval: 10 * time.Millisecond, Metrics: m,
 		Logger:          slog.New(slog.NewTextHandler(&logged, nil)),
 		testBeforeWrite: func() { once.Do(func() { close(entered); <-release }) }})
@@ -255,24 +257,6 @@ func TestLog_fullQueueDropsWithoutBlocking(t *testing.T) {
 	if got := logged.String(); strings.Count(got, "query log queue full") != 1 || !strings.Contains(got, "dropped=92") {
 		t.Errorf("application log, want one warning of 92 dropped entries:\n%s", got)
 	}
-}
-
-// lockedLines collects a logger's output written from another goroutine.
-type lockedLines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestLog_enqueueAllocs(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"gatehouse/bench/internal/dnsperf"
 	"gatehouse/config"
+	"gatehouse/internal/syncbuf"
 )
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -391,7 +391,7 @@ func gone(pid int) bool {
 func TestSmoke(t *testing.T) {
 	needTools(t)
 	o := smokeOptions(t)
-	var progress syncBuffer
+	var progress syncbuf.Buffer
 	rep, err := run(t.Context(), o, "smoke", &progress)
 	t.Log(progress.String())
 	if err != nil {
@@ -455,7 +455,7 @@ func TestCancelStopsEverything(t *testing.T) {
 	o.Hold = true
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	progress := &syncBuffer{}
+	progress := &syncbuf.Buffer{}
 	holding := regexp.MustCompile(`holding \(Ctrl-C to stop\): (.*); names in`)
 	pidRe := regexp.MustCompile(`pid (\d+)`)
 	errc := make(chan error, 1)
@@ -503,22 +503,4 @@ func TestMain(m *testing.M) {
 		os.Exit(responderMain(addr))
 	}
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

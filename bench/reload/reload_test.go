@@ -10,12 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"gatehouse/bench/internal/dnsperf"
+	"gatehouse/internal/syncbuf"
 )
 
 func TestWriteList(t *testing.T) {
@@ -176,7 +176,7 @@ func TestSmoke(t *testing.T) {
 	o.Names, o.Swaps, o.Interval, o.Settle, o.Rate, o.QueryNames = 20000, 2, 1500*time.Millisecond, time.Second, 2000, 200
 	o.TempDir = t.TempDir()
 	o.Gatehouse = os.Getenv("LOADTEST_GATEHOUSE") // a prebuilt binary, as in bench/loadtest
-	var progress syncBuffer
+	var progress syncbuf.Buffer
 	rep, err := run(t.Context(), o, "smoke", &progress)
 	t.Log(progress.String())
 	if err != nil {
@@ -218,22 +218,4 @@ func pidIn(log string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
-}
-
-// syncBuffer is a strings.Builder safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/miekg/dns"
 
 	"gatehouse/internal/dnstest"
+	"gatehouse/internal/syncbuf"
 )
 
 // overrideSite is a config with a locked list, a gaming list the pupils
@@ -81,7 +82,7 @@ groups:
 // ends).
 func (o *overrideSite) serve(t *testing.T) (stop func()) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"gatehouse", "serve", "--config", o.path}, io.Discard, logs) }()

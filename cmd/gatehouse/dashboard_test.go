@@ -30,6 +30,7 @@ import (
 
 	"gatehouse/dashboard/store"
 	"gatehouse/internal/dnstest"
+	"gatehouse/internal/syncbuf"
 )
 
 // dashSiteConfig is a site with the dashboard, a block page on its own
@@ -250,7 +251,7 @@ func TestDashboard_TLS(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(cfgText+fmt.Sprintf("dashboard: {tls_cert: %s, tls_key: %s}\n", certFile, keyFile)), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	go func() { done <- run(ctx, []string{"gatehouse", "serve", "--config", cfgPath}, io.Discard, logs) }()
 	t.Cleanup(func() {
 		cancel()

@@ -27,6 +27,7 @@ import (
 	"gatehouse/clientmap"
 	"gatehouse/config"
 	"gatehouse/internal/dnstest"
+	"gatehouse/internal/syncbuf"
 	"gatehouse/querylog"
 )
 
@@ -41,24 +42,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // freePort finds a loopback port free for both UDP and TCP.
@@ -112,7 +95,7 @@ forcesafesearch    300 IN A   192.0.2.99
 type instance struct {
 	dns, http string
 	path      string
-	logs      *syncBuffer
+	logs      *syncbuf.Buffer
 	done      chan error
 }
 
@@ -152,7 +135,7 @@ func start(t *testing.T, cfg func(dnsPort, httpPort int) string) *instance {
 		dns:  fmt.Sprintf("127.0.0.1:%d", dnsPort),
 		http: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
 		path: filepath.Join(t.TempDir(), "gatehouse.yaml"),
-		logs: &syncBuffer{},
+		logs: &syncbuf.Buffer{},
 		done: make(chan error, 1),
 	}
 	if err := os.WriteFile(in.path, []byte(cfg(dnsPort, httpPort)), 0o644); err != nil {
@@ -594,7 +577,7 @@ func TestLogsCLI_searchExportTailReport(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var tailOut syncBuffer
+	var tailOut syncbuf.Buffer
 	tailDone := make(chan error, 1)
 	go func() {
 		tailDone <- run(ctx, []string{"gatehouse", "logs", "tail", "--config", in.path, "--domain", "*.example.org"}, &tailOut, io.Discard)
