@@ -12,7 +12,7 @@
 // with dnsperf, rotating the order every round: a saturation phase (queries
 // per second, lost queries, latency percentiles from dnsperf -v) and a
 // fixed-rate phase (server CPU time per answered query, from /proc/PID/stat
-// before and after). A phase during which other processes took much CPU is
+// before and after, also split into user space and kernel). A phase during which other processes took much CPU is
 // run again. It prints the medians over the rounds, peak RSS (VmHWM) and
 // the ratios Gatehouse/Unbound, as a table or as JSON (-json, -out).
 //

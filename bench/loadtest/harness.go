@@ -448,7 +448,8 @@ func (h *harness) phase(ctx context.Context, t *target, r int, name string, rate
 	if st.Completed == 0 {
 		return phaseResult{}, fmt.Errorf("%s %s round %d: no query answered; see %s.out", t.name, name, r+1, base)
 	}
-	pr := newPhaseResult(st, float64(cpuAfter-cpuBefore)/float64(h.hz), dnsperfCPU)
+	used := cpuAfter.sub(cpuBefore)
+	pr := newPhaseResult(st, cpuSeconds{User: float64(used.User) / float64(h.hz), System: float64(used.System) / float64(h.hz)}, dnsperfCPU)
 	for inode, d := range dropsAfter {
 		pr.ServerSocketDrops = append(pr.ServerSocketDrops, d-dropsBefore[inode])
 	}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -56,13 +57,13 @@ func TestParseStatCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != 12 { // utime 6 + stime 6
-		t.Errorf("cpu ticks = %d, want 12", got)
+	if got != (procCPU{User: 6, System: 6}) || got.total() != 12 {
+		t.Errorf("cpu ticks = %+v, want utime 6 and stime 6", got)
 	}
 	// A command name with spaces and a ')' must not shift the fields.
 	odd := []byte("77 (a) b c) S 1 77 77 0 -1 4194304 10 0 0 0 150 25 0 0 20 0 3 0 100 1000 50")
-	if got, err := parseStatCPU(odd); err != nil || got != 175 {
-		t.Errorf("parseStatCPU(odd name) = %d, %v; want 175", got, err)
+	if got, err := parseStatCPU(odd); err != nil || got != (procCPU{User: 150, System: 25}) {
+		t.Errorf("parseStatCPU(odd name) = %+v, %v; want utime 150, stime 25", got, err)
 	}
 	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2", "1 (x) S 1 77 77 0 -1 4194304 10 0 0 0 ten 25 0"} {
 		if _, err := parseStatCPU([]byte(bad)); err == nil {
@@ -291,10 +292,24 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+func TestNewPhaseResultSplitsCPU(t *testing.T) {
+	st := &dnsperf.Stats{Sent: 1000, Completed: 800, QPS: 800, RunTime: 1}
+	pr := newPhaseResult(st, cpuSeconds{User: 0.002, System: 0.006}, 0.5)
+	near := func(got, want float64) bool { return math.Abs(got-want) < 1e-9 }
+	if !near(pr.ServerCPUSeconds, 0.008) || !near(pr.CPUPerQueryUs, 10) || !near(pr.UserPerQueryUs, 2.5) || !near(pr.SystemPerQueryUs, 7.5) {
+		t.Errorf("server cpu %v s, %v µs/query = %v user + %v kernel; want 0.008 s, 10 = 2.5 + 7.5",
+			pr.ServerCPUSeconds, pr.CPUPerQueryUs, pr.UserPerQueryUs, pr.SystemPerQueryUs)
+	}
+	m := summarize([]round{{Saturation: pr, Fixed: pr}})
+	if !near(m.UserPerQueryUs, 2.5) || !near(m.SystemPerQueryUs, 7.5) {
+		t.Errorf("medians: user %v, kernel %v µs/query; want 2.5, 7.5", m.UserPerQueryUs, m.SystemPerQueryUs)
+	}
+}
+
 func TestReportFinish(t *testing.T) {
 	st := &dnsperf.Stats{Sent: 1000, Completed: 990, Lost: 10, QPS: 990, RunTime: 1, Rcodes: map[string]int64{"NOERROR": 985, "SERVFAIL": 5}}
 	res := func(name string, qps, cpu float64) serverResult {
-		pr := newPhaseResult(st, 0.5, 0.5)
+		pr := newPhaseResult(st, cpuSeconds{User: 0.25, System: 0.25}, 0.5)
 		pr.QPS, pr.CPUPerQueryUs = qps, cpu
 		return serverResult{Name: name, Rounds: []round{{Saturation: pr, Fixed: pr}}, Median: summary{QPS: qps, CPUPerQueryUs: cpu}}
 	}
@@ -418,6 +433,9 @@ func TestSmoke(t *testing.T) {
 			for _, p := range []phaseResult{r.Saturation, r.Fixed} {
 				if n := p.Dnsperf.Rcodes["NOERROR"]; n != p.Dnsperf.Completed {
 					t.Errorf("%s: %d NOERROR of %d answers: %v", s.Name, n, p.Dnsperf.Completed, p.Dnsperf.Rcodes)
+				}
+				if p.UserPerQueryUs < 0 || p.SystemPerQueryUs < 0 || math.Abs(p.UserPerQueryUs+p.SystemPerQueryUs-p.CPUPerQueryUs) > 1e-6*p.CPUPerQueryUs {
+					t.Errorf("%s: cpu per query %v = user %v + kernel %v?", s.Name, p.CPUPerQueryUs, p.UserPerQueryUs, p.SystemPerQueryUs)
 				}
 				if isGatehouse := s.Name == gatehouseName; isGatehouse != (p.GoProcs >= 1) {
 					t.Errorf("%s: go procs %v; want it read from Gatehouse's metrics only", s.Name, p.GoProcs)

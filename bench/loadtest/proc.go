@@ -14,12 +14,24 @@ import (
 	"strings"
 )
 
-// cpuTicks is utime+stime of a whole process (all its threads, living and
-// exited) in clock ticks, from /proc/PID/stat.
-func cpuTicks(pid int) (int64, error) {
+// procCPU is a whole process's CPU time (all its threads, living and
+// exited) in clock ticks, from /proc/PID/stat: in user space and in the
+// kernel on its behalf. The split shows where a server's time goes: on
+// loopback most of it is the kernel's, sending, receiving and waking.
+type procCPU struct {
+	User, System int64
+}
+
+func (c procCPU) total() int64 { return c.User + c.System }
+
+func (c procCPU) sub(d procCPU) procCPU {
+	return procCPU{User: c.User - d.User, System: c.System - d.System}
+}
+
+func cpuTicks(pid int) (procCPU, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("reading cpu time: %w", err)
+		return procCPU{}, fmt.Errorf("reading cpu time: %w", err)
 	}
 	return parseStatCPU(b)
 }
@@ -27,22 +39,22 @@ func cpuTicks(pid int) (int64, error) {
 // parseStatCPU reads fields 14 (utime) and 15 (stime) of /proc/PID/stat.
 // The command name (field 2) is in parentheses and may hold spaces, so the
 // fields are counted from the last ')'.
-func parseStatCPU(b []byte) (int64, error) {
+func parseStatCPU(b []byte) (procCPU, error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("parsing /proc/PID/stat: no ')'")
+		return procCPU{}, errors.New("parsing /proc/PID/stat: no ')'")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state), so field n is f[n-3].
 	if len(f) < 13 {
-		return 0, fmt.Errorf("parsing /proc/PID/stat: %d fields after the name", len(f))
+		return procCPU{}, fmt.Errorf("parsing /proc/PID/stat: %d fields after the name", len(f))
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parsing /proc/PID/stat: %w", err)
+		return procCPU{}, fmt.Errorf("parsing /proc/PID/stat: %w", err)
 	}
-	return ut + st, nil
+	return procCPU{User: ut, System: st}, nil
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times: getconf's

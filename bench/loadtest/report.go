@@ -70,6 +70,8 @@ type phaseResult struct {
 	P99Ms             float64        `json:"p99_ms"`
 	ServerCPUSeconds  float64        `json:"server_cpu_s"`
 	CPUPerQueryUs     float64        `json:"server_cpu_us_per_query"`
+	UserPerQueryUs    float64        `json:"server_user_us_per_query"`   // of CPUPerQueryUs, in user space
+	SystemPerQueryUs  float64        `json:"server_system_us_per_query"` // of CPUPerQueryUs, in the kernel
 	DnsperfCPUSeconds float64        `json:"dnsperf_cpu_s"`
 	ServerSocketDrops []int64        `json:"server_socket_drops"`   // per SO_REUSEPORT socket
 	GoProcs           float64        `json:"go_procs,omitempty"`    // Gatehouse's GOMAXPROCS at the end
@@ -97,7 +99,10 @@ func (pr phaseResult) otherPct() float64 {
 	return 100 * pr.OtherCPUSeconds / pr.Dnsperf.RunTime
 }
 
-func newPhaseResult(st *dnsperf.Stats, serverCPU, dnsperfCPU float64) phaseResult {
+// newPhaseResult sums up a dnsperf run; server is the server's CPU time
+// during it in seconds.
+func newPhaseResult(st *dnsperf.Stats, server cpuSeconds, dnsperfCPU float64) phaseResult {
+	serverCPU := server.User + server.System
 	pr := phaseResult{
 		Dnsperf:           st,
 		QPS:               st.QPS,
@@ -112,8 +117,15 @@ func newPhaseResult(st *dnsperf.Stats, serverCPU, dnsperfCPU float64) phaseResul
 	}
 	if st.Completed > 0 {
 		pr.CPUPerQueryUs = serverCPU / float64(st.Completed) * 1e6
+		pr.UserPerQueryUs = server.User / float64(st.Completed) * 1e6
+		pr.SystemPerQueryUs = server.System / float64(st.Completed) * 1e6
 	}
 	return pr
+}
+
+// cpuSeconds is a process's CPU time in seconds, split as procCPU is.
+type cpuSeconds struct {
+	User, System float64
 }
 
 // summary holds the medians over the rounds.
@@ -134,6 +146,8 @@ type summary struct {
 	FixedP50Ms       float64 `json:"fixed_p50_ms"`
 	FixedP99Ms       float64 `json:"fixed_p99_ms"`
 	CPUPerQueryUs    float64 `json:"fixed_cpu_us_per_query"`
+	UserPerQueryUs   float64 `json:"fixed_user_us_per_query"`
+	SystemPerQueryUs float64 `json:"fixed_system_us_per_query"`
 }
 
 func summarize(rs []round) summary {
@@ -175,6 +189,8 @@ func summarize(rs []round) summary {
 		FixedP50Ms:       med(func(r round) float64 { return r.Fixed.P50Ms }),
 		FixedP99Ms:       med(func(r round) float64 { return r.Fixed.P99Ms }),
 		CPUPerQueryUs:    med(func(r round) float64 { return r.Fixed.CPUPerQueryUs }),
+		UserPerQueryUs:   med(func(r round) float64 { return r.Fixed.UserPerQueryUs }),
+		SystemPerQueryUs: med(func(r round) float64 { return r.Fixed.SystemPerQueryUs }),
 	}
 }
 
@@ -379,6 +395,8 @@ func writeTable(w io.Writer, rep *report) {
 	row("  other CPU % (noise)", "%.0f", false, func(s *serverResult) float64 { return s.Median.FixedOtherCPUPct })
 	row("  machine busy % of a core", "%.0f", true, func(s *serverResult) float64 { return s.Median.FixedHostBusyPct })
 	row("  server CPU µs/query", "%.2f", true, func(s *serverResult) float64 { return s.Median.CPUPerQueryUs })
+	row("    of which user space", "%.2f", true, func(s *serverResult) float64 { return s.Median.UserPerQueryUs })
+	row("    of which kernel", "%.2f", true, func(s *serverResult) float64 { return s.Median.SystemPerQueryUs })
 	row("peak RSS MiB (VmHWM)", "%.1f", false, func(s *serverResult) float64 { return float64(s.PeakRSSKiB) / 1024 })
 	tw.Flush()
 
