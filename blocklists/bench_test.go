@@ -264,6 +264,57 @@ func BenchmarkMatch(b *testing.B) {
 	}
 }
 
+// BenchmarkMatchPath takes a 5M-name hit apart (see docs/performance.md,
+// "Sixth pass"): "chained" makes each lookup's query depend on the
+// previous lookup's result, so that consecutive lookups cannot overlap in
+// the core (BenchmarkMatch's "free" loop lets them, as far as the reorder
+// buffer reaches); "listed=D" are hits whose most specific listed suffix
+// has D labels, the rest of the five labels being common subdomains.
+func BenchmarkMatchPath(b *testing.B) {
+	const n = 5_000_000
+	specs := benchLists(b, n)
+	s := buildAll(b, specs)
+	run := func(name string, qs []string, chain bool) {
+		b.Run(fmt.Sprintf("names=5M/%s", name), func(b *testing.B) {
+			for len(qs) < 1<<16 {
+				qs = append(qs, qs[:min(len(qs), 1<<16-len(qs))]...)
+			}
+			qs = packed(qs[:1<<16])
+			all := ^Mask(0)
+			i := 0
+			stop := threadCPU(b)
+			for b.Loop() {
+				m := s.Match(qs[i&(1<<16-1)], all, 0)
+				i++
+				if chain {
+					i += int(m.Kind >> 7) // always 0, but not before m is known
+				}
+			}
+			if ns, ok := stop(); ok {
+				b.ReportMetric(ns, "cpu-ns/op")
+			}
+		})
+	}
+	hits := synthQueries(b, specs, 1<<16, true)
+	run("free", hits, false)
+	run("chained", hits, true)
+	// More queries than needed, so that every depth has enough distinct
+	// names not to fit in the cache.
+	byDepth := map[int][]string{}
+	for _, q := range synthQueries(b, specs, 1<<19, true) {
+		m := s.Match(q, ^Mask(0), 0)
+		d := strings.Count(m.Suffix, ".")
+		byDepth[d] = append(byDepth[d], q)
+	}
+	for d := 2; d <= 5; d++ {
+		if len(byDepth[d]) < 1<<14 {
+			b.Logf("listed=%d: only %d queries, skipped", d, len(byDepth[d]))
+			continue
+		}
+		run(fmt.Sprintf("listed=%d", d), byDepth[d], false)
+	}
+}
+
 // packed returns qs with their bytes back to back in one string, in order.
 // The resolver matches a name it has just parsed from the packet, so the
 // name is in cache; names scattered over the heap among other allocations
@@ -286,10 +337,12 @@ func packed(qs []string) []string {
 // suffix is listed (the filter can only rule names out), and on a busy
 // virtual machine it costs hundreds of nanoseconds.
 //
-// The 16 MiB variants are the size of the 1M-name table; "huge" asks for
+// The 16 MiB variants are the size of the 1M-name table, the 4 MiB ones
+// about that of the 5M-name filter (fresh from being written, so in the
+// last-level cache if anything is); "huge" asks for
 // transparent huge pages as the Set does, which removes most TLB misses.
 func BenchmarkMemoryLatency(b *testing.B) {
-	for _, size := range []int{16 << 20, 64 << 20} {
+	for _, size := range []int{4 << 20, 16 << 20, 64 << 20} {
 		for _, huge := range []bool{false, true} {
 			pages := "4k"
 			if huge {

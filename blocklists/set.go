@@ -168,11 +168,16 @@ type bucket struct {
 func (b *bucket) slots(t uint64) uint {
 	// (k^t)>>2 is zero for a match; its top bits are clear, so one less
 	// than it has the top bit set exactly then.
-	m := uint(0)
-	for q, k := range &b.keys {
-		m |= uint(((k^t)>>2-1)>>63) << q
-	}
-	return m
+	// Written out, not a loop: the compiler keeps a loop's counter and
+	// mask in memory here (Match has too many live values), and this runs
+	// for every bucket a lookup reads.
+	k := &b.keys
+	return uint(((k[0]^t)>>2-1)>>63) |
+		uint(((k[1]^t)>>2-1)>>63)<<1 |
+		uint(((k[2]^t)>>2-1)>>63)<<2 |
+		uint(((k[3]^t)>>2-1)>>63)<<3 |
+		uint(((k[4]^t)>>2-1)>>63)<<4 |
+		uint(((k[5]^t)>>2-1)>>63)<<5
 }
 
 // listData is what a Set keeps about each list.
@@ -246,9 +251,11 @@ func (s *Set) Match(name string, block, allow Mask) Match {
 	flen, nb := uint64(len(s.filter)), s.nb
 	filter := uintptr(unsafe.Pointer(unsafe.SliceData(s.filter)))
 	buckets := uintptr(unsafe.Pointer(unsafe.SliceData(s.buckets)))
+	fl, bk, vals, lk := s.filter, s.buckets, s.values, s.locked
 	var (
 		keys           [fastLabels]uint64 // suffix keys, kind bits clear
 		offs           [fastLabels]int    // suffix offsets in name
+		words, homes   [fastLabels]uint64 // their filter words and home buckets
 		locked, al, bl found
 	)
 	for i := end; i >= 0; {
@@ -285,35 +292,32 @@ func (s *Set) Match(name string, block, allow Mask) Match {
 			keys[n], offs[n] = t, i+1
 			w, _ := bits.Mul64(t, flen)
 			b, _ := bits.Mul64(t, nb)
+			words[n], homes[n] = w, b
 			// A fifth of the keys sit in the bucket after their home bucket
 			// (they are sorted, and the table is 80% full): load both.
 			bucketAt := buckets + uintptr(b)*unsafe.Sizeof(bucket{})
 			prefetch3(filter+uintptr(w)*8, bucketAt, bucketAt+unsafe.Sizeof(bucket{}))
 		}
 
-		// Which suffixes the filter lets through, without a branch on
-		// each answer (they come from memory, in any pattern).
-		pass := uint(0)
-		for j := range n {
-			t := keys[j&(fastLabels-1)]
-			d := filterMask(t) &^ s.filter[s.filterWord(t)] // 0 when it passes
-			pass |= uint((d|-d)>>63^1) << (j & (fastLabels - 1))
-		}
+		// Which suffixes the filter lets through.
+		pass := filterPass(fl, &keys, &words, n)
 		// From the least specific suffix to the most, keeping the most
 		// specific entry of each sort (the first one at a suffix).
 		for ; pass != 0; pass &= pass - 1 {
 			j := bits.TrailingZeros(pass) & (fastLabels - 1)
 			t, off := keys[j], offs[j]
-			for bi := s.home(t); ; bi++ {
-				b := &s.buckets[bi]
+			for bi := homes[j]; ; bi++ {
+				b := &bk[bi]
 				for q := b.slots(t); q != 0; q &= q - 1 {
-					k := &b.keys[bits.TrailingZeros(q)%bucketSlots]
-					kind := Kind(*k & 3)
+					// slots sets only bits 0 to bucketSlots-1; min tells
+					// the compiler, so the two reads need no bounds check.
+					slot := min(bits.TrailingZeros(q), bucketSlots-1)
+					kind := Kind(b.keys[slot] & 3)
 					if kind == Exact && off != 0 || kind == Children && off == 0 {
 						continue
 					}
-					v := &s.values[b.vals[bits.TrailingZeros(q)%bucketSlots]]
-					locked.add(v.block&s.locked, off, kind)
+					v := &vals[b.vals[slot]]
+					locked.add(v.block&lk, off, kind)
 					al.add(v.allow&active, off, kind)
 					if bl.add(v.block&block, off, kind) {
 						bl.nodata = v.nodata
@@ -344,6 +348,23 @@ func (s *Set) Match(name string, block, allow Mask) Match {
 		return Match{Action: act, List: id, Lists: bl.lists, Category: s.cats[id], Kind: bl.kind, Suffix: name[bl.off:]}
 	}
 	return Match{}
+}
+
+// filterPass returns the suffixes among the first n of keys that the
+// filter lets through, bit j for keys[j], without a branch on each answer
+// (they come from memory, in any pattern). words are the keys' filter
+// words. It is a function of its own so that its loop keeps its values in
+// registers, which inside Match it does not.
+//
+//go:noinline
+func filterPass(filter []uint64, keys, words *[fastLabels]uint64, n int) uint {
+	pass := uint(0)
+	for j := range n {
+		j &= fastLabels - 1
+		d := filterMask(keys[j]) &^ filter[words[j]] // 0 when it passes
+		pass |= uint((d|-d)>>63^1) << j
+	}
+	return pass
 }
 
 // fastLabels is how many suffixes Match hashes before it decides them.
