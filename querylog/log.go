@@ -46,12 +46,14 @@ type Config struct {
 	// MergeInterval is how often committed entries move from the staging
 	// table, where each flush appends them, into the indexed table
 	// (default 5 minutes); MergeRows staged entries start a merge sooner
-	// (default 65536). Searches read both tables. Each index insertion
-	// point (a device's, a name's) is then written once per merge rather
-	// than once per flush: the bytes written per entry, which wear an SD
-	// card, fall by the ratio in docs/performance.md. A merge works in
-	// transactions of MergeBatch entries (default 16384), so new entries
-	// still commit every FlushInterval while it runs.
+	// (default 65536). Searches read both tables, and scan the staged
+	// entries without an index. Each index insertion point (a device's, a
+	// name's) is then written once per merge transaction rather than once
+	// per flush: the bytes written per entry, which wear an SD card, fall
+	// by the ratio in docs/performance.md. A merge works in transactions
+	// (slices) of about one FlushInterval of work and at most MergeBatch
+	// entries (default 65536), so new entries still commit between them:
+	// an entry waits at most a flush interval and a slice.
 	MergeInterval time.Duration
 	MergeRows     int
 	MergeBatch    int
