@@ -108,8 +108,28 @@ func BenchmarkWriteBytes(b *testing.B) {
 			b.ReportMetric(float64(io1["wchar"]-io0["wchar"])/n, "wchar-B/entry")
 			b.ReportMetric(float64(io1["write_bytes"]-io0["write_bytes"])/n, "write-B/entry")
 			b.ReportMetric(float64(cpu1-cpu0)/float64(time.Microsecond)/n, "cpu-µs/entry")
+			if hwm := procStatus(b)["VmHWM"]; hwm > 0 {
+				b.ReportMetric(float64(hwm)/1024, "peak-RSS-MiB")
+			}
 		})
 	}
+}
+
+// procStatus reads the kB figures of /proc/self/status (VmHWM: the peak
+// resident set, prefill included).
+func procStatus(b *testing.B) map[string]int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	m := map[string]int64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if f := strings.Fields(v); ok && len(f) == 2 && f[1] == "kB" {
+			m[k], _ = strconv.ParseInt(f[0], 10, 64)
+		}
+	}
+	return m
 }
 
 // procIO reads the process's I/O counters (Linux /proc/self/io).
