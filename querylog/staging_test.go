@@ -299,3 +299,50 @@ func TestReopen_withStagedEntries(t *testing.T) {
 	}
 	checkTables(t, l2.rdb, ids)
 }
+
+// The clean-up of names and clients no longer used keeps those only
+// staged entries use. (The staged row is written behind the writer's
+// back, so the pass does not merge it first, as it would one it wrote.)
+func TestMaintenance_keepsNamesOfStagedEntries(t *testing.T) {
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	clk := &clock{t: now}
+	l := openTest(t, Config{Now: clk.Now, Retention: Retention{Default: 7}})
+	kept := aged(now, 10, "pupils", "10.0.0.1")
+	kept.QName = "kept.example."
+	gone := aged(now, 9, "pupils", "10.0.0.2")
+	gone.QName = "gone.example."
+	l.Enqueue(kept)
+	l.Enqueue(gone)
+	mergeAll(t, l)
+	var name, client int64
+	if err := l.rdb.QueryRow(`SELECT e.qname, e.client FROM entries e JOIN names n ON n.id = e.qname WHERE n.name = ?`, kept.QName).Scan(&name, &client); err != nil {
+		t.Fatal(err)
+	}
+	id := idAt(now)
+	if err := l.ask(t.Context(), request{kind: reqExecBatch, query: fmt.Sprintf(`INSERT INTO recent(`+entryColumns+`)
+		VALUES (%d, %d, %d, 0, 0, %d, 1, 0, 1, 0, 0, 0, 0, '', 0, 0, 0, '')`, id, now.UnixNano(), client, name)}); err != nil {
+		t.Fatal(err)
+	}
+	maintain(t, l)
+	if got := tableIDs(t, l.rdb, tableEntries); len(got) != 0 {
+		t.Fatalf("expired entries not purged: %v", got)
+	}
+	var names []string
+	rows, err := l.rdb.Query(`SELECT name FROM names ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	if !slices.Equal(names, []string{kept.QName}) {
+		t.Errorf("names after clean-up = %v, want only %s (a staged entry uses it)", names, kept.QName)
+	}
+	p := mustSearch(t, l, Filter{Client: "10.0.0.1"})
+	if len(p.Entries) != 1 || p.Entries[0].ID != uint64(id) || p.Entries[0].QName != kept.QName {
+		t.Errorf("staged entry after clean-up: %+v", p.Entries)
+	}
+}
