@@ -125,7 +125,7 @@ const (
 	DefaultMergeInterval       = 5 * time.Minute
 	DefaultMergeRows           = 65536
 	DefaultMergeBatch          = 65536
-	defaultBatchCacheKiB       = 65536
+	defaultBatchCacheKiB       = 32768
 	DefaultMaintenanceInterval = 10 * time.Minute
 	DefaultMaintenanceBatch    = 5000
 	DefaultRetentionDays       = 30

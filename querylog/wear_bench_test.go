@@ -76,7 +76,9 @@ func BenchmarkWriteBytes(b *testing.B) {
 			// The log a school (or the load test) has already written:
 			// its indexes spread each device's and name's entries over
 			// their own pages. Written in large batches, not measured.
-			l, err := Open(Config{Path: path, BatchSize: 16384, WriterShare: 1, MaintenanceInterval: 24 * time.Hour})
+			pre := Config{Path: path, BatchSize: 16384, WriterShare: 1, MaintenanceInterval: 24 * time.Hour}
+			benchStaging(&pre)
+			l, err := Open(pre)
 			if err != nil {
 				b.Fatal(err)
 			}

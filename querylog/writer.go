@@ -140,13 +140,14 @@ var batchSQL = [...]string{
 }
 
 // rawPragmas configure the batch connection as dsn does the others.
-// Its page cache is larger (Config.batchCacheKiB): a merge slice dirties
-// an index page per device and name it holds, and a slice whose dirty
-// pages do not fit the cache writes them to the WAL more than once. Its
-// temporary files are in memory: each step of a merge slice after the
-// first keeps a statement journal of the pages earlier steps dirtied,
-// which on disk wrote four times the bytes the merge saves (measured by
-// BenchmarkWriteBytes: 8.9 KB an entry instead of 1.8).
+// Its page cache is larger (Config.batchCacheKiB, 32 MiB): a merge slice
+// dirties an index page per device and name it holds, and a slice whose
+// dirty pages do not fit the cache writes them to the WAL more than once
+// (64 MiB halves the bytes again at the load test's shape, for ~75 MiB of
+// resident memory). Its temporary files are in memory: each step of a
+// merge slice after the first keeps a statement journal of the pages
+// earlier steps dirtied, which on disk wrote four times the bytes the
+// merge saves (BenchmarkWriteBytes: 8.9 KB an entry instead of 1.8).
 var rawPragmas = []string{"busy_timeout=5000", "synchronous=NORMAL", "wal_autocheckpoint=8192", "temp_store=MEMORY"}
 
 func newWriter(ctx context.Context, l *Log) (*writer, error) {
