@@ -365,6 +365,12 @@ type QueryLog struct {
 	// hostname) in entries older than this with keyed hashes. Whole days;
 	// 0 keeps identity for the whole retention.
 	PseudonymiseAfter time.Duration `yaml:"pseudonymise_after" default:"0s"`
+	// MergeInterval is how often entries move from the log's staging
+	// table, where each commit (every 250 ms) appends them, into its
+	// indexed table (sooner once 65,536 are staged). Longer: fewer bytes
+	// written per entry (SD card wear); searches scan the staged entries
+	// without an index. 10s to 1h.
+	MergeInterval time.Duration `yaml:"merge_interval" default:"5m"`
 }
 
 // Safeguarding configures the safeguarding engine. Only the delivery

@@ -66,6 +66,9 @@ func (v *validator) queryLog(c *Config) {
 	if c.QueryLog.Retention == 0 {
 		v.errorf("query_log.retention", "must be at least 1d; set enabled: false to keep no log")
 	}
+	if d := c.QueryLog.MergeInterval; d < 10*time.Second || d > time.Hour {
+		v.errorf("query_log.merge_interval", "must be between 10s and 1h, got %s", FormatDuration(d))
+	}
 	for i, g := range c.Groups {
 		days(fmt.Sprintf("groups[%d].log_retention", i), g.LogRetention)
 	}

@@ -43,6 +43,20 @@ type Config struct {
 	// FlushInterval is the longest an entry waits before its batch
 	// commits (default 250ms). It bounds what a SIGKILL loses.
 	FlushInterval time.Duration
+	// MergeInterval is how often committed entries move from the staging
+	// table, where each flush appends them, into the indexed table
+	// (default 5 minutes); MergeRows staged entries start a merge sooner
+	// (default 65536). Searches read both tables, and scan the staged
+	// entries without an index. Each index insertion point (a device's, a
+	// name's) is then written once per merge transaction rather than once
+	// per flush: the bytes written per entry, which wear an SD card, fall
+	// by the ratio in docs/performance.md. A merge works in transactions
+	// (slices) of about one FlushInterval of work and at most MergeBatch
+	// entries (default 65536), so new entries still commit between them:
+	// an entry waits at most a flush interval and a slice.
+	MergeInterval time.Duration
+	MergeRows     int
+	MergeBatch    int
 	// WriterShare is the least of one CPU the writer goroutine may use
 	// while it works through a backlog (default 0.1; 1 or more: no
 	// limit). After a batch that took d, the writer rests
@@ -77,6 +91,13 @@ type Config struct {
 	// entries enqueued with a zero Time. Default time.Now.
 	Now func() time.Time
 
+	// mergeSlice is how long one merge transaction should take (default
+	// FlushInterval); benchmarks vary it.
+	mergeSlice time.Duration
+	// batchCacheKiB is the page cache of the writer's batch connection,
+	// which merges (default defaultBatchCacheKiB).
+	batchCacheKiB int
+
 	// testBeforeWrite, when set, runs on the writer goroutine before each
 	// batch: tests use it to make the writer slow.
 	testBeforeWrite func()
@@ -101,6 +122,10 @@ const (
 	DefaultBatchSize           = 16384
 	DefaultWriterShare         = 0.1
 	DefaultFlushInterval       = 250 * time.Millisecond
+	DefaultMergeInterval       = 5 * time.Minute
+	DefaultMergeRows           = 65536
+	DefaultMergeBatch          = 65536
+	defaultBatchCacheKiB       = 32768
 	DefaultMaintenanceInterval = 10 * time.Minute
 	DefaultMaintenanceBatch    = 5000
 	DefaultRetentionDays       = 30
@@ -261,6 +286,21 @@ func newLog(cfg Config) (*Log, error) {
 	cfg.BatchSize = min(cfg.BatchSize, cfg.QueueSize)
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.MergeInterval <= 0 {
+		cfg.MergeInterval = DefaultMergeInterval
+	}
+	if cfg.MergeRows <= 0 {
+		cfg.MergeRows = DefaultMergeRows
+	}
+	if cfg.MergeBatch <= 0 {
+		cfg.MergeBatch = DefaultMergeBatch
+	}
+	if cfg.batchCacheKiB <= 0 {
+		cfg.batchCacheKiB = defaultBatchCacheKiB
+	}
+	if cfg.mergeSlice <= 0 {
+		cfg.mergeSlice = cfg.FlushInterval
 	}
 	if cfg.WriterShare <= 0 {
 		cfg.WriterShare = DefaultWriterShare
@@ -429,6 +469,7 @@ type requestKind uint8
 const (
 	reqFlush     requestKind = iota // write everything queued so far
 	reqMaintain                     // run a full maintenance pass now
+	reqMerge                        // write everything queued and merge everything staged (tests)
 	reqExec                         // run fn on the writer's maintenance connection (tests)
 	reqExecBatch                    // run query on the writer's batch connection (tests)
 )

@@ -14,6 +14,8 @@ type Metrics struct {
 	written       prometheus.Counter
 	dropped       prometheus.Counter
 	writeDuration prometheus.Histogram
+	mergeDuration prometheus.Histogram
+	staged        prometheus.Gauge
 	dbBytes       prometheus.Gauge
 	purged        prometheus.Counter
 	pseudonymised prometheus.Counter
@@ -34,6 +36,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		writeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "write_duration_seconds",
 			Help:    "Time to write and commit one batch of entries.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		mergeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "merge_duration_seconds",
+			Help:    "Time to move one slice of staged entries into the indexed table.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		staged: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "staged",
+			Help: "Committed entries staged, not yet merged into the indexed table."}),
 		dbBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "database_bytes",
 			Help: "Size of the database file and its write-ahead log."}),
 		purged: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "purged_total",
@@ -46,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.queued, m.written, m.dropped, m.writeDuration, m.dbBytes, m.purged, m.pseudonymised, m.errors} {
+	for _, c := range []prometheus.Collector{m.queued, m.written, m.dropped, m.writeDuration, m.mergeDuration, m.staged, m.dbBytes, m.purged, m.pseudonymised, m.errors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering querylog metrics: %w", err)
 		}

@@ -41,6 +41,7 @@ func TestMetrics(t *testing.T) {
 		"gatehouse_querylog_queued", "gatehouse_querylog_written_total", "gatehouse_querylog_dropped_total",
 		"gatehouse_querylog_write_duration_seconds", "gatehouse_querylog_database_bytes",
 		"gatehouse_querylog_purged_total", "gatehouse_querylog_errors_total",
+		"gatehouse_querylog_merge_duration_seconds", "gatehouse_querylog_staged",
 	} {
 		if !slices.Contains(names, want) {
 			t.Errorf("metric %s missing (have %v)", want, names)

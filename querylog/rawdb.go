@@ -257,3 +257,6 @@ func (s *rawStmt) one() (v int64, ok bool, err error) {
 // cmem is the address of C memory (allocated by libc, outside the Go
 // heap) as an unsafe.Pointer.
 func cmem(p uintptr) unsafe.Pointer { return unsafe.Add(nil, p) }
+
+// changes is the number of rows the last INSERT, UPDATE or DELETE changed.
+func (c *rawConn) changes() int64 { return sqlite3.Xsqlite3_changes64(c.tls, c.db) }

@@ -53,6 +53,12 @@ func (w *writer) startMaintenance(done chan error) {
 		w.maint.waiters = append(w.maint.waiters, done)
 	}
 	w.nextStep = time.Now()
+	// Retention and pseudonymisation work on the indexed table: merge
+	// what is staged first (step waits for it), so a pass treats every
+	// entry committed before it alike.
+	if w.staged > 0 {
+		w.mergeTo = max(w.mergeTo, w.lastID)
+	}
 }
 
 // step runs one maintenance transaction and advances the pass.
@@ -63,6 +69,10 @@ func (w *writer) step() {
 	}
 	if p.phase == phFinish {
 		w.finishMaintenance(nil)
+		return
+	}
+	if w.mergeTo != 0 {
+		w.nextStep = time.Now().Add(maintPause)
 		return
 	}
 	start := time.Now()
@@ -183,6 +193,7 @@ func (w *writer) stepTx(p *maintPass) error {
 		}
 		more, err := w.gc(p, "clients", `DELETE FROM clients WHERE id > ? AND id <= ?
 			AND NOT EXISTS (SELECT 1 FROM entries WHERE client = clients.id)
+			AND id NOT IN (SELECT client FROM recent)
 			AND NOT EXISTS (SELECT 1 FROM r_clients WHERE client = clients.id)
 			AND NOT EXISTS (SELECT 1 FROM r_bypass WHERE client = clients.id)`)
 		if !more {
@@ -194,7 +205,8 @@ func (w *writer) stepTx(p *maintPass) error {
 
 	case phGCNames:
 		more, err := w.gc(p, "names", `DELETE FROM names WHERE id > ? AND id <= ?
-			AND NOT EXISTS (SELECT 1 FROM entries WHERE qname = names.id)`)
+			AND NOT EXISTS (SELECT 1 FROM entries WHERE qname = names.id)
+			AND id NOT IN (SELECT qname FROM recent)`)
 		if !more {
 			p.phase = phFinish
 		}
@@ -220,6 +232,9 @@ func (w *writer) purgeStep(grp, cutoff int64) (n int64, done bool, err error) {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, false, err
 	}
+	if cutoff, err = w.belowStaged(cutoff); err != nil {
+		return 0, false, err
+	}
 	if mark >= cutoff {
 		return 0, true, nil
 	}
@@ -240,6 +255,20 @@ func (w *writer) purgeStep(grp, cutoff int64) (n int64, done bool, err error) {
 		return 0, false, err
 	}
 	return n, hi == cutoff, nil
+}
+
+// belowStaged lowers an ID cut-off to the first staged entry: purge and
+// pseudonymisation marks must not pass entries still to be merged below
+// them (only entries enqueued during a pass can be staged then).
+func (w *writer) belowStaged(cutoff int64) (int64, error) {
+	var first sql.NullInt64
+	if err := w.conn.QueryRowContext(w.ctx, `SELECT min(id) FROM recent`).Scan(&first); err != nil {
+		return 0, err
+	}
+	if first.Valid && first.Int64 < cutoff {
+		return first.Int64, nil
+	}
+	return cutoff, nil
 }
 
 // gc deletes unreferenced rows of table in the next id range.
@@ -263,7 +292,10 @@ func (w *writer) gc(p *maintPass, table, del string) (more bool, err error) {
 // older than the cut-off, above the stored mark, that are not under hold.
 func (w *writer) pseudonymiseEntries(p *maintPass) (more bool, err error) {
 	l := w.l
-	cutoff := idAt(p.now.Add(-time.Duration(l.cfg.PseudonymiseAfter) * 24 * time.Hour))
+	cutoff, err := w.belowStaged(idAt(p.now.Add(-time.Duration(l.cfg.PseudonymiseAfter) * 24 * time.Hour)))
+	if err != nil {
+		return false, err
+	}
 	var mark int64
 	err = w.conn.QueryRowContext(w.ctx, `SELECT value FROM meta WHERE key = 'pseudo_mark'`).Scan(&mark)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -498,6 +530,7 @@ func (l *Log) Release(ctx context.Context, ref string) (int, error) {
 	}
 	// Let retention revisit the released entries: move each of their
 	// groups' purge marks back to the group's first released entry.
+	// (Staged entries are above every mark: see belowStaged.)
 	if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = min(value, (
 			SELECT min(e.id) FROM holds h JOIN entries e ON e.id = h.entry
 			WHERE h.ref = ? AND 'purge_mark/' || e.grp = meta.key))

@@ -191,3 +191,68 @@ func london(t *testing.T) *time.Location {
 	}
 	return loc
 }
+
+// A schema v3 database (entries only, no staging table) is migrated to v4
+// when opened: its entries read back from entries, new ones are staged
+// above them, and a merge moves them after the old ones with their IDs.
+func TestMigration_v3AddsStaging(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range migrations[:3] {
+		stmts = append(stmts, splitSQL(m)...)
+	}
+	stmts = append(stmts,
+		`CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 0), (2, 0), (3, 0)`,
+		`INSERT INTO dict(id, s) VALUES (1, 'pupils')`,
+		`INSERT INTO clients(id, addr, mac, hostname) VALUES (1, '10.0.0.1', '', 'Y9-IPAD-1')`,
+		`INSERT INTO names(id, name, rkey) VALUES (1, 'old.example.', 'example.old')`,
+	)
+	for _, stmt := range stmts {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	var old []uint64
+	for i := range 3 {
+		ts := t0.Add(time.Duration(i) * time.Second)
+		if _, err := db.Exec(`INSERT INTO entries(id, ts, client, grp, rule, qname, qtype, proto, decision, category, list, matched, rcode, answer, source, dnssec, duration, forwarder)
+			VALUES (?, ?, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 'A 192.0.2.1', 1, 0, 0, '')`, idAt(ts), ts.UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, uint64(idAt(ts)))
+	}
+	db.Close()
+
+	l, err := Open(Config{Path: path})
+	if err != nil {
+		t.Fatalf("opening a v3 database: %v", err)
+	}
+	defer l.Close()
+	var v int
+	l.rdb.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&v)
+	if v != 4 || schemaVersion != 4 {
+		t.Fatalf("schema v%d after opening (this program v%d), want v4", v, schemaVersion)
+	}
+	if p := mustSearch(t, l, Filter{Client: "Y9-IPAD-1"}); len(p.Entries) != 3 || p.Entries[2].ID != old[0] || p.Entries[0].QName != "old.example." {
+		t.Errorf("migrated entries read back as %+v", p.Entries)
+	}
+	e := fullEntry()
+	e.Time = t0 // earlier than the newest old entry: the ID still goes above it
+	newID, _ := l.EnqueueID(e)
+	flush(t, l)
+	if got := tableIDs(t, l.rdb, tableRecent); !slices.Equal(got, []uint64{newID}) || newID <= old[2] {
+		t.Errorf("staged %v, new ID %d, want it staged above %d", got, newID, old[2])
+	}
+	mergeAll(t, l)
+	if got, want := tableIDs(t, l.rdb, tableEntries), append(old, newID); !slices.Equal(got, want) {
+		t.Errorf("after merging entries = %v, want %v", got, want)
+	}
+	if p := mustSearch(t, l, Filter{}); len(p.Entries) != 4 || p.Entries[0].ID != newID || p.Entries[0].QName != e.QName {
+		t.Errorf("after merging, search = %+v", p.Entries)
+	}
+}

@@ -103,9 +103,13 @@ func decodeCursor(s string) (uint64, error) {
 	return binary.BigEndian.Uint64(b[1:]), nil
 }
 
-const selectEntries = `SELECT e.id, e.ts, c.addr, c.mac, c.hostname, c.pseudo, e.grp, e.rule, n.name, e.qtype, e.proto,
+// selectFrom is the select of entries from one of the tables that hold
+// them (tableEntries, tableRecent: constants).
+func selectFrom(table string) string {
+	return `SELECT e.id, e.ts, c.addr, c.mac, c.hostname, c.pseudo, e.grp, e.rule, n.name, e.qtype, e.proto,
 	e.decision, e.category, e.list, e.matched, e.rcode, e.answer, e.source, e.dnssec, e.duration, e.forwarder
-FROM entries e JOIN clients c ON c.id = e.client JOIN names n ON n.id = e.qname`
+FROM ` + table + ` e JOIN clients c ON c.id = e.client JOIN names n ON n.id = e.qname`
+}
 
 // query runs a filtered select: newest first below id (0: no bound), or
 // with asc oldest first above id. Every value from f is a bound parameter;
@@ -131,33 +135,37 @@ func (l *Log) query(ctx context.Context, f Filter, id uint64, asc bool, limit in
 		where = append(where, "e.id < ?")
 		args = append(args, int64(id))
 	}
-	q := selectEntries
+	cond := ""
 	if len(where) > 0 {
-		q += "\nWHERE " + strings.Join(where, "\n AND ")
+		cond = "\nWHERE " + strings.Join(where, "\n AND ")
 	}
-	q += "\nORDER BY e.id " + order + " LIMIT ?"
-	args = append(args, limit)
-	rows, err := l.rdb.QueryContext(ctx, q, args...)
+	cond += "\nORDER BY e.id " + order + " LIMIT ?"
+	// Every staged ID is above every merged one (schema v4): newest first
+	// reads recent and then entries, oldest first the other way round,
+	// both in one read transaction, so that a merge between the two
+	// queries neither repeats nor loses an entry.
+	tables := [2]string{tableRecent, tableEntries}
+	if asc {
+		tables[0], tables[1] = tables[1], tables[0]
+	}
+	tx, err := l.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("searching query log: %w", err)
 	}
-	defer rows.Close()
+	defer tx.Rollback()
 	var (
 		out  []Entry
 		refs [][5]int64
 	)
-	for rows.Next() {
-		e, ref, err := scanEntry(rows)
-		if err != nil {
+	for _, table := range tables {
+		if len(out) >= limit {
+			break
+		}
+		if err := scanEntries(ctx, tx, selectFrom(table)+cond, append(args, limit-len(out)), &out, &refs); err != nil {
 			return nil, fmt.Errorf("searching query log: %w", err)
 		}
-		out = append(out, e)
-		refs = append(refs, ref)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("searching query log: %w", err)
-	}
-	rows.Close() // before dictString needs a connection of its own
+	tx.Rollback() // before dictString needs a connection of its own
 	for i := range out {
 		e := &out[i]
 		for j, dst := range [5]*string{&e.Group, &e.ClientRule, &e.Category, &e.List, &e.Matched} {
@@ -271,6 +279,24 @@ func clientWhere(s string) (string, []any) {
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// scanEntries appends the entries q selects, and their interned ids.
+func scanEntries(ctx context.Context, tx *sql.Tx, q string, args []any, out *[]Entry, refs *[][5]int64) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, ref, err := scanEntry(rows)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, e)
+		*refs = append(*refs, ref)
+	}
+	return rows.Err()
 }
 
 // scanEntry reads one row of selectEntries; the interned strings come back

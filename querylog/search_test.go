@@ -59,8 +59,40 @@ func loadFixture(t testing.TB, l *Log) []Entry {
 }
 
 func TestSearch_filters(t *testing.T) {
-	l := openTest(t, Config{})
-	loadFixture(t, l)
+	// Every search reads staged and merged entries alike (schema v4):
+	// the fixture all staged, all merged, and split across the two.
+	for _, layout := range []string{"staged", "merged", "split"} {
+		t.Run(layout, func(t *testing.T) {
+			l := openTest(t, Config{})
+			loadFixtureIn(t, l, layout)
+			testSearchFilters(t, l)
+		})
+	}
+}
+
+// loadFixtureIn loads the fixture staged, merged, or its first half
+// merged and the rest staged.
+func loadFixtureIn(t testing.TB, l *Log, layout string) []Entry {
+	t.Helper()
+	es := fixture()
+	for i := range es {
+		id, ok := l.EnqueueID(es[i])
+		if !ok {
+			t.Fatal("dropped")
+		}
+		es[i].ID = id
+		if layout == "split" && i == len(es)/2-1 {
+			mergeAll(t, l)
+		}
+	}
+	flush(t, l)
+	if layout == "merged" {
+		mergeAll(t, l)
+	}
+	return es
+}
+
+func testSearchFilters(t *testing.T, l *Log) {
 	tests := []struct {
 		name string
 		f    Filter

@@ -122,7 +122,7 @@ func (l *Log) Tail(ctx context.Context, f Filter, after uint64) <-chan Entry {
 
 func (l *Log) lastID(ctx context.Context) (uint64, error) {
 	var id *int64
-	if err := l.rdb.QueryRowContext(ctx, `SELECT max(id) FROM entries`).Scan(&id); err != nil {
+	if err := l.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT max(id) FROM recent), (SELECT max(id) FROM entries))`).Scan(&id); err != nil {
 		return 0, err
 	}
 	if id == nil {

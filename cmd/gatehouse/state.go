@@ -59,6 +59,7 @@ func (s *site) openQueryLog(cfg *config.Config, dir string) (*querylog.Log, erro
 		Location:          loc,
 		Retention:         ret,
 		PseudonymiseAfter: days(cfg.QueryLog.PseudonymiseAfter),
+		MergeInterval:     cfg.QueryLog.MergeInterval,
 		Logger:            s.log,
 		Metrics:           m,
 		Busy:              func() { s.busy(queryLogBusy) },
