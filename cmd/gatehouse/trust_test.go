@@ -102,7 +102,9 @@ timeout: 3s
 		return out.String() + errb.String(), err
 	}
 	var rep trust.Report
-	waitFor(t, "both sites' concerns", func() bool {
+	// Wait for everything asserted below: the concern comes with North's
+	// first lookup, and its second may reach the log a flush later.
+	waitFor(t, "both sites' concerns and all three blocked lookups", func() bool {
 		out, err := report("json")
 		if err != nil {
 			t.Fatalf("trust report: %v\n%s", err, out)
@@ -111,7 +113,7 @@ timeout: 3s
 		if err := json.Unmarshal([]byte(out), &rep); err != nil {
 			t.Fatalf("trust report JSON: %v\n%s", err, out)
 		}
-		return rep.Total.Safeguarding.Concerns == 2
+		return rep.Total.Safeguarding.Concerns == 2 && rep.Total.Filtering.Blocked == 3
 	})
 	if len(rep.Sites) != 4 || rep.Total.Reached != 2 {
 		t.Fatalf("sites %d, reached %d, want 4 and 2: %+v", len(rep.Sites), rep.Total.Reached, rep)
