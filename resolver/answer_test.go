@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,6 +72,39 @@ func TestNewAnswer_metadata(t *testing.T) {
 	}
 	if strings.Contains(string(a.wire), "\x00\x29") && len(unpack(t, a.wire).Extra) != 0 {
 		t.Errorf("stored wire keeps the upstream OPT")
+	}
+}
+
+// Up to two addresses live in the Answer's own memory, so that a cache hit
+// does not follow one more pointer to read them; more spill to the heap in
+// order, and an answer without addresses keeps Addrs nil.
+func TestNewAnswer_addressesInline(t *testing.T) {
+	tests := []struct {
+		records []string
+		want    []string
+		inline  bool
+	}{
+		{nil, nil, false},
+		{[]string{"a.example. 60 IN A 192.0.2.1"}, []string{"192.0.2.1"}, true},
+		{[]string{"a.example. 60 IN A 192.0.2.1", "a.example. 60 IN AAAA 2001:db8::1"}, []string{"192.0.2.1", "2001:db8::1"}, true},
+		{[]string{"a.example. 60 IN A 192.0.2.1", "a.example. 60 IN A 192.0.2.2", "a.example. 60 IN A 192.0.2.3"},
+			[]string{"192.0.2.1", "192.0.2.2", "192.0.2.3"}, false},
+	}
+	for _, tt := range tests {
+		a := newAnswer(t, upstreamReply(t, "a.example.", dns.TypeA, dns.RcodeSuccess, tt.records, nil))
+		var got []string
+		for _, ip := range a.Addrs {
+			got = append(got, ip.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%d records: Addrs = %v, want %v", len(tt.records), got, tt.want)
+		}
+		if tt.want == nil && a.Addrs != nil {
+			t.Errorf("no addresses: Addrs = %#v, want nil", a.Addrs)
+		}
+		if inline := len(a.Addrs) > 0 && &a.Addrs[0] == &a.addrBuf[0]; inline != tt.inline {
+			t.Errorf("%d addresses: held in the Answer = %v, want %v", len(a.Addrs), inline, tt.inline)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ func (a *Answer) addService(rr *dns.SVCB) {
 		}
 		for _, h := range hints {
 			if ip, ok := netip.AddrFromSlice(h); ok {
-				a.Addrs = append(a.Addrs, ip.Unmap())
+				a.addAddr(ip.Unmap())
 			}
 		}
 	}
