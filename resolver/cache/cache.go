@@ -30,8 +30,14 @@ type Cache struct {
 	log      *slog.Logger
 	m        *Metrics
 
-	shards []*lru.Cache[resolver.Question, *entry] // nil when Size is 0
-	shift  uint                                    // 64 - log2(len(shards))
+	// shards are keyed by a 64-bit keyed hash of the question (key), and
+	// each entry holds its question, checked on every read: an integer
+	// key spares a hit the compare against the key's name bytes before it
+	// can read the entry, one memory access fewer on a hit's dependent
+	// path when the caches are cold (BenchmarkLookupHit/cold). Two
+	// questions with the same hash only displace each other.
+	shards []*lru.Cache[uint64, *entry] // nil when Size is 0
+	shift  uint                         // 64 - log2(len(shards))
 	seed   maphash.Seed
 
 	// flushMu orders stores against Flush: a store holds it shared and
@@ -46,6 +52,7 @@ type Cache struct {
 
 // entry is one cached answer. Everything but the two atomics is immutable.
 type entry struct {
+	q          resolver.Question // what it answers
 	answer     *resolver.Answer
 	stored     time.Time
 	expires    time.Time     // fresh until then
@@ -93,9 +100,9 @@ func New(upstream resolver.Resolver, cfg Config) (*Cache, error) {
 		for n > 1 && cfg.Size/n < minShardSize {
 			n /= 2
 		}
-		c.shards = make([]*lru.Cache[resolver.Question, *entry], n)
+		c.shards = make([]*lru.Cache[uint64, *entry], n)
 		for i := range c.shards {
-			if c.shards[i], err = lru.New[resolver.Question, *entry](cfg.Size / n); err != nil {
+			if c.shards[i], err = lru.New[uint64, *entry](cfg.Size / n); err != nil {
 				return nil, fmt.Errorf("creating cache shard: %w", err)
 			}
 		}
@@ -114,8 +121,9 @@ func (c *Cache) Lookup(q resolver.Question, now time.Time) (resolver.Cached, boo
 	if c.shards == nil {
 		return resolver.Cached{}, false
 	}
-	e, ok := c.shard(q).Get(q)
-	if !ok || !now.Before(e.expires) {
+	k, sh := c.key(q)
+	e, ok := sh.Get(k)
+	if !ok || e.q != q || !now.Before(e.expires) {
 		return resolver.Cached{}, false
 	}
 	c.hit(q, e, now)
@@ -210,12 +218,12 @@ func (c *Cache) Len() int {
 	return n
 }
 
-// shard returns the LRU that holds q.
-func (c *Cache) shard(q resolver.Question) *lru.Cache[resolver.Question, *entry] {
+// key returns q's key and the LRU that holds it.
+func (c *Cache) key(q resolver.Question) (uint64, *lru.Cache[uint64, *entry]) {
 	h := maphash.String(c.seed, q.Name)
 	h ^= uint64(q.Type)<<2 | b2u(q.DO)<<1 | b2u(q.CD)
 	h *= 0x9e3779b97f4a7c15 // spread the low bits into the high ones
-	return c.shards[h>>c.shift]
+	return h, c.shards[h>>c.shift]
 }
 
 func b2u(b bool) uint64 {
@@ -410,7 +418,7 @@ func (c *Cache) store(q resolver.Question, a *resolver.Answer, now time.Time, li
 	if c.shards == nil {
 		return
 	}
-	e := &entry{answer: a, stored: now, expires: now.Add(life), lifetime: life}
+	e := &entry{q: q, answer: a, stored: now, expires: now.Add(life), lifetime: life}
 	e.staleUntil = e.expires
 	if c.cfg.ServeStale && a.Rcode != dns.RcodeServerFailure {
 		e.staleUntil = e.expires.Add(c.cfg.StaleMaxAge)
@@ -420,7 +428,8 @@ func (c *Cache) store(q resolver.Question, a *resolver.Answer, now time.Time, li
 	if c.gen.Load() != gen {
 		return
 	}
-	if c.shard(q).Add(q, e) {
+	k, sh := c.key(q)
+	if sh.Add(k, e) {
 		c.m.evictions.Inc()
 	}
 	c.m.inserts.Inc()
@@ -432,8 +441,9 @@ func (c *Cache) usable(q resolver.Question, now time.Time) (resolver.Cached, boo
 	if c.shards == nil {
 		return resolver.Cached{}, false
 	}
-	e, ok := c.shard(q).Peek(q)
-	if !ok || !now.Before(e.staleUntil) {
+	k, sh := c.key(q)
+	e, ok := sh.Peek(k)
+	if !ok || e.q != q || !now.Before(e.staleUntil) {
 		return resolver.Cached{}, false
 	}
 	r := cachedFrom(e, now)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -482,6 +483,45 @@ func TestEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// Entries are found by a hash of the question; one stored under another
+// question's key (two questions whose hashes collide) must never answer
+// it, fresh or stale, and the colliding question then resolves upstream
+// and takes the slot.
+func TestKeyCollisionIsAMiss(t *testing.T) {
+	clk := newClock()
+	var asked []string
+	up := &fakeUpstream{OnResolve: func(ctx context.Context, q resolver.Question) (*dns.Msg, error) {
+		asked = append(asked, q.Name)
+		return answering(t, 300)(ctx, q)
+	}}
+	c, _ := newTestCache(t, up, Config{Size: 100, ServeStale: true, Now: clk.Now})
+	a, b := question("a.example.", dns.TypeA), question("b.example.", dns.TypeA)
+	r, err := c.Get(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, sh := c.key(b)
+	ka, _ := c.key(a)
+	e, ok := c.shards[ka>>c.shift].Peek(ka)
+	if !ok || e.answer != r.Answer {
+		t.Fatalf("a's entry not found under its key")
+	}
+	sh.Add(kb, e) // as if b's hash were a's
+	if hit, ok := c.Lookup(b, clk.Now()); ok {
+		t.Fatalf("Lookup(b) = %+v: served a's entry", hit)
+	}
+	if got, ok := c.usable(b, clk.Now()); ok {
+		t.Fatalf("usable(b) = %+v: served a's entry", got)
+	}
+	rb, err := c.Get(context.Background(), b)
+	if err != nil || rb.FromCache || rb.Answer == r.Answer || !slices.Equal(asked, []string{"a.example.", "b.example."}) {
+		t.Fatalf("Get(b) = %+v, %v, upstream asked %v; want b resolved upstream", rb, err, asked)
+	}
+	if hit, ok := c.Lookup(b, clk.Now()); !ok || hit.Answer != rb.Answer {
+		t.Fatalf("Lookup(b) after Get = %+v, %v; want b's own answer", hit, ok)
+	}
+}
+
 func TestShardCount(t *testing.T) {
 	up := &fakeUpstream{OnResolve: answering(t, 300)}
 	for _, tc := range []struct{ size, shards, per int }{
@@ -497,7 +537,7 @@ func TestShardCount(t *testing.T) {
 		}
 		s := c.shards[0]
 		for i := range tc.per + 10 {
-			s.Add(question(fmt.Sprintf("n%d.example.", i), dns.TypeA), &entry{})
+			s.Add(uint64(i), &entry{})
 		}
 		if s.Len() != tc.per {
 			t.Errorf("Size %d: shard holds %d, want %d", tc.size, s.Len(), tc.per)
