@@ -46,16 +46,7 @@ func fixture() []Entry {
 
 func loadFixture(t testing.TB, l *Log) []Entry {
 	t.Helper()
-	es := fixture()
-	for i := range es {
-		id, ok := l.EnqueueID(es[i])
-		if !ok {
-			t.Fatal("dropped")
-		}
-		es[i].ID = id
-	}
-	flush(t, l)
-	return es
+	return loadFixtureIn(t, l, "staged")
 }
 
 func TestSearch_filters(t *testing.T) {
