@@ -86,7 +86,7 @@ func BenchmarkWriteBytes(b *testing.B) {
 				enqueueWait(l, next())
 			}
 			flush(b, l)
-			settleStaged(b, l)
+			mergeAll(b, l)
 			if err := l.Close(); err != nil {
 				b.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func BenchmarkWriteBytes(b *testing.B) {
 				enqueueWait(l, next())
 			}
 			flush(b, l)
-			settleStaged(b, l)
+			mergeAll(b, l)
 			if err := l.Close(); err != nil {
 				b.Fatal(err)
 			}
@@ -148,4 +148,15 @@ func procIO(b *testing.B) map[string]int64 {
 		m[k], _ = strconv.ParseInt(v, 10, 64)
 	}
 	return m
+}
+
+// benchStaging sets the merge settings from the environment, for
+// measuring other choices than the defaults: QUERYLOG_BENCH_MERGE_ROWS,
+// QUERYLOG_BENCH_MERGE_BATCH, QUERYLOG_BENCH_MERGE_SLICE (a duration) and
+// QUERYLOG_BENCH_CACHE_KIB.
+func benchStaging(cfg *Config) {
+	cfg.MergeRows, _ = strconv.Atoi(os.Getenv("QUERYLOG_BENCH_MERGE_ROWS"))
+	cfg.MergeBatch, _ = strconv.Atoi(os.Getenv("QUERYLOG_BENCH_MERGE_BATCH"))
+	cfg.mergeSlice, _ = time.ParseDuration(os.Getenv("QUERYLOG_BENCH_MERGE_SLICE"))
+	cfg.batchCacheKiB, _ = strconv.Atoi(os.Getenv("QUERYLOG_BENCH_CACHE_KIB"))
 }
