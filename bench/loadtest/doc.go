@@ -12,9 +12,13 @@
 // with dnsperf, rotating the order every round: a saturation phase (queries
 // per second, lost queries, latency percentiles from dnsperf -v) and a
 // fixed-rate phase (server CPU time per answered query, from /proc/PID/stat
-// before and after, also split into user space and kernel). A phase during which other processes took much CPU is
-// run again. It prints the medians over the rounds, peak RSS (VmHWM) and
-// the ratios Gatehouse/Unbound, as a table or as JSON (-json, -out).
+// before and after; the total is the scheduler's exact runtime, its split
+// into user space and kernel is sampled at the clock tick). A phase during
+// which other processes took much CPU is run again. It prints the medians
+// over the rounds, peak RSS (VmHWM) and the ratios Gatehouse/Unbound of the
+// medians, then the same ratios round by round with their median (steadier
+// when the machine's state drifts during a run), as a table or as JSON
+// (-json, -out).
 //
 //	go run ./bench/loadtest [-names 10000] [-rounds 3] [-duration 10s] [-rate 20000] [-json]
 //	go run ./bench/loadtest -hold   # start and warm the servers, then wait (for profiling)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -521,4 +522,41 @@ func TestMain(m *testing.M) {
 		os.Exit(responderMain(addr))
 	}
 	os.Exit(m.Run())
+}
+
+// The round-by-round ratios pair each server's round i with Unbound's,
+// skip rounds Unbound has no figure for, and take their median; the
+// report prints them for each Gatehouse measured.
+func TestPairedRatios(t *testing.T) {
+	rounds := func(qps, cpu []float64) []round {
+		rs := make([]round, len(qps))
+		for i := range qps {
+			rs[i].Saturation.QPS, rs[i].Fixed.CPUPerQueryUs = qps[i], cpu[i]
+			rs[i].Saturation.Dnsperf = &dnsperf.Stats{RunTime: 1}
+			rs[i].Fixed.Dnsperf = &dnsperf.Stats{RunTime: 1}
+		}
+		return rs
+	}
+	rep := report{Options: options{Rate: 20000}, Servers: []serverResult{
+		{Name: gatehouseName, Rounds: rounds([]float64{100, 90, 120}, []float64{20, 30, 10})},
+		{Name: unboundName, Rounds: rounds([]float64{100, 100, 100}, []float64{10, 0, 20})},
+		{Name: noLogName, Rounds: rounds([]float64{110, 100, 105}, []float64{11, 10, 22})},
+	}}
+	rep.finish()
+	if len(rep.Paired) != 2 || rep.Paired[0].Server != gatehouseName || rep.Paired[1].Server != noLogName {
+		t.Fatalf("Paired = %+v; want gatehouse then gatehouse-nolog", rep.Paired)
+	}
+	g := rep.Paired[0]
+	if want := []float64{1, 0.9, 1.2}; !slices.Equal(g.QPS, want) || g.QPSMedian != 1 {
+		t.Errorf("q/s ratios %v median %v, want %v median 1", g.QPS, g.QPSMedian, want)
+	}
+	// Unbound's second round has no CPU figure: that round is left out.
+	if want := []float64{2, 0.5}; !slices.Equal(g.CPUPerQuery, want) || g.CPUPerQueryMed != 1.25 {
+		t.Errorf("CPU ratios %v median %v, want %v median 1.25", g.CPUPerQuery, g.CPUPerQueryMed, want)
+	}
+	var out strings.Builder
+	writeTable(&out, &rep)
+	if want := "gatehouse-nolog/unbound round by round: q/s 1.10 1.00 1.05 (median 1.05); CPU per query 1.10 1.10 (median 1.10)"; !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
 }

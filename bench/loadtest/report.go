@@ -25,6 +25,11 @@ type report struct {
 	// Gatehouse/Unbound of the medians.
 	QPSRatio         float64 `json:"qps_ratio"`
 	CPUPerQueryRatio float64 `json:"cpu_per_query_ratio"`
+	// Paired are the same ratios taken round by round (each server's
+	// round i ran minutes apart at most) for every Gatehouse measured,
+	// log on and, with -nolog, off; their medians are steadier than the
+	// ratio of the medians when the machine's state drifts during a run.
+	Paired []pairedRatios `json:"paired_ratios,omitempty"`
 	// LogOnOffRatio is Gatehouse's saturation q/s with its query log on
 	// over with it off (-nolog); issue 6 asks for at least 0.9.
 	LogOnOffRatio float64 `json:"log_on_off_qps_ratio,omitempty"`
@@ -33,6 +38,32 @@ type report struct {
 	ThroughputTargetMet bool     `json:"throughput_target_met"`
 	CPUTargetMet        bool     `json:"cpu_target_met"`
 	Warnings            []string `json:"warnings,omitempty"`
+}
+
+// pairedRatios are one Gatehouse's per-round ratios to Unbound.
+type pairedRatios struct {
+	Server         string    `json:"server"`
+	QPS            []float64 `json:"qps"`
+	CPUPerQuery    []float64 `json:"cpu_per_query"`
+	QPSMedian      float64   `json:"qps_median"`
+	CPUPerQueryMed float64   `json:"cpu_per_query_median"`
+}
+
+// paired returns g's per-round ratios to u, over the rounds both have and
+// where u's figure is not zero.
+func paired(g, u *serverResult) pairedRatios {
+	p := pairedRatios{Server: g.Name}
+	for i := range min(len(g.Rounds), len(u.Rounds)) {
+		gr, ur := g.Rounds[i], u.Rounds[i]
+		if ur.Saturation.QPS > 0 {
+			p.QPS = append(p.QPS, gr.Saturation.QPS/ur.Saturation.QPS)
+		}
+		if ur.Fixed.CPUPerQueryUs > 0 {
+			p.CPUPerQuery = append(p.CPUPerQuery, gr.Fixed.CPUPerQueryUs/ur.Fixed.CPUPerQueryUs)
+		}
+	}
+	p.QPSMedian, p.CPUPerQueryMed = median(p.QPS), median(p.CPUPerQuery)
+	return p
 }
 
 type machine struct {
@@ -266,6 +297,10 @@ func (rep *report) finish() {
 	if g == nil || u == nil {
 		return
 	}
+	rep.Paired = []pairedRatios{paired(g, u)}
+	if n != nil {
+		rep.Paired = append(rep.Paired, paired(n, u))
+	}
 	if u.Median.QPS > 0 {
 		rep.QPSRatio = g.Median.QPS / u.Median.QPS
 	}
@@ -431,6 +466,10 @@ func writeTable(w io.Writer, rep *report) {
 	}
 	fmt.Fprintf(w, "target 1, cache-hit q/s at least Unbound's: %s (ratio %.2f)\n", verdict(rep.ThroughputTargetMet), rep.QPSRatio)
 	fmt.Fprintf(w, "target 2, CPU per query at %d q/s at most Unbound's: %s (ratio %.2f)\n", o.Rate, verdict(rep.CPUTargetMet), rep.CPUPerQueryRatio)
+	for _, p := range rep.Paired {
+		fmt.Fprintf(w, "%s/unbound round by round: q/s %s (median %.2f); CPU per query %s (median %.2f)\n",
+			p.Server, ratios(p.QPS), p.QPSMedian, ratios(p.CPUPerQuery), p.CPUPerQueryMed)
+	}
 	if rep.LogOnOffRatio > 0 {
 		fmt.Fprintf(w, "query log on vs off (issue 6, at least 0.90): %s (ratio %.2f)\n", verdict(rep.LogOnOffRatio >= 0.9), rep.LogOnOffRatio)
 	}
@@ -438,6 +477,14 @@ func writeTable(w io.Writer, rep *report) {
 		fmt.Fprintf(w, "warning: %s\n", s)
 	}
 	fmt.Fprintf(w, "command: %s\n", rep.Command)
+}
+
+func ratios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func perRound(rs []round, f func(round) float64) string {
