@@ -51,6 +51,13 @@ type writer struct {
 	// restUntil keeps the writer to its CPU share (see share) while it
 	// catches up with a backlog.
 	restUntil time.Time
+	// owed is what the flush pass under way still has to write: the
+	// entries queued when it began (see flush). nextFlush is when the
+	// next pass begins, one FlushInterval after the last began.
+	owed      int
+	nextFlush time.Time
+	// woken is set by a wake-up (a full batch queued): begin a pass now.
+	woken bool
 	// curShare is the share last worked out, at shareAt.
 	curShare float64
 	shareAt  time.Time
@@ -218,7 +225,7 @@ func (w *writer) run() {
 	defer timer.Stop()
 	for {
 		now := time.Now()
-		if !now.Before(w.retryAt) && !now.Before(w.restUntil) {
+		if !now.Before(w.retryAt) && !now.Before(w.restUntil) && w.flushDue(now) {
 			w.flush(false)
 			if w.mergeDue(now) {
 				w.mergeTo = w.lastID
@@ -238,6 +245,9 @@ func (w *writer) run() {
 		}
 
 		wait := l.cfg.FlushInterval
+		if w.owed == 0 {
+			wait = max(w.nextFlush.Sub(now), 0)
+		}
 		if w.mergeTo != 0 {
 			wait = min(wait, max(w.mergeNext().Sub(now), 0))
 		}
@@ -253,6 +263,7 @@ func (w *writer) run() {
 		timer.Reset(wait)
 		select {
 		case <-l.wake:
+			w.woken = true
 		case <-timer.C:
 		case req := <-l.reqs:
 			req.reply <- w.handle(req)
@@ -316,20 +327,40 @@ func (w *writer) handle(req request) error {
 	return fmt.Errorf("unknown request %d", req.kind)
 }
 
-// flush writes everything queued, batch by batch, or with force false
-// until the writer has used its CPU share. After a failure it stops and
-// returns the error; the writer retries after a backoff.
+// flushDue says whether to write now: a pass is under way, FlushInterval
+// has passed since the last began, or a full batch woke the writer.
+func (w *writer) flushDue(now time.Time) bool {
+	return w.owed > 0 || w.woken || !now.Before(w.nextFlush)
+}
+
+// flush writes what is queued, batch by batch. With force it writes
+// everything at once. Without, it is one pass: the entries queued when the
+// pass began, in batches that keep to the writer's CPU share with rests in
+// between (the writer returns to flush after each rest). Entries that
+// arrive during a pass wait for the next one, so that at a steady rate one
+// transaction carries about FlushInterval's entries. Writing whatever came
+// in during each rest instead shrank the batches to what one rest let in
+// (at 20,000 queries a second about 60 entries, 300 commits and wake-ups
+// a second). After a failure it stops and returns the error; the writer
+// retries after a backoff.
 func (w *writer) flush(force bool) error {
+	if !force && w.owed == 0 {
+		w.woken = false
+		w.owed = w.l.ring.len()
+		w.nextFlush = time.Now().Add(w.l.cfg.FlushInterval)
+	}
 	for {
-		if !force && time.Now().Before(w.restUntil) {
-			return nil
-		}
 		size := w.l.cfg.BatchSize
 		if !force {
-			size = w.batchSize()
+			if w.owed == 0 || time.Now().Before(w.restUntil) {
+				return nil
+			}
+			size = min(w.batchSize(), w.owed)
 		}
 		w.batch = w.l.ring.drain(w.batch[:0], size)
+		w.owed = max(w.owed-len(w.batch), 0)
 		if len(w.batch) == 0 {
+			w.owed = 0
 			return nil
 		}
 		err := w.write(w.batch)
