@@ -119,10 +119,14 @@ func TestMerge_everyEntryOnceWhileReading(t *testing.T) {
 		}
 	}
 	flush(t, l)
-	deadline := time.Now().Add(10 * time.Second)
+	// The writer merges at its CPU share, resting nine times as long as
+	// each slice took: under -race on a busy machine that is seconds.
+	settle := time.Now()
+	deadline := settle.Add(60 * time.Second)
 	for len(tableIDs(t, l.rdb, tableRecent)) >= 300 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	t.Logf("merged down in %v", time.Since(settle).Round(time.Millisecond))
 	merged, staged := checkTables(t, l.rdb, ids)
 	if len(merged) == 0 || len(staged) >= 300 {
 		t.Fatalf("merged %d, staged %d: want merges once 300 are staged", len(merged), len(staged))
