@@ -101,6 +101,9 @@ type Config struct {
 	// testBeforeWrite, when set, runs on the writer goroutine before each
 	// batch: tests use it to make the writer slow.
 	testBeforeWrite func()
+	// testLoop, when set, runs on the writer goroutine at the top of each
+	// turn of its loop: tests count the turns.
+	testLoop func()
 }
 
 // Retention is how long entries are kept, in days, per group.

@@ -381,6 +381,33 @@ func TestWriter_keepsToItsCPUShare(t *testing.T) {
 	}
 }
 
+// A flush that falls due while the writer rests waits, asleep, for the
+// rest to end. The loop used to find the flush due (a pass that outlasted
+// FlushInterval, or a wake-up), the writer resting, and a wait of zero
+// until the flush's time, which had passed: it spun without parking until
+// the rest ended, holding a P (on one P, DNS waited up to 20 ms at 20,000
+// queries a second).
+func TestWriter_sleepsThroughItsRest(t *testing.T) {
+	var turns atomic.Int64
+	l := openTest(t, Config{WriterShare: 0.01, FlushInterval: 100 * time.Millisecond, BatchSize: 1,
+		testBeforeWrite: func() { time.Sleep(50 * time.Millisecond) },
+		testLoop:        func() { turns.Add(1) }})
+	flush(t, l)
+	before := turns.Load()
+	// Two batches of one entry, 50 ms each, each followed by a rest of
+	// FlushInterval (99 times the batch, at most FlushInterval): the
+	// next flush falls due during a rest.
+	l.Enqueue(fullEntry())
+	l.Enqueue(fullEntry())
+	time.Sleep(500 * time.Millisecond)
+	if n := turns.Load() - before; n > 50 {
+		t.Errorf("the writer's loop turned %d times in 500 ms: it spins while resting", n)
+	}
+	if st := l.Status(); st.Written != 2 {
+		t.Errorf("written %d, want 2", st.Written)
+	}
+}
+
 // With Spare set, the writer takes what the machine leaves idle: with a
 // core idle it does not rest after a slow batch, however small its
 // WriterShare; with nothing idle, or nothing known, it keeps to

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -238,7 +239,8 @@ func TestPseudonymise(t *testing.T) {
 }
 
 func TestWriter_diskFullSurvivesAndResumes(t *testing.T) {
-	l := openTest(t, Config{FlushInterval: 10 * time.Millisecond})
+	var turns atomic.Int64
+	l := openTest(t, Config{FlushInterval: 10 * time.Millisecond, testLoop: func() { turns.Add(1) }})
 	l.Enqueue(fullEntry())
 	flush(t, l)
 	exec := func(q string) {
@@ -275,6 +277,13 @@ func TestWriter_diskFullSurvivesAndResumes(t *testing.T) {
 	// Enqueue still never blocks while the writer is failing.
 	for range 10 {
 		l.Enqueue(fullEntry())
+	}
+	// And the writer sleeps through its backoff (at least 100 ms), where
+	// it used to spin: flushes fell due every 10 ms and found it backing off.
+	before := turns.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := turns.Load() - before; n > 100 {
+		t.Errorf("the writer's loop turned %d times in 300 ms of backing off: it spins", n)
 	}
 	// Space is freed: writing resumes.
 	exec("PRAGMA max_page_count = 1073741823")

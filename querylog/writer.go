@@ -224,12 +224,16 @@ func (w *writer) run() {
 	timer := time.NewTimer(l.cfg.FlushInterval)
 	defer timer.Stop()
 	for {
+		if l.cfg.testLoop != nil {
+			l.cfg.testLoop()
+		}
 		now := time.Now()
-		if !now.Before(w.retryAt) && !now.Before(w.restUntil) && w.flushDue(now) {
+		if !now.Before(w.flushAt(now)) {
 			w.flush(false)
 			if w.mergeDue(now) {
 				w.mergeTo = w.lastID
 			}
+			now = time.Now()
 		}
 		if w.mergeTo != 0 && !now.Before(w.mergeNext()) {
 			w.merge()
@@ -239,27 +243,23 @@ func (w *writer) run() {
 		if w.maint == nil && !l.now().Before(w.nextMaint) {
 			w.startMaintenance(nil)
 		}
-		if w.maint != nil && !now.Before(w.nextStep) && !now.Before(w.retryAt) {
+		if w.maint != nil && !now.Before(w.stepAt()) {
 			w.step()
 			now = time.Now()
 		}
 
-		wait := l.cfg.FlushInterval
-		if w.owed == 0 {
-			wait = max(w.nextFlush.Sub(now), 0)
-		}
+		// Sleep until the first of them is due, by the same times the
+		// checks above use: a wait that ended before its work could run
+		// (a flush due but the writer resting) would spin this loop
+		// without parking, holding a P until the rest ended.
+		wait := w.flushAt(now).Sub(now)
 		if w.mergeTo != 0 {
-			wait = min(wait, max(w.mergeNext().Sub(now), 0))
+			wait = min(wait, w.mergeNext().Sub(now))
 		}
 		if w.maint != nil {
-			wait = min(wait, max(w.nextStep.Sub(now), 0))
+			wait = min(wait, w.stepAt().Sub(now))
 		}
-		if now.Before(w.retryAt) {
-			wait = min(wait, w.retryAt.Sub(now))
-		}
-		if now.Before(w.restUntil) {
-			wait = min(wait, w.restUntil.Sub(now))
-		}
+		wait = max(wait, 0)
 		timer.Reset(wait)
 		select {
 		case <-l.wake:
@@ -327,10 +327,27 @@ func (w *writer) handle(req request) error {
 	return fmt.Errorf("unknown request %d", req.kind)
 }
 
-// flushDue says whether to write now: a pass is under way, FlushInterval
-// has passed since the last began, or a full batch woke the writer.
-func (w *writer) flushDue(now time.Time) bool {
-	return w.owed > 0 || w.woken || !now.Before(w.nextFlush)
+// flushAt is when the writer writes next: now if a pass is under way or a
+// full batch woke it, else when FlushInterval has passed since the last
+// pass began; in either case not before a rest or a backoff ends.
+func (w *writer) flushAt(now time.Time) time.Time {
+	t := w.nextFlush
+	if w.owed > 0 || w.woken {
+		t = now
+	}
+	return latest(t, w.restUntil, w.retryAt)
+}
+
+// stepAt is when the maintenance pass under way takes its next step.
+func (w *writer) stepAt() time.Time { return latest(w.nextStep, w.retryAt) }
+
+func latest(t time.Time, more ...time.Time) time.Time {
+	for _, u := range more {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
 }
 
 // flush writes what is queued, batch by batch. With force it writes
@@ -467,15 +484,7 @@ func (w *writer) mergeDue(now time.Time) bool {
 
 // mergeNext is when the next merge slice may start: after the last one's
 // rest, and not while the writer rests or backs off.
-func (w *writer) mergeNext() time.Time {
-	t := w.mergeRest
-	for _, u := range [...]time.Time{w.restUntil, w.retryAt} {
-		if u.After(t) {
-			t = u
-		}
-	}
-	return t
-}
+func (w *writer) mergeNext() time.Time { return latest(w.mergeRest, w.restUntil, w.retryAt) }
 
 // mergeStep is how many rows a merge moves per statement, after which it
 // yields as insert does: a third of a millisecond or so, which DNS replies
