@@ -7,7 +7,11 @@
 // it, Gatehouse (forward mode, full query pipeline) and a comparison Unbound
 // (forwarding "." to the backend, no validation), plus, unless
 // -baseline=false, go-echo: this program re-executed as a bare Go UDP
-// responder doing no DNS work, the floor for any Go server. After warming
+// responder doing no DNS work, the floor for any Go server. Optional
+// servers: -nolog, the same Gatehouse with its query log off, and
+// -unbound-log, the same Unbound writing a line per reply to its log
+// file, so that a Gatehouse logging every query can be compared with an
+// Unbound doing the same. After warming
 // and checking both caches with every name it drives each server in turn
 // with dnsperf, rotating the order every round: a saturation phase (queries
 // per second, lost queries, latency percentiles from dnsperf -v) and a

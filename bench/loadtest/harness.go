@@ -29,7 +29,10 @@ const (
 	gatehouseName = "gatehouse"
 	noLogName     = "gatehouse-nolog" // Gatehouse with its query log off, for issue 6's on/off comparison
 	unboundName   = "unbound"
-	baselineName  = "go-echo" // the floor: a Go UDP responder doing no DNS work
+	// unboundLogName is Unbound logging every reply (log-replies), against
+	// which Gatehouse with its query log on is compared like for like.
+	unboundLogName = "unbound-log"
+	baselineName   = "go-echo" // the floor: a Go UDP responder doing no DNS work
 )
 
 // target is one server under test.
@@ -205,7 +208,7 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		return nil, err
 	}
 	ucfg := filepath.Join(h.dir, "unbound.conf")
-	if err := os.WriteFile(ucfg, []byte(unboundFrontConfig(h.dir, uport, bport)), 0o644); err != nil {
+	if err := os.WriteFile(ucfg, []byte(unboundFrontConfig(h.dir, unboundName, uport, bport, false)), 0o644); err != nil {
 		return nil, fmt.Errorf("writing unbound config: %w", err)
 	}
 	uproc, err := h.start(unboundName, o.Unbound, "-d", "-c", ucfg)
@@ -235,6 +238,23 @@ func (h *harness) run(ctx context.Context, command string) (*report, error) {
 		}
 		targets = append(targets, &target{name: noLogName, port: nport, addr: fmt.Sprintf("127.0.0.1:%d", nport), proc: nproc,
 			metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", nhport), verify: answerIs, warm: true})
+	}
+
+	// The same Unbound writing a line per reply to its log file.
+	if o.UnboundLog {
+		lport, err := benchproc.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		lcfg := filepath.Join(h.dir, unboundLogName+".conf")
+		if err := os.WriteFile(lcfg, []byte(unboundFrontConfig(h.dir, unboundLogName, lport, bport, true)), 0o644); err != nil {
+			return nil, fmt.Errorf("writing unbound config: %w", err)
+		}
+		lproc, err := h.start(unboundLogName, o.Unbound, "-d", "-c", lcfg)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, &target{name: unboundLogName, port: lport, addr: fmt.Sprintf("127.0.0.1:%d", lport), proc: lproc, verify: answerIs, warm: true})
 	}
 
 	// Baseline: this binary again, as the bare Go responder.

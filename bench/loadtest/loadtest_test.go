@@ -257,8 +257,9 @@ func TestUnboundConfigs(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for name, text := range map[string]string{
-		"backend.conf": backendConfig(dir, 5400, makeNames(50)),
-		"unbound.conf": unboundFrontConfig(dir, 5500, 5400),
+		"backend.conf":     backendConfig(dir, 5400, makeNames(50)),
+		"unbound.conf":     unboundFrontConfig(dir, unboundName, 5500, 5400, false),
+		"unbound-log.conf": unboundFrontConfig(dir, unboundLogName, 5600, 5400, true),
 	} {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -401,19 +402,21 @@ func gone(pid int) bool {
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-// TestSmoke runs the whole harness with tiny settings: it must measure
-// both servers, find every measured query a cache hit, and leave no process
-// or file behind.
+// TestSmoke runs the whole harness with tiny settings and -unbound-log: it
+// must measure every server, find every measured query a cache hit, and
+// leave no process or file behind.
 func TestSmoke(t *testing.T) {
 	needTools(t)
 	o := smokeOptions(t)
+	o.UnboundLog = true
 	var progress syncbuf.Buffer
 	rep, err := run(t.Context(), o, "smoke", &progress)
 	t.Log(progress.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Servers) != 3 || rep.Servers[0].Name != gatehouseName || rep.Servers[1].Name != unboundName || rep.Servers[2].Name != baselineName {
+	if len(rep.Servers) != 4 || rep.Servers[0].Name != gatehouseName || rep.Servers[1].Name != unboundName ||
+		rep.Servers[2].Name != unboundLogName || rep.Servers[3].Name != baselineName {
 		t.Fatalf("servers = %+v", rep.Servers)
 	}
 	for _, s := range rep.Servers {
@@ -558,5 +561,27 @@ func TestPairedRatios(t *testing.T) {
 	writeTable(&out, &rep)
 	if want := "gatehouse-nolog/unbound round by round: q/s 1.10 1.00 1.05 (median 1.05); CPU per query 1.10 1.10 (median 1.10)"; !strings.Contains(out.String(), want) {
 		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
+
+	// With -unbound-log, Gatehouse logging its queries is also compared
+	// with Unbound logging its replies; not when Gatehouse's log is off.
+	ul := serverResult{Name: unboundLogName, Rounds: rounds([]float64{50, 60, 100}, []float64{40, 20, 10})}
+	for _, queryLog := range []bool{true, false} {
+		rep := report{Options: options{Rate: 20000, QueryLog: queryLog}, Servers: append(slices.Clone(rep.Servers[:2]), ul)}
+		rep.finish()
+		if !queryLog {
+			if len(rep.Paired) != 1 {
+				t.Errorf("query log off: Paired = %+v, want gatehouse/unbound alone", rep.Paired)
+			}
+			continue
+		}
+		if len(rep.Paired) != 2 || rep.Paired[1].Server != gatehouseName || rep.Paired[1].Against != unboundLogName {
+			t.Fatalf("Paired = %+v; want gatehouse/unbound then gatehouse/unbound-log", rep.Paired)
+		}
+		var out strings.Builder
+		writeTable(&out, &rep)
+		if want := "gatehouse/unbound-log round by round: q/s 2.00 1.50 1.20 (median 1.50); CPU per query 0.50 1.50 1.00 (median 1.00)"; !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
 	}
 }

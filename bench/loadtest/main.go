@@ -37,11 +37,12 @@ type options struct {
 	JSON        bool          `json:"-"`
 	Out         string        `json:"-"` // also write the JSON report here
 	Keep        bool          `json:"-"`
-	Hold        bool          `json:"-"`         // start and warm, then wait for Ctrl-C
-	Baseline    bool          `json:"baseline"`  // also measure the bare Go responder
-	QueryLog    bool          `json:"query_log"` // Gatehouse writes its query log (the full pipeline)
-	NoLog       bool          `json:"nolog"`     // also measure Gatehouse with the query log off
-	TempDir     string        `json:"-"`         // parent of the work directory; "" = the system's
+	Hold        bool          `json:"-"`           // start and warm, then wait for Ctrl-C
+	Baseline    bool          `json:"baseline"`    // also measure the bare Go responder
+	QueryLog    bool          `json:"query_log"`   // Gatehouse writes its query log (the full pipeline)
+	NoLog       bool          `json:"nolog"`       // also measure Gatehouse with the query log off
+	UnboundLog  bool          `json:"unbound_log"` // also measure Unbound logging every reply
+	TempDir     string        `json:"-"`           // parent of the work directory; "" = the system's
 }
 
 func defaultOptions() options {
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "also measure "+baselineName+", a Go UDP responder that echoes each query doing no DNS work: the floor for any Go server")
 	fs.BoolVar(&o.QueryLog, "querylog", o.QueryLog, "Gatehouse writes every query to its query log, as a school runs it; -querylog=false measures DNS alone")
 	fs.BoolVar(&o.NoLog, "nolog", o.NoLog, "also measure "+noLogName+", the same Gatehouse with its query log off, in the same run (issue 6: logging on must keep 90% of the throughput)")
+	fs.BoolVar(&o.UnboundLog, "unbound-log", o.UnboundLog, "also measure "+unboundLogName+", the same Unbound writing a line per reply to its log file (log-replies): both servers logging every query")
 	fs.BoolVar(&o.JSON, "json", o.JSON, "print the results as JSON instead of a table")
 	fs.StringVar(&o.Out, "out", o.Out, "also write the JSON report to this file")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the work directory (configs, logs, dnsperf output)")

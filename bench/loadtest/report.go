@@ -43,6 +43,7 @@ type report struct {
 // pairedRatios are one Gatehouse's per-round ratios to Unbound.
 type pairedRatios struct {
 	Server         string    `json:"server"`
+	Against        string    `json:"against"` // unbound, or unbound-log
 	QPS            []float64 `json:"qps"`
 	CPUPerQuery    []float64 `json:"cpu_per_query"`
 	QPSMedian      float64   `json:"qps_median"`
@@ -52,7 +53,7 @@ type pairedRatios struct {
 // paired returns g's per-round ratios to u, over the rounds both have and
 // where u's figure is not zero.
 func paired(g, u *serverResult) pairedRatios {
-	p := pairedRatios{Server: g.Name}
+	p := pairedRatios{Server: g.Name, Against: u.Name}
 	for i := range min(len(g.Rounds), len(u.Rounds)) {
 		gr, ur := g.Rounds[i], u.Rounds[i]
 		if ur.Saturation.QPS > 0 {
@@ -280,7 +281,7 @@ type unboundThread struct {
 
 // finish computes the ratios, the targets and the warnings.
 func (rep *report) finish() {
-	var g, u, n *serverResult
+	var g, u, n, ul *serverResult
 	for i := range rep.Servers {
 		switch rep.Servers[i].Name {
 		case gatehouseName:
@@ -289,6 +290,8 @@ func (rep *report) finish() {
 			u = &rep.Servers[i]
 		case noLogName:
 			n = &rep.Servers[i]
+		case unboundLogName:
+			ul = &rep.Servers[i]
 		}
 	}
 	if g != nil && n != nil && n.Median.QPS > 0 {
@@ -300,6 +303,9 @@ func (rep *report) finish() {
 	rep.Paired = []pairedRatios{paired(g, u)}
 	if n != nil {
 		rep.Paired = append(rep.Paired, paired(n, u))
+	}
+	if ul != nil && rep.Options.QueryLog {
+		rep.Paired = append(rep.Paired, paired(g, ul))
 	}
 	if u.Median.QPS > 0 {
 		rep.QPSRatio = g.Median.QPS / u.Median.QPS
@@ -467,8 +473,8 @@ func writeTable(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "target 1, cache-hit q/s at least Unbound's: %s (ratio %.2f)\n", verdict(rep.ThroughputTargetMet), rep.QPSRatio)
 	fmt.Fprintf(w, "target 2, CPU per query at %d q/s at most Unbound's: %s (ratio %.2f)\n", o.Rate, verdict(rep.CPUTargetMet), rep.CPUPerQueryRatio)
 	for _, p := range rep.Paired {
-		fmt.Fprintf(w, "%s/unbound round by round: q/s %s (median %.2f); CPU per query %s (median %.2f)\n",
-			p.Server, ratios(p.QPS), p.QPSMedian, ratios(p.CPUPerQuery), p.CPUPerQueryMed)
+		fmt.Fprintf(w, "%s/%s round by round: q/s %s (median %.2f); CPU per query %s (median %.2f)\n",
+			p.Server, p.Against, ratios(p.QPS), p.QPSMedian, ratios(p.CPUPerQuery), p.CPUPerQueryMed)
 	}
 	if rep.LogOnOffRatio > 0 {
 		fmt.Fprintf(w, "query log on vs off (issue 6, at least 0.90): %s (ratio %.2f)\n", verdict(rep.LogOnOffRatio >= 0.9), rep.LogOnOffRatio)

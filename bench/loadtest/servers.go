@@ -96,8 +96,15 @@ func backendConfig(dir string, port int, names []benchName) string {
 // (minimal-responses yes, prefetch no, so-rcvbuf 0 = the system default,
 // 4 cache slabs, outgoing-range 4096), except that "test." loses its
 // built-in NXDOMAIN local zone (RFC 6761) so the bench names are forwarded.
-func unboundFrontConfig(dir string, port, backendPort int) string {
-	return unboundCommon(dir, "unbound", port) + fmt.Sprintf(`  num-threads: 2
+//
+// With logReplies it also writes a line per reply to its log file (client,
+// name, type, rcode, time taken, size): Unbound's nearest to a query log.
+func unboundFrontConfig(dir, name string, port, backendPort int, logReplies bool) string {
+	conf := unboundCommon(dir, name, port)
+	if logReplies {
+		conf += "  log-replies: yes\n"
+	}
+	return conf + fmt.Sprintf(`  num-threads: 2
   so-reuseport: yes
   module-config: "iterator"
   do-not-query-localhost: no
