@@ -27,8 +27,9 @@ type report struct {
 	CPUPerQueryRatio float64 `json:"cpu_per_query_ratio"`
 	// Paired are the same ratios taken round by round (each server's
 	// round i ran minutes apart at most) for every Gatehouse measured,
-	// log on and, with -nolog, off; their medians are steadier than the
-	// ratio of the medians when the machine's state drifts during a run.
+	// log on and, with -nolog, off, and with -unbound-log also Gatehouse
+	// (log on) against the Unbound that logs; their medians are steadier
+	// than the ratio of the medians when the machine's state drifts.
 	Paired []pairedRatios `json:"paired_ratios,omitempty"`
 	// LogOnOffRatio is Gatehouse's saturation q/s with its query log on
 	// over with it off (-nolog); issue 6 asks for at least 0.9.
@@ -40,7 +41,7 @@ type report struct {
 	Warnings            []string `json:"warnings,omitempty"`
 }
 
-// pairedRatios are one Gatehouse's per-round ratios to Unbound.
+// pairedRatios are one Gatehouse's per-round ratios to an Unbound (Against).
 type pairedRatios struct {
 	Server         string    `json:"server"`
 	Against        string    `json:"against"` // unbound, or unbound-log
