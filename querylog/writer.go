@@ -86,6 +86,30 @@ const cacheLimit = 200_000 // entries per interning cache before it is reset
 // goroutines: about a third of a millisecond of work.
 const yieldEvery = 64
 
+// yield gives other goroutines a turn between a few rows' work. On one P
+// (internal/procs) it sleeps for yieldSleep rather than calling
+// runtime.Gosched, which does not let DNS in: Gosched puts the writer on
+// the global run queue, and the scheduler takes it from there before it
+// polls the network, so the DNS read loops, parked in the netpoller, stayed
+// parked until the runtime's monitor thread polled (every 10 ms): a batch
+// held DNS up for 10-20 ms (docs/performance.md, Session 8). A sleeping
+// writer is on no run queue, so the scheduler polls the network and runs
+// whatever DNS it finds; the sleep must outlast the few microseconds the
+// scheduler takes to get there, or the expired timer puts the writer first
+// again. With no DNS to run the scheduler waits in the netpoller, at least
+// a millisecond (its finest timeout): the writer takes longer then, but
+// uses no more CPU. With several Ps, an idle one polls the network anyway.
+func yield() {
+	if runtime.GOMAXPROCS(0) == 1 {
+		time.Sleep(yieldSleep)
+		return
+	}
+	runtime.Gosched()
+}
+
+// yieldSleep is yield's sleep on one P; see yield.
+const yieldSleep = 50 * time.Microsecond
+
 // busyBatch rows in one batch make the writer call Config.Busy: a second's
 // worth of batches this size is over 4,000 queries a second.
 const busyBatch = 1024
@@ -126,10 +150,12 @@ var batchSQL = [...]string{
 	`INSERT INTO recent(` + entryColumns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 	// A step of a merge slice: the last ID of the next ?3 staged entries
 	// above ?1 up to ?2, moved to entries in ID order (so the table
-	// appends); the slice's rows are deleted from recent at its end.
+	// appends) and deleted from recent. Deleting step by step rather than
+	// the whole slice in one statement at its end lets the writer yield
+	// between steps: one DELETE of a slice held DNS up for 13 ms on one P.
 	`SELECT max(id) FROM (SELECT id FROM recent WHERE id > ? AND id <= ? ORDER BY id LIMIT ?)`,
 	`INSERT INTO entries(` + entryColumns + `) SELECT ` + entryColumns + ` FROM recent WHERE id > ? AND id <= ? ORDER BY id`,
-	`DELETE FROM recent WHERE id <= ?`,
+	`DELETE FROM recent WHERE id > ? AND id <= ?`,
 	`SELECT id FROM dict WHERE s = ?`,
 	`INSERT INTO dict(s) VALUES (?) RETURNING id`,
 	`SELECT id FROM names WHERE name = ?`,
@@ -509,7 +535,7 @@ func (w *writer) merge() error {
 	var lo, moved int64
 	done := false
 	err := w.batchTx(func() error {
-		hi, ins := w.rs.mergeHi, w.rs.mergeIns
+		hi, ins, del := w.rs.mergeHi, w.rs.mergeIns, w.rs.mergeDel
 		for moved < int64(l.cfg.MergeBatch) && time.Since(start) < l.cfg.mergeSlice {
 			step := min(mergeStep, int64(l.cfg.MergeBatch)-moved)
 			if err := errors.Join(hi.int64(1, lo), hi.int64(2, int64(w.mergeTo)), hi.int64(3, step)); err != nil {
@@ -530,16 +556,16 @@ func (w *writer) merge() error {
 				return err
 			}
 			moved += w.raw.changes()
+			if err := errors.Join(del.int64(1, lo), del.int64(2, next)); err != nil {
+				return err
+			}
+			if err := del.run(); err != nil {
+				return err
+			}
 			lo = next
-			runtime.Gosched() // as insert does, for DNS on one P
+			yield() // as insert does, for DNS on one P
 		}
-		if lo == 0 {
-			return nil
-		}
-		if err := w.rs.mergeDel.int64(1, lo); err != nil {
-			return err
-		}
-		return w.rs.mergeDel.run()
+		return nil
 	})
 	if err != nil {
 		// Nothing moved; the merge resumes after the backoff.
@@ -615,7 +641,7 @@ func (w *writer) insert(batch []Entry) error {
 			// A batch takes tens of milliseconds; yield now and then so
 			// that, on one P (internal/procs), DNS replies wait for at
 			// most a few rows, not the whole batch.
-			runtime.Gosched()
+			yield()
 		}
 		e := &batch[i]
 		client, err := w.clientID(clientKey{e.Client, e.MAC, e.Hostname})
