@@ -70,6 +70,9 @@ type writer struct {
 	nextStep  time.Time
 
 	droppedSeen uint64
+	// yielded is the total time spent in yield, away from the writer's
+	// own work.
+	yielded time.Duration
 	// droppedWarned is the drop count last logged, at dropWarnAt.
 	droppedWarned uint64
 	dropWarnAt    time.Time
@@ -99,12 +102,23 @@ const yieldEvery = 64
 // again. With no DNS to run the scheduler waits in the netpoller, at least
 // a millisecond (its finest timeout): the writer takes longer then, but
 // uses no more CPU. With several Ps, an idle one polls the network anyway.
-func yield() {
+// The time away is added to yielded, so that what a batch or a merge
+// slice took (its rest, its size, the slice's length) counts only the
+// writer's own work.
+func (w *writer) yield() {
+	start := time.Now()
 	if runtime.GOMAXPROCS(0) == 1 {
 		time.Sleep(yieldSleep)
-		return
+	} else {
+		runtime.Gosched()
 	}
-	runtime.Gosched()
+	w.yielded += time.Since(start)
+}
+
+// working is the time since start less the time spent in yields since
+// yielded was y0.
+func (w *writer) working(start time.Time, y0 time.Duration) time.Duration {
+	return time.Since(start) - (w.yielded - y0)
 }
 
 // yieldSleep is yield's sleep on one P; see yield.
@@ -418,7 +432,7 @@ func (w *writer) flush(force bool) error {
 // transaction. On failure the batch is dropped and counted.
 func (w *writer) write(batch []Entry) (err error) {
 	l := w.l
-	start := time.Now()
+	start, y0 := time.Now(), w.yielded
 	if l.cfg.testBeforeWrite != nil {
 		l.cfg.testBeforeWrite()
 	}
@@ -430,7 +444,7 @@ func (w *writer) write(batch []Entry) (err error) {
 		w.failed(fmt.Errorf("writing %d entries: %w", len(batch), err), uint64(len(batch)))
 		return err
 	}
-	took := time.Since(start)
+	took := w.working(start, y0)
 	l.metrics.writeDuration.Observe(took.Seconds())
 	if len(batch) >= minShareBatch {
 		w.perEntry = took / time.Duration(len(batch))
@@ -528,7 +542,7 @@ const mergeStep = yieldEvery
 // rest.
 func (w *writer) merge() error {
 	l := w.l
-	start := time.Now()
+	start, y0 := time.Now(), w.yielded
 	if l.cfg.Busy != nil && min(w.staged, l.cfg.MergeBatch) >= busyBatch {
 		l.cfg.Busy()
 	}
@@ -536,7 +550,7 @@ func (w *writer) merge() error {
 	done := false
 	err := w.batchTx(func() error {
 		hi, ins, del := w.rs.mergeHi, w.rs.mergeIns, w.rs.mergeDel
-		for moved < int64(l.cfg.MergeBatch) && time.Since(start) < l.cfg.mergeSlice {
+		for moved < int64(l.cfg.MergeBatch) && w.working(start, y0) < l.cfg.mergeSlice {
 			step := min(mergeStep, int64(l.cfg.MergeBatch)-moved)
 			if err := errors.Join(hi.int64(1, lo), hi.int64(2, int64(w.mergeTo)), hi.int64(3, step)); err != nil {
 				return err
@@ -563,7 +577,7 @@ func (w *writer) merge() error {
 				return err
 			}
 			lo = next
-			yield() // as insert does, for DNS on one P
+			w.yield() // as insert does, for DNS on one P
 		}
 		return nil
 	})
@@ -572,7 +586,7 @@ func (w *writer) merge() error {
 		w.failed(fmt.Errorf("merging staged entries: %w", err), 0)
 		return err
 	}
-	took := time.Since(start)
+	took := w.working(start, y0)
 	l.metrics.mergeDuration.Observe(took.Seconds())
 	w.staged = max(w.staged-int(moved), 0)
 	if done || uint64(lo) >= w.mergeTo {
@@ -641,7 +655,7 @@ func (w *writer) insert(batch []Entry) error {
 			// A batch takes tens of milliseconds; yield now and then so
 			// that, on one P (internal/procs), DNS replies wait for at
 			// most a few rows, not the whole batch.
-			yield()
+			w.yield()
 		}
 		e := &batch[i]
 		client, err := w.clientID(clientKey{e.Client, e.MAC, e.Hostname})

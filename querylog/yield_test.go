@@ -44,7 +44,7 @@ func TestYield_letsTheNetworkInOnOneP(t *testing.T) {
 		// more than these (the monitor polls every 10 ms).
 		yields := 0
 		for ; yields < 20 && !got.Load(); yields++ {
-			yield()
+			(&writer{}).yield()
 		}
 		if !got.Load() {
 			t.Fatalf("round %d: after %d yields the reader, woken by the network, had not run", round, yields)
