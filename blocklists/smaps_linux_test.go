@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,14 +17,29 @@ import (
 // own, so for a Set's table that is the table (and the filter, when the
 // kernel merges their neighbouring mappings).
 func hugePageShare(p unsafe.Pointer) (float64, bool) {
+	m, ok := smapsOf(p)
+	if !ok || m.rssKiB == 0 {
+		return 0, false
+	}
+	return float64(m.hugeKiB) / float64(m.rssKiB), true
+}
+
+// mapping is what /proc/self/smaps says of one mapping.
+type mapping struct {
+	rssKiB, hugeKiB int64
+	advised         bool // VmFlags has hg: madvise(MADV_HUGEPAGE) applies
+}
+
+// smapsOf reads /proc/self/smaps for the mapping that holds p.
+func smapsOf(p unsafe.Pointer) (mapping, bool) {
+	var m mapping
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
-		return 0, false
+		return m, false
 	}
 	defer f.Close()
 	addr := uint64(uintptr(p))
 	in, found := false, false
-	var rss, huge int64
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -45,15 +61,14 @@ func hugePageShare(p unsafe.Pointer) (float64, bool) {
 		kb, _ := strconv.ParseInt(fields[1], 10, 64)
 		switch fields[0] {
 		case "Rss:":
-			rss = kb
+			m.rssKiB = kb
 		case "AnonHugePages:":
-			huge = kb
+			m.hugeKiB = kb
+		case "VmFlags:":
+			m.advised = slices.Contains(fields[1:], "hg")
 		}
 	}
-	if !found || rss == 0 {
-		return 0, false
-	}
-	return float64(huge) / float64(rss), true
+	return m, found
 }
 
 // thpMode returns the kernel's transparent huge page mode: always,
@@ -72,8 +87,9 @@ func thpMode() string {
 }
 
 // TestAdviseHugePages checks that memory advised before it is first
-// written gets huge pages, where the kernel gives them on request. Without
-// them a lookup in a large Set is about 15% slower (docs/performance.md).
+// written is marked for huge pages and gets some, where the kernel gives
+// them on request. Without them a lookup in a large Set is about 15%
+// slower (docs/performance.md).
 func TestAdviseHugePages(t *testing.T) {
 	if mode := thpMode(); mode != "always" && mode != "madvise" {
 		t.Skipf("transparent huge pages are %q here, not always or madvise", mode)
@@ -83,14 +99,19 @@ func TestAdviseHugePages(t *testing.T) {
 	for i := range w {
 		w[i] = uint64(i)
 	}
-	share, ok := hugePageShare(unsafe.Pointer(&w[len(w)/2]))
-	if !ok {
+	m, ok := smapsOf(unsafe.Pointer(&w[len(w)/2]))
+	if !ok || m.rssKiB == 0 {
 		t.Fatal("no mapping in /proc/self/smaps holds the advised memory")
 	}
-	// Only the whole aligned 2 MiB inside the 16 MiB can be huge pages (7
-	// of 8), and a kernel short of free 2 MiB runs may give some 4 KiB
-	// pages instead; advice that came too late or not at all gives none.
-	if share < 0.25 {
-		t.Errorf("%.0f%% of the advised memory is on huge pages, want most of it", 100*share)
+	if !m.advised {
+		t.Error("the mapping holding the advised memory lacks the hg flag (MADV_HUGEPAGE)")
 	}
+	// Only the whole aligned 2 MiB inside the 16 MiB can be huge pages (7
+	// of 8), and a kernel short of free 2 MiB runs gives 4 KiB pages
+	// instead: 12% once, with other test binaries running beside this one.
+	// Advice that came too late (after the first write) gives none.
+	if m.hugeKiB == 0 {
+		t.Errorf("none of the advised memory (%d KiB resident) is on huge pages", m.rssKiB)
+	}
+	t.Logf("%d of %d KiB on huge pages", m.hugeKiB, m.rssKiB)
 }
