@@ -71,8 +71,9 @@ type writer struct {
 
 	droppedSeen uint64
 	// yielded is the total time spent in yield, away from the writer's
-	// own work.
+	// own work; slept is when yield last slept.
 	yielded time.Duration
+	slept   time.Time
 	// droppedWarned is the drop count last logged, at dropWarnAt.
 	droppedWarned uint64
 	dropWarnAt    time.Time
@@ -90,8 +91,9 @@ const cacheLimit = 200_000 // entries per interning cache before it is reset
 const yieldEvery = 64
 
 // yield gives other goroutines a turn between a few rows' work. On one P
-// (internal/procs) it sleeps for yieldSleep rather than calling
-// runtime.Gosched, which does not let DNS in: Gosched puts the writer on
+// (internal/procs), once yieldWork has passed since it last slept, it
+// sleeps for yieldSleep rather than calling runtime.Gosched, which does
+// not let DNS in: Gosched puts the writer on
 // the global run queue, and the scheduler takes it from there before it
 // polls the network, so the DNS read loops, parked in the netpoller, stayed
 // parked until the runtime's monitor thread polled (every 10 ms): a batch
@@ -100,15 +102,17 @@ const yieldEvery = 64
 // whatever DNS it finds; the sleep must outlast the few microseconds the
 // scheduler takes to get there, or the expired timer puts the writer first
 // again. With no DNS to run the scheduler waits in the netpoller, at least
-// a millisecond (its finest timeout): the writer takes longer then, but
-// uses no more CPU. With several Ps, an idle one polls the network anyway.
+// a millisecond (its finest timeout), and the writer comes back to cold
+// caches: that is why it sleeps only every yieldWork, not at every yield.
+// With several Ps, an idle one polls the network anyway.
 // The time away is added to yielded, so that what a batch or a merge
 // slice took (its rest, its size, the slice's length) counts only the
 // writer's own work.
 func (w *writer) yield() {
 	start := time.Now()
-	if runtime.GOMAXPROCS(0) == 1 {
+	if runtime.GOMAXPROCS(0) == 1 && start.Sub(w.slept) >= yieldWork {
 		time.Sleep(yieldSleep)
+		w.slept = time.Now()
 	} else {
 		runtime.Gosched()
 	}
@@ -121,8 +125,13 @@ func (w *writer) working(start time.Time, y0 time.Duration) time.Duration {
 	return time.Since(start) - (w.yielded - y0)
 }
 
-// yieldSleep is yield's sleep on one P; see yield.
-const yieldSleep = 50 * time.Microsecond
+// yieldSleep is yield's sleep on one P, and yieldWork the least time
+// between two such sleeps: the longest DNS waits for the writer, give or
+// take a yield's worth of rows. See yield.
+const (
+	yieldSleep = 50 * time.Microsecond
+	yieldWork  = time.Millisecond
+)
 
 // busyBatch rows in one batch make the writer call Config.Busy: a second's
 // worth of batches this size is over 4,000 queries a second.

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// On one P, the writer's yield lets a goroutine the network has woken run
-// before the writer goes on, as a DNS read loop parked in the netpoller
-// must. runtime.Gosched did not: the scheduler takes the yielding
+// On one P, the writer's yield, once yieldWork has passed since it last
+// slept, lets a goroutine the network has woken run before the writer goes
+// on, as a DNS read loop parked in the netpoller must. runtime.Gosched did not: the scheduler takes the yielding
 // goroutine from the global run queue before it polls the network, so a
 // batch held DNS up until the runtime's monitor thread polled (10 ms).
 func TestYield_letsTheNetworkInOnOneP(t *testing.T) {
@@ -38,10 +38,11 @@ func TestYield_letsTheNetworkInOnOneP(t *testing.T) {
 		if _, err := cli.Write([]byte("q")); err != nil {
 			t.Fatal(err)
 		}
-		// One yield is enough unless the OS stops this thread for longer
-		// than yieldSleep on its way to the netpoller; a few tries keep
-		// a busy machine from failing the test, and Gosched needs far
-		// more than these (the monitor polls every 10 ms).
+		// One yield of a writer that has not slept for yieldWork (a new
+		// one) is enough unless the OS stops this thread for longer than
+		// yieldSleep on its way to the netpoller; a few tries keep a busy
+		// machine from failing the test, and Gosched needs far more than
+		// these (the monitor polls every 10 ms).
 		yields := 0
 		for ; yields < 20 && !got.Load(); yields++ {
 			(&writer{}).yield()
