@@ -93,18 +93,19 @@ const yieldEvery = 64
 // yield gives other goroutines a turn between a few rows' work. On one P
 // (internal/procs), once yieldWork has passed since it last slept, it
 // sleeps for yieldSleep rather than calling runtime.Gosched, which does
-// not let DNS in: Gosched puts the writer on
-// the global run queue, and the scheduler takes it from there before it
-// polls the network, so the DNS read loops, parked in the netpoller, stayed
-// parked until the runtime's monitor thread polled (every 10 ms): a batch
-// held DNS up for 10-20 ms (docs/performance.md, Session 8). A sleeping
-// writer is on no run queue, so the scheduler polls the network and runs
-// whatever DNS it finds; the sleep must outlast the few microseconds the
-// scheduler takes to get there, or the expired timer puts the writer first
-// again. With no DNS to run the scheduler waits in the netpoller, at least
-// a millisecond (its finest timeout), and the writer comes back to cold
-// caches: that is why it sleeps only every yieldWork, not at every yield.
-// With several Ps, an idle one polls the network anyway.
+// not let DNS in: Gosched puts the writer on the global run queue, and the
+// scheduler takes it from there before it polls the network, so the DNS
+// read loops, parked in the netpoller, stayed parked until the runtime's
+// monitor thread polled (every 10 ms): a batch held DNS up for 10-20 ms
+// (docs/performance.md, Session 8). A sleeping writer is on no run queue,
+// so the scheduler polls the network and runs whatever DNS it finds; the
+// sleep must outlast the few microseconds the scheduler takes to get
+// there, or the expired timer puts the writer first again. With no DNS to
+// run the scheduler waits in the netpoller, at least a millisecond (its
+// finest timeout), and the writer comes back to cold caches: that is why
+// it sleeps only every yieldWork, not at every yield. With several Ps an
+// idle one polls the network anyway.
+//
 // The time away is added to yielded, so that what a batch or a merge
 // slice took (its rest, its size, the slice's length) counts only the
 // writer's own work.
@@ -535,10 +536,9 @@ func (w *writer) mergeDue(now time.Time) bool {
 // rest, and not while the writer rests or backs off.
 func (w *writer) mergeNext() time.Time { return latest(w.mergeRest, w.restUntil, w.retryAt) }
 
-// mergeStep is how many rows a merge moves per statement, after which it
-// yields as insert does: a third of a millisecond or so, which DNS replies
-// on the same P wait at most (with 256, the load test's p99 latency at
-// 20,000 q/s was 3.7-4.1 ms, against 1.7 before staging).
+// mergeStep is how many rows a merge moves (and deletes from recent) per
+// statement, after which it yields as insert does: a third of a
+// millisecond or so of work.
 const mergeStep = yieldEvery
 
 // merge moves the next slice of staged entries, up to w.mergeTo, into

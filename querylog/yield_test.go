@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // On one P, the writer's yield, once yieldWork has passed since it last
@@ -51,5 +52,34 @@ func TestYield_letsTheNetworkInOnOneP(t *testing.T) {
 			t.Fatalf("round %d: after %d yields the reader, woken by the network, had not run", round, yields)
 		}
 		<-done
+	}
+}
+
+// On one P the writer sleeps at most once every yieldWork, and the time a
+// yield is away counts as yielded, not as the writer's work.
+func TestYield_sleepsOncePerYieldWorkAndCountsItsTime(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	w := &writer{}
+	start, y0 := time.Now(), w.yielded
+	w.yield() // never slept: sleeps
+	if w.slept.IsZero() {
+		t.Fatal("the first yield on one P did not sleep")
+	}
+	if got := w.yielded - y0; got < yieldSleep {
+		t.Errorf("yielded grew by %v over a sleep of %v", got, yieldSleep)
+	}
+	if work := w.working(start, y0); work > time.Since(start)-yieldSleep {
+		t.Errorf("working = %v of %v: the sleep was counted as work", work, time.Since(start))
+	}
+	slept := w.slept
+	before := time.Now()
+	w.yield() // less than yieldWork later (unless the OS stalled us): Gosched only
+	if since := before.Sub(slept); since < yieldWork && !w.slept.Equal(slept) {
+		t.Errorf("a yield %v after the last sleep slept again", since)
+	}
+	w.slept = w.slept.Add(-yieldWork)
+	w.yield() // yieldWork after the last sleep: sleeps again
+	if !w.slept.After(slept) {
+		t.Error("a yield yieldWork after the last sleep did not sleep")
 	}
 }
